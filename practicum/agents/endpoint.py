@@ -15,6 +15,7 @@ replies are retried with exponential backoff; when the retries run out, `ModelEr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -26,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from practicum.agents import prompts
+from practicum.agents import prompts, templates
 from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
 from practicum.agents.local import distinct_actions, top_k
 from practicum.errors import ConfigError, ModelError
@@ -212,6 +213,33 @@ class EndpointClient:
         prompt_tokens, completion_tokens = _usage(data)
         self._count(prompt_tokens, completion_tokens, seconds, invalid)
         return ChatReply(choices, prompt_tokens, completion_tokens, seconds, invalid)
+
+    def complete(
+        self, prompt: str, *, max_tokens: int, temperature: float, stop: str | None, seed: int | None = None
+    ) -> ChatChoice | None:
+        """One plain completion of `prompt` (the completions API), or None when the reply is unusable."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if stop:
+            body["stop"] = [stop]
+        if seed is not None:
+            body["seed"] = seed
+        started = time.perf_counter()
+        try:
+            data = self.post("completions", body)
+        except _RequestRefused as exc:
+            log.warning("completion request refused: %s", exc)
+            data = None
+        choices = _choices(data)
+        text = choices[0].get("text") if choices else None
+        prompt_tokens, completion_tokens = _usage(data)
+        invalid = int(not isinstance(text, str))
+        self._count(prompt_tokens, completion_tokens, time.perf_counter() - started, invalid)
+        return ChatChoice(text, None, None) if isinstance(text, str) else None
 
     def score(self, prompt: str, completions: Sequence[str]) -> EndpointScores:
         """log p(completion + end-of-turn | prompt) from the completions API's echoed prompt log-probs.
@@ -437,9 +465,38 @@ class EndpointPolicy(Policy):
             legal = list(dict.fromkeys(context.legal_actions))
             scored = self.score(context, legal)
             if not legal or any(c.logprob is not None for c in scored.candidates):
-                return top_k(scored, k)
-            return self._vote(context, legal, k, temperature, call_seed, scored)
+                ranked = top_k(scored, k)
+            else:
+                ranked = self._vote(context, legal, k, temperature, call_seed, scored)
+            return self._fill_templates(ranked, temperature, call_seed)
         return self._sample(context, k, temperature, call_seed)
+
+    def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
+        """Replace template candidates (`search[<query>]`) by concrete actions: each slot is completed from
+        the prompt followed by the template's fixed part; an unusable reply leaves the slot empty (counted)."""
+        slots = [(i, t) for i, c in enumerate(ranked.candidates) if (t := templates.parse(c.text)) is not None]
+        if not slots:
+            return ranked
+        filled: dict[int, str] = {}
+        invalid = 0
+        for n, (i, template) in enumerate(slots):
+            reply = self.client.complete(
+                ranked.prompt + template.prefix,
+                max_tokens=self.max_new_tokens,
+                temperature=temperature,
+                stop=template.stop,
+                seed=seed + n,
+            )
+            invalid += reply is None
+            filled[i] = template.fill(reply.text if reply is not None else "")
+        scores = self.client.score(ranked.prompt, list(filled.values()))
+        logprob = dict(zip(filled, scores.logprobs, strict=True))
+        candidates = [Candidate(filled[i], logprob[i]) if i in filled else c for i, c in enumerate(ranked.candidates)]
+        return dataclasses.replace(
+            ranked,
+            candidates=list({c.text: c for c in candidates}.values()),
+            invalid_outputs=ranked.invalid_outputs + invalid + scores.invalid,
+        )
 
     def _vote(
         self, context: StepContext, legal: list[str], k: int, temperature: float, seed: int, scored: Proposal

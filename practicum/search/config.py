@@ -13,11 +13,13 @@ Mode = Literal["search", "greedy"]
 Selection = Literal["puct", "uct"]
 Evaluation = Literal["rollout", "reward", "critic"]
 CommitRule = Literal["visits", "q"]
+RolloutPolicy = Literal["policy", "random"]
 
 MODES: tuple[Mode, ...] = ("search", "greedy")
 SELECTIONS: tuple[Selection, ...] = ("puct", "uct")
 EVALUATIONS: tuple[Evaluation, ...] = ("rollout", "reward", "critic")
 COMMIT_RULES: tuple[CommitRule, ...] = ("visits", "q")
+ROLLOUT_POLICIES: tuple[RolloutPolicy, ...] = ("policy", "random")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class SearchConfig:
     rollout_depth: int = 10
     """Most policy steps one rollout plays past the leaf (>= 0; 0 makes "rollout" behave like "reward")."""
 
+    rollout_policy: RolloutPolicy = "policy"
+    """Who plays rollouts: "policy" (the model, one call per step) or "random" (a uniformly random legal
+    action: classic MCTS's free rollouts, which see sparse rewards a confident but wrong model never reaches;
+    where the environment lists no legal actions the model plays instead)."""
+
     wall_clock_s: float | None = None
     """Wall-clock seconds of search allowed per committed step (> 0), or None for no cap. The step commits
     after the simulations or this cap, whichever comes first; results are only reproducible without it."""
@@ -83,6 +90,7 @@ class SearchConfig:
         _choice("selection", self.selection, SELECTIONS)
         _choice("evaluation", self.evaluation, EVALUATIONS)
         _choice("commit", self.commit, COMMIT_RULES)
+        _choice("rollout_policy", self.rollout_policy, ROLLOUT_POLICIES)
         _int_at_least("simulations", self.simulations, 1, "run at least one simulation per step")
         _int_at_least("max_depth", self.max_depth, 1, "let simulations descend at least one level")
         _int_at_least("k", self.k, 1, "propose at least one candidate per node")

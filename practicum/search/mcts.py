@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from practicum.agents import templates
 from practicum.agents.base import Candidate, Critic, Critique, Policy, Proposal, StepContext
 from practicum.envs.core import FailureKind, Task, TextEnv
 from practicum.errors import ConfigError, ModelError
@@ -85,13 +86,15 @@ def backup(path: list[Node], value: float, *, discount: float, alpha: float) -> 
 
     `value` is the estimated value of the leaf's state (0 for a terminal leaf); each node's return is its
     own reward plus the discounted return of the node below it. Q_mcts is the running mean of the returns.
+    Q^ blends it with the critic's score, except at a terminal node, whose Q^ is its (exact) return.
     """
     g = value
     for node in reversed(path):
         g = node.reward + discount * g
         node.visits += 1
         node.value += (g - node.value) / node.visits
-        node.blended_value = blend(node.value, node.critic_score, alpha)
+        # A terminal node's outcome is known, not estimated: the critic's guess must not lift a fall into a hole.
+        node.blended_value = node.value if node.is_terminal else blend(node.value, node.critic_score, alpha)
 
 
 class _Episode:
@@ -329,7 +332,12 @@ class _Episode:
         return total
 
     def _rollout_action(self, context: StepContext) -> str | None:
-        """The policy's top action (temperature 0), or one sampled from its top k by softmax(logprob / T)."""
+        """A uniformly random legal action ("random" rollouts); else the policy's top action (temperature 0), or
+        one sampled from its top k by softmax(logprob / T)."""
+        if self.cfg.rollout_policy == "random" and context.legal_actions:
+            choices = templates.concrete(context.legal_actions)  # a template needs the model to fill its slot
+            if choices:
+                return self.rng.choice(choices)
         greedy = self.cfg.temperature == 0
         k = 1 if greedy else self.cfg.k
         proposal = self._call_model(

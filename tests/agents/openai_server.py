@@ -133,6 +133,17 @@ class OpenAIServer:
                     "text_offset": [*(start for start, _ in enc["offset_mapping"]), len(text)],
                     "top_logprobs": None,
                 }
+            elif int(body.get("max_tokens", 16)) > 1:  # a real completion: sample, stop at `stop`
+                sample = self.model.sample(
+                    text,
+                    1,
+                    temperature=float(body.get("temperature", 1.0)),
+                    max_new_tokens=int(body["max_tokens"]),
+                    seed=int(body.get("seed", 0)),
+                )[0]
+                choice["text"] = sample.text
+                for stop in body.get("stop") or []:
+                    choice["text"] = choice["text"].split(stop, 1)[0]
             else:
                 choice["text"] = gen_text
             choices.append(choice)

@@ -76,6 +76,28 @@ def test_rollouts_value_leaves_by_playing_the_policy_on() -> None:
     assert not blind.success and blind.rollout_steps == 0
 
 
+def test_random_rollouts_see_a_reward_that_the_policys_own_rollouts_never_reach() -> None:
+    # The policy always prefers "a", so its rollouts never play the secret's "b ... c"; uniformly random
+    # rollouts over the legal moves stumble on the reward and steer search to it, without a model call.
+    def run(rollout_policy: str, seed: int) -> tuple[EpisodeTree, TablePolicy]:
+        policy = TablePolicy({"a": -0.1, "b": -2.5, "c": -3.0})
+        settings = {"evaluation": "rollout", "rollout_depth": 5, "simulations": 6, "seed": seed}
+        return search(policy=policy, rollout_policy=rollout_policy, **settings), policy
+
+    wins = {"policy": 0, "random": 0}
+    for seed in range(8):
+        for kind in wins:
+            tree, policy = run(kind, seed)
+            wins[kind] += tree.success
+            proposed = sum(1 for n in tree.nodes if n.children)
+            if kind == "random":  # one model call per node proposed, none per rollout step
+                assert len(policy.contexts) == proposed and tree.rollout_steps > 0
+            else:
+                assert len(policy.contexts) == proposed + tree.rollout_steps
+    assert wins["policy"] == 0
+    assert wins["random"] >= 3, wins  # 4 of the 8 seeds today
+
+
 def test_critic_scores_steer_selection_when_search_values_get_no_weight() -> None:
     # With alpha = 0, Q^ is the critic's score alone: a critic that knows the secret wins with one
     # simulation per step, a critic that misleads loses, whatever the search values say.
@@ -91,7 +113,9 @@ def test_q_hat_blends_search_value_and_critic_score() -> None:
     tree = search(critic=TableCritic({"a": 0.2, "b": 0.8, "c": 0.4}), alpha=0.25)
     for node in tree.nodes[1:]:
         assert node.critic_score is not None
-        if node.visits:
+        if node.visits and node.is_terminal:  # a known outcome: no critic guess blended in
+            assert node.blended_value == node.value
+        elif node.visits:
             assert node.blended_value == pytest.approx(0.25 * node.value + 0.75 * node.critic_score)
         else:
             assert node.blended_value == pytest.approx(node.critic_score)

@@ -1,0 +1,280 @@
+"""Does practice make the policy better? Held-out greedy success per iteration, per recipe, side by side.
+
+Runs `practicum practice` from the default policy (SmolLM2-135M-Instruct) on one suite with one recipe:
+- agentq: MCTS + self-critique, then RFT (successes and the good steps of failures) and step-level DPO;
+- rft: the same search, RFT on successful episodes only;
+- none: the same collection and evaluation, no training (the noise floor).
+Every recipe of a suite uses the same seed, so the same train tasks and the same held-out tasks (disjoint from
+training); greedy evaluation is deterministic, so iteration 0 is the same number for all three.
+
+The curve is the held-out success of the policy the loop holds after each iteration (a rejected candidate
+leaves the parent's number); the candidates' own numbers are kept beside it. Each run writes its store under
+`benchmarks/results/learning-runs/` (not committed) and merges its numbers into
+`benchmarks/results/learning.json`; the plot `benchmarks/results/learning.png` is redrawn from the merged file.
+
+    .venv/bin/python benchmarks/learning.py --suite game --recipe agentq     # one run, ~15 min on 2 cores
+    .venv/bin/python benchmarks/learning.py --suite game --recipe all        # three runs, one after another
+    .venv/bin/python benchmarks/learning.py --plot-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "benchmarks" / "results"
+OUT = RESULTS / "learning.json"
+PLOT = RESULTS / "learning.png"
+RUNS = RESULTS / "learning-runs"
+RECIPES = ("agentq", "rft", "none")
+TARGET_GAIN = {"game": 30.0, "shop": 20.0}
+
+# The game run is the default `practicum practice` (its search and training settings), with more tasks.
+# The shop's pages make every model call ~4x dearer, so it gets fewer tasks, fewer steps and simulations.
+SUITES: dict[str, dict[str, Any]] = {
+    "game": {"suite": "frozenlake-4x4", "max_steps": 12, "train_tasks": 6, "heldout_tasks": 30},
+    "shop": {
+        "suite": "shop",
+        "max_steps": 8,
+        "train_tasks": 3,
+        "heldout_tasks": 12,
+        "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 4, "rollout_policy": "random"},
+    },
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", choices=sorted(SUITES), default="game")
+    parser.add_argument("--recipe", choices=[*RECIPES, "all"], default="all")
+    parser.add_argument("--minutes", type=float, default=12.0, help="time budget: no iteration starts after it")
+    parser.add_argument("--iterations", type=int, default=6, help="most iterations after the baseline")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from learning.json")
+    parser.add_argument("--smoke", action="store_true", help="1 train and 2 held-out tasks, results not merged")
+    args = parser.parse_args(argv)
+    if not args.plot_only:
+        for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
+            entry = run_one(args.suite, recipe, minutes=args.minutes, iterations=args.iterations, smoke=args.smoke)
+            if not args.smoke:
+                merge(args.suite, recipe, entry)
+            print(json.dumps({args.suite: {recipe: entry}}, indent=2))
+    plot(json.loads(OUT.read_text()) if OUT.exists() else {})
+    return 0
+
+
+def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smoke: bool = False) -> dict[str, Any]:
+    """One practice run from the default policy; its curve, gain, confidence intervals and time split."""
+    from rich.console import Console
+
+    from practicum.loop.config import config_from_dict
+    from practicum.loop.practice import practice
+
+    RUNS.mkdir(parents=True, exist_ok=True)
+    db = RUNS / f"{suite_key}-{recipe}.db"
+    for stale in RUNS.glob(f"{suite_key}-{recipe}.db*"):
+        stale.unlink()
+    settings = {
+        **SUITES[suite_key],
+        "recipe": recipe,
+        "iterations": iterations,
+        "time_budget_minutes": minutes,
+        "store": f"sqlite:///{db}",
+        "checkpoint_dir": str(RUNS / f"{suite_key}-{recipe}-checkpoints"),
+    }
+    if smoke:
+        settings.update(train_tasks=1, heldout_tasks=2)
+    config = config_from_dict(settings)
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    result = practice(config, console=Console(stderr=True), argv=["benchmarks/learning.py", suite_key, recipe])
+    wall_min = (time.monotonic() - started) / 60
+    curve, candidates = held_curve(result.history)
+    outcomes = eval_outcomes(str(db), result.run_id)
+    first, last = result.history[0]["policy_id"], held_policy(result.history)
+    base, final = outcomes.get(first, {}), outcomes.get(last, {})
+    n = len(base)
+    return {
+        "suite": config.suite,
+        "curve": curve,
+        "candidate_curve": candidates,
+        "final_success": curve[-1],
+        "gain_points": round(100 * (curve[-1] - curve[0]), 1),
+        "gain_ci95_points": paired_gain_ci(base, final),
+        "final_ci95": wilson(round(curve[-1] * n), n),
+        "minutes": round(wall_min, 2),
+        "iterations": len(curve) - 1,
+        "heldout_tasks": n,
+        "train_tasks_per_iteration": config.train_tasks,
+        "decisions": [row.get("decision") for row in result.history],
+        "train_success_under_search": [row.get("train_success") for row in result.history[1:]],
+        "train_solved_at_least_once": [row.get("train_solved_anywhere") for row in result.history[1:]],
+        "time_split_min": time_split(str(db), result.run_id),
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "stop_reason": result.stop_reason,
+    }
+
+
+def held_curve(history: list[dict[str, Any]]) -> tuple[list[float], list[float | None]]:
+    """Success of the policy held after each iteration, and of each iteration's candidate (None: none)."""
+    held, candidates = [], []
+    for row in history:
+        success = float(row.get("heldout_success", 0.0))
+        if row.get("decision") == "rejected":
+            held.append(float(row.get("parent_success", held[-1] if held else 0.0)))
+        else:
+            held.append(success)
+        candidates.append(success if row.get("decision") in ("promoted", "rejected") else None)
+    return [round(x, 4) for x in held], [None if x is None else round(x, 4) for x in candidates]
+
+
+def held_policy(history: list[dict[str, Any]]) -> int:
+    """The policy the loop holds at the end (the last promoted one)."""
+    policy = history[0]["policy_id"]
+    for row in history[1:]:
+        if row.get("decision") in ("promoted", "no candidate"):
+            policy = row["policy_id"]
+    return int(policy)
+
+
+def eval_outcomes(db: str, run_id: int) -> dict[int, dict[str, bool]]:
+    """Per policy, per held-out task: did the greedy evaluation episode succeed."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT policy_id, uid, outcome FROM episodes WHERE run_id = ? AND uid LIKE ?",
+        (run_id, f"r{run_id}/eval/greedy/%"),
+    ).fetchall()
+    con.close()
+    out: dict[int, dict[str, bool]] = {}
+    for policy_id, uid, outcome in rows:
+        task = uid.split("/", 4)[-1]
+        out.setdefault(int(policy_id), {})[task] = outcome == "success"
+    return out
+
+
+def time_split(db: str, run_id: int) -> dict[str, float]:
+    """Minutes spent in search episodes, greedy evaluation episodes and training rounds."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    split = {
+        f"{mode}_episodes": (
+            con.execute(
+                "SELECT COALESCE(SUM(wall_seconds), 0) FROM episodes WHERE run_id = ? AND mode = ?", (run_id, mode)
+            ).fetchone()[0]
+            or 0.0
+        )
+        / 60
+        for mode in ("search", "greedy")
+    }
+    rounds = con.execute(
+        "SELECT started_at, finished_at FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL", (run_id,)
+    ).fetchall()
+    con.close()
+    from datetime import datetime
+
+    split["training"] = (
+        sum((datetime.fromisoformat(str(b)) - datetime.fromisoformat(str(a))).total_seconds() for a, b in rounds) / 60
+    )
+    return {k: round(v, 2) for k, v in split.items()}
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
+    """The Wilson score 95% interval of a success rate."""
+    if n == 0:
+        return None
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+
+
+def paired_gain_ci(base: dict[str, bool], final: dict[str, bool], z: float = 1.96) -> list[float] | None:
+    """A 95% interval for the gain in points, from the paired per-task differences (same held-out tasks)."""
+    tasks = sorted(set(base) & set(final))
+    if not tasks:
+        return None
+    diffs = [int(final[t]) - int(base[t]) for t in tasks]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    var = sum((d - mean) ** 2 for d in diffs) / max(n - 1, 1)
+    half = z * math.sqrt(var / n)
+    return [round(100 * (mean - half), 1), round(100 * (mean + half), 1)]
+
+
+def merge(suite_key: str, recipe: str, entry: dict[str, Any]) -> None:
+    """Write one run's numbers into learning.json, keeping the other runs' numbers."""
+    data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    data.setdefault(suite_key, {})[recipe] = entry
+    data["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    data["targets"] = {
+        "gain_points": TARGET_GAIN,
+        "agentq_above_rft": True,
+        "minutes_per_run": 15,
+    }
+    data["verdict"] = verdict(data)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def verdict(data: dict[str, Any]) -> dict[str, Any]:
+    """Which targets the merged runs meet (None where a run is missing)."""
+    out: dict[str, Any] = {}
+    for key, target in TARGET_GAIN.items():
+        runs = data.get(key, {})
+        agentq, rft = runs.get("agentq"), runs.get("rft")
+        out[f"{key}.gain_target_met"] = None if agentq is None else agentq["gain_points"] >= target
+        out[f"{key}.agentq_above_rft"] = (
+            None if agentq is None or rft is None else agentq["final_success"] > rft["final_success"]
+        )
+        out[f"{key}.runs_within_15_min"] = {r: v["minutes"] <= 15 for r, v in runs.items()} or None
+    return out
+
+
+def plot(data: dict[str, Any]) -> None:
+    """One panel per suite, one curve per recipe (held-out greedy success per iteration, 95% bars at the end)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suites = [s for s in SUITES if data.get(s)]
+    if not suites:
+        return
+    fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], suites, strict=True):
+        for recipe in RECIPES:
+            entry = data[key].get(recipe)
+            if entry is None:
+                continue
+            xs = list(range(len(entry["curve"])))
+            (line,) = ax.plot(xs, entry["curve"], marker="o", label=f"{recipe} ({entry['gain_points']:+.0f} pts)")
+            ci = entry.get("final_ci95")
+            if ci:
+                y = entry["curve"][-1]
+                ax.errorbar([xs[-1]], [y], yerr=[[y - ci[0]], [ci[1] - y]], color=line.get_color(), capsize=4)
+        first = next(iter(data[key].values()))
+        ax.set_title(f"{key}: {first['suite']} · {first['heldout_tasks']} held-out tasks")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("held-out greedy success")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(PLOT, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Legal actions with a free-text slot, such as `search[<query>]` or `type[2][<text>]`.
+
+A web page lists its free-text actions as templates: the action's fixed part and a slot in angle brackets.
+A policy ranks a template like any other legal action (the log-prob of its fixed part), then fills the slot
+by generating from the prompt followed by the fixed part up to the slot, so what reaches the environment is
+a concrete action (`search[pink running shoes]`), never the placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+SLOT = re.compile(r"<[a-z_]+>")
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template action split around its slot: `prefix` + filled text + `suffix`."""
+
+    prefix: str
+    suffix: str
+
+    @property
+    def stop(self) -> str | None:
+        """The character that ends the filled text (the suffix's first, e.g. "]"), if any."""
+        return self.suffix[:1] or None
+
+    def fill(self, generated: str) -> str:
+        """The concrete action for generated slot text: cut at the stop character or a line break, trimmed."""
+        text = generated
+        if self.stop:
+            text = text.split(self.stop, 1)[0]
+        text = text.splitlines()[0] if text.strip() else ""
+        return f"{self.prefix}{text.strip()}{self.suffix}"
+
+
+def parse(action: str) -> Template | None:
+    """The template in `action`, or None when the action is concrete (has no `<slot>`)."""
+    match = SLOT.search(action)
+    if match is None:
+        return None
+    return Template(action[: match.start()], action[match.end() :])
+
+
+def concrete(actions: tuple[str, ...] | list[str]) -> list[str]:
+    """The actions that need no filling (random rollouts pick among these)."""
+    return [a for a in actions if parse(a) is None]
