@@ -2,9 +2,10 @@
 
 `build_datasets(store, policy_id=...)` reads the training-split episodes that arrived after the policy was
 made (the store's `training_cutoff`), mines their trees (`practicum.trainer.mining`) into step pairs,
-trajectory pairs and RFT examples, and mixes in a seeded replay share of older rows. The episodes it may read
-stop at `through_episode_id` (fixed at the first build and kept in `spec`), so building again with the same
-spec from the same store gives the same rows, in the same order, with the same fingerprint.
+trajectory pairs and RFT examples, and mixes in a seeded replay share of older rows; pairs relabelled by hand
+in `practicum browse` keep their label (`practicum.trainer.labels`). The episodes it may read stop at
+`through_episode_id` (fixed at the first build and kept in `spec`), so building again with the same spec from
+the same store gives the same rows, in the same order, with the same fingerprint.
 
 Every row remembers its source (episodes, nodes, the policy that collected it). `TrainingSet.to_hf()` and
 `to_jsonl()` write TRL's own column layouts: `prompt`/`chosen`/`rejected` for DPO (text for step pairs, chat
@@ -29,6 +30,7 @@ from sqlalchemy import func, select
 from practicum.store import Store, queries
 from practicum.store.models import Episode, Node, Task
 from practicum.trainer.config import DataSettings
+from practicum.trainer.labels import load_labels
 from practicum.trainer.mining import (
     EpisodeInfo,
     PreferencePair,
@@ -171,16 +173,21 @@ def build_datasets(
         if through_episode_id is None:
             through_episode_id = int(session.scalar(select(func.max(Episode.id))) or 0)
         episodes = _load_episodes(session, run_id=run_id, through=through_episode_id, since=since, settings=settings)
+        labels = load_labels(session)  # hand relabels from `practicum browse` win over the mined orientation
     new = [e for e in episodes if since is None or e.created_at > since]
     old = [e for e in episodes if since is not None and e.created_at <= since]
     new_ids = {e.info.id for e in new}
 
     def mine_steps(group: list[_Loaded]) -> list[PreferencePair]:
-        return [
-            p
-            for e in group
-            for p in step_pairs(e.info, e.nodes, margin=settings.step_margin, max_per_node=settings.max_pairs_per_node)
-        ]
+        return labels.apply(
+            [
+                p
+                for e in group
+                for p in step_pairs(
+                    e.info, e.nodes, margin=settings.step_margin, max_per_node=settings.max_pairs_per_node
+                )
+            ]
+        )
 
     def mine_rft(group: list[_Loaded]) -> list[RFTExample]:
         return [
@@ -194,8 +201,8 @@ def build_datasets(
     traj_new: list[PreferencePair] = []
     traj_old: list[PreferencePair] = []
     if settings.trajectory_pairs:
-        all_traj = trajectory_pairs(
-            [(e.info, e.nodes) for e in episodes], max_per_task=settings.max_trajectory_pairs_per_task
+        all_traj = labels.apply(
+            trajectory_pairs([(e.info, e.nodes) for e in episodes], max_per_task=settings.max_trajectory_pairs_per_task)
         )
         for pair in all_traj:
             (traj_new if set(pair.episode_ids) & new_ids else traj_old).append(pair)

@@ -180,3 +180,29 @@ def test_yaml_config_with_flag_overrides(tmp_path: Path) -> None:
     path.write_text("- a list\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_config(path)
+
+
+def episode_rows(url: str, run_id: int) -> list[tuple[str, str, int, int]]:
+    """Every episode of a run by uid: outcome, steps and tree size (ids and timings left out)."""
+    with open_store(url) as store, store.session() as s:
+        rows = s.execute(
+            select(Episode.uid, Episode.outcome, Episode.steps, Episode.node_count).where(Episode.run_id == run_id)
+        ).all()
+    return sorted((str(r[0]).split("/", 1)[1], str(r[1]), int(r[2]), int(r[3])) for r in rows)
+
+
+@pytest.mark.slow
+def test_two_worker_processes_play_the_same_episodes_as_one(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = small_config(tiny_model_dir, "", recipe="none", iterations=1, train_tasks=3)
+    results = {}
+    for workers in (1, 2):
+        url = f"sqlite:///{tmp_path / f'w{workers}.db'}"
+        run = (
+            practice(config, store_url=url)
+            if workers == 1
+            else practice(config_from_dict({**config.to_dict(), "workers": 2}), store_url=url)
+        )
+        results[workers] = (counts(url, run.run_id), episode_rows(url, run.run_id))
+    assert results[2][0] == results[1][0]
+    assert results[2][1] == results[1][1]  # the same episodes, played to the same ends, in whichever process
+    assert results[1][0]["search_episodes"] == 3
