@@ -97,6 +97,42 @@ def store_info_command(db: DbOption = None) -> None:
     console.print(table)
 
 
+@app.command("doctor")
+def doctor_command(
+    db: Annotated[
+        str | None, typer.Option(help="Store URL to check (default: ./practicum.db when it exists).", metavar="<url>")
+    ] = None,
+    browser: Annotated[bool, typer.Option(help="Check that Chromium starts and renders a page.")] = True,
+    model: Annotated[bool, typer.Option(help="Check that the default model loads and runs.")] = True,
+    stockfish: Annotated[bool, typer.Option(help="Check that Stockfish answers.")] = True,
+) -> None:
+    """Check the installation (Chromium, Stockfish, the default model) and a store, with a fix for each problem.
+
+    Exits 0 when everything passed, 1 when a check failed. Nothing is written to the store.
+    """
+    from practicum.doctor import check_installation, check_store
+
+    table = Table(title="practicum doctor")
+    for column in ("check", "", "what was seen", "fix"):
+        table.add_column(column, overflow="fold")
+    failed = 0
+    checks = list(check_installation(browser=browser, model=model, stockfish=stockfish))
+    url = db if db is not None else ("sqlite:///practicum.db" if Path("practicum.db").exists() else None)
+    if url is not None:
+        checks += list(check_store(url))
+    for check in checks:
+        failed += not check.ok
+        mark = "[green]ok[/]" if check.ok else "[bold red]FAIL[/]"
+        table.add_row(check.name, mark, escape(check.detail), escape(check.fix))
+    console.print(table)
+    if url is None:
+        console.print("no store checked: pass --db URL (no practicum.db here)")
+    if failed:
+        console.print(f"[bold red]{failed} problem(s) found[/]; each row says how to fix it")
+        raise typer.Exit(1)
+    console.print("[green]all checks passed")
+
+
 @app.command("runs")
 def runs_command(
     run: Annotated[str | None, typer.Argument(help="A run id or name: show its details instead of the list.")] = None,
