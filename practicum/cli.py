@@ -7,6 +7,7 @@ with 2 as well, as click does.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -187,7 +188,10 @@ def practice_command(
     heldout_tasks: Annotated[int | None, typer.Option(help="Held-out tasks every policy is evaluated on.")] = None,
     simulations: Annotated[int | None, typer.Option(help="MCTS simulations per committed step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default 12).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Collection processes on this machine.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Collection processes on this machine (or Ray actors).")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Collect on the Ray cluster at 'auto' or HOST:PORT.", metavar="<address>")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="The run's seed.")] = None,
     eval_with_search: Annotated[
         bool | None, typer.Option("--eval-with-search/--no-eval-with-search", help="Also evaluate with search.")
@@ -213,6 +217,7 @@ def practice_command(
         "train_tasks": train_tasks,
         "heldout_tasks": heldout_tasks,
         "workers": workers,
+        "ray_address": ray_address,
         "seed": seed,
         "eval_with_search": eval_with_search,
         "max_steps": max_steps,
@@ -224,8 +229,6 @@ def practice_command(
         overrides["policy"] = {"model": model or endpoint_model or "", "base_url": endpoint}
         if endpoint is not None and not endpoint_model:
             raise PracticumError("--endpoint needs --endpoint-model: the model name the server serves")
-    if simulations is not None:
-        overrides["search"] = {"simulations": simulations}
     if resume is not None:
         if overrides or config is not None:
             raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
@@ -235,6 +238,8 @@ def practice_command(
         settings = load_config(config, overrides)
     else:
         settings = config_from_dict(overrides) if overrides else PracticeConfig()
+    if simulations is not None:  # only the budget changes; the other search settings stay as configured
+        settings = dataclasses.replace(settings, search=dataclasses.replace(settings.search, simulations=simulations))
     practice(settings, console=console, argv=["practicum", *sys.argv[1:]])
 
 

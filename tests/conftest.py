@@ -19,3 +19,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_model import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+# A real PostgreSQL server for the tests that need one (store, loop, scale-out, faults).
+from tests.postgres import postgres_server, postgres_url  # noqa: E402, F401

@@ -54,7 +54,9 @@ def _default_train() -> TrainConfig:
         method="rft+dpo",
         dpo=DPOSettings(learning_rate=1e-4, max_steps=8, batch_size=4),
         rft=RFTSettings(learning_rate=2e-4, max_steps=8, batch_size=4),
-        data=DataSettings(include_failed_steps=True),
+        # Step pairs ranked by what search's rollouts found, between visited siblings: the default critic is the
+        # 135M policy itself, and pairs ranked by its scores taught the policy its own bias (trainer/mining.py).
+        data=DataSettings(include_failed_steps=True, pair_value="search", min_visits=1),
     )
 
 
@@ -99,7 +101,11 @@ class PracticeConfig:
     """Also evaluate each policy with search (slower; greedy evaluation always runs)."""
 
     workers: int = 1
-    """Collection processes on this machine (each with its own environment and model)."""
+    """Collection processes on this machine (each with its own environment and model), or Ray actors."""
+
+    ray_address: str | None = None
+    """A Ray cluster to collect on ("auto" or HOST:PORT), with `workers` actors writing to a shared store
+    (PostgreSQL by URL when the cluster spans machines). None: local processes, and Ray is not imported."""
 
     seed: int = 0
     """The run's seed: search, sampling and training seeds derive from it."""

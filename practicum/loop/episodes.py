@@ -5,15 +5,20 @@ an episode that is already in the store is returned as it was recorded, never pl
 is what makes a killed run resumable without losing or duplicating an episode.
 
 Work can be spread over processes (`play_all(..., workers=N)`): each worker builds its own environment and
-loads its own model, and writes its episodes to the store itself.
+loads its own model, and writes its episodes to the store itself. A worker holds a lease on the uid it plays
+(`practicum.store.leases`); if it dies mid-episode nothing of that episode is in the store, the pool is
+rebuilt, and the episode is played again from the start with the same seed.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -23,14 +28,25 @@ from practicum.agents.base import Critic, Policy
 from practicum.agents.config import CriticConfig, PolicyConfig, load_critic, load_policy
 from practicum.envs.core import Task, TextEnv
 from practicum.envs.registry import get_suite, load_task_files
+from practicum.errors import PracticumError
 from practicum.loop.convert import episode_record
 from practicum.search.config import SearchConfig
 from practicum.search.mcts import search_episode
 from practicum.search.tree import EpisodeTree
-from practicum.store import Store, open_store
+from practicum.store import Store, leases, open_store
 from practicum.store.models import Episode
 
 Mode = Literal["search", "greedy"]
+log = logging.getLogger(__name__)
+WORKER_RESTARTS = 3  # times a phase rebuilds its pool after a worker died before giving up
+
+
+class EpisodeBusy(Exception):
+    """Another live worker holds the lease on this episode's uid (it is being played elsewhere)."""
+
+
+class WorkersFailed(PracticumError):
+    """Collection workers kept dying; the episodes they did write are kept, the rest play on resume."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class RunnerSpec:
     seed: int
     max_steps: int | None = None
     task_files: tuple[str, ...] = ()
+    lease_ttl_s: float = leases.DEFAULT_TTL_S
 
 
 class Players:
@@ -124,6 +141,7 @@ class EpisodeRunner:
         self._owns_store = store is None
         self.players = Players(spec.policy, spec.critic)
         self._env: TextEnv | None = None
+        self.holder = leases.holder_id()
 
     @property
     def env(self) -> TextEnv:
@@ -134,10 +152,34 @@ class EpisodeRunner:
         return self._env
 
     def play(self, job: Job) -> Played:
-        """Play `job` unless its episode is already stored; either way return its outcome."""
+        """Play `job` unless its episode is already stored; either way return its outcome.
+
+        Raises `EpisodeBusy` while another live worker holds the episode's lease.
+        """
         found = stored_episode(self.store, job.uid)
         if found is not None:
             return found
+        ttl = self.spec.lease_ttl_s
+        if not leases.claim(self.store, job.uid, self.holder, ttl_s=ttl):
+            raise EpisodeBusy(job.uid)
+        try:
+            found = stored_episode(self.store, job.uid)  # written by the last holder just before we claimed
+            if found is not None:
+                return found
+            with leases.Heartbeat(self.store, job.uid, self.holder, ttl_s=ttl):
+                return self._play_and_write(job)
+        finally:
+            leases.release(self.store, job.uid, self.holder)
+
+    def play_when_free(self, job: Job, *, poll_s: float = 1.0) -> Played:
+        """`play`, waiting while another worker holds the episode (it is then returned as that one wrote it)."""
+        while True:
+            try:
+                return self.play(job)
+            except EpisodeBusy:
+                time.sleep(poll_s)
+
+    def _play_and_write(self, job: Job) -> Played:
         policy, critic = self.players.get(job.policy, with_critic=job.mode == "search")
         seed = episode_seed(self.spec.seed, job.uid)
         config = replace(self.spec.search, seed=seed, mode=job.mode)
@@ -170,8 +212,10 @@ def play_all(
     workers: int = 1,
     on_result: Callable[[Played], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    ray_address: str | None = None,
 ) -> list[Played]:
-    """Play every job (in this process, or spread over `workers` processes); results in job order.
+    """Play every job (in this process, spread over `workers` processes, or over `workers` actors of the Ray
+    cluster at `ray_address`); results in job order.
 
     `should_stop` is checked between episodes: when it turns true, no new episode starts and the results so
     far are returned (the caller resumes later; the uids make the rest play then).
@@ -186,16 +230,25 @@ def play_all(
             results[job.uid] = found
             if on_result:
                 on_result(found)
-    if workers <= 1 or len(pending) <= 1:
+    if ray_address is not None and pending:
+        from practicum.loop.ray_workers import play_on_ray
+
+        def record(played: Played) -> None:
+            results[played.uid] = played
+            if on_result:
+                on_result(played)
+
+        play_on_ray(pending, runner.spec, workers=workers, address=ray_address, should_stop=should_stop, on_done=record)
+    elif workers <= 1 or len(pending) <= 1:
         for job in pending:
             if should_stop():
                 break
-            played = runner.play(job)
+            played = runner.play_when_free(job)
             results[job.uid] = played
             if on_result:
                 on_result(played)
     else:
-        for played in _play_in_processes(pending, runner.spec, workers, should_stop):
+        for played in _play_in_processes(pending, runner, workers, should_stop):
             results[played.uid] = played
             if on_result:
                 on_result(played)
@@ -203,25 +256,64 @@ def play_all(
 
 
 def _play_in_processes(
-    jobs: Sequence[Job], spec: RunnerSpec, workers: int, should_stop: Callable[[], bool]
-) -> Iterable[Played]:
-    # Round-robin shards keep the split deterministic; "spawn" because forking a process that holds torch
-    # threads and a SQLite connection is unsafe.
-    shards = [list(jobs[i::workers]) for i in range(workers)]
+    jobs: Sequence[Job], runner: EpisodeRunner, workers: int, should_stop: Callable[[], bool]
+) -> list[Played]:
+    """Jobs handed out one at a time to `workers` processes; a dead worker's pool is rebuilt and its
+    unfinished episodes (never half-written: one transaction each) are played again."""
+    done: list[Played] = []
+    remaining = list(jobs)
+    for _ in range(WORKER_RESTARTS + 1):
+        try:
+            _drain(remaining, runner.spec, workers, should_stop, done.append)
+            return done
+        except BrokenProcessPool:
+            finished = {p.uid for p in done}
+            remaining = [j for j in remaining if j.uid not in finished and stored_episode(runner.store, j.uid) is None]
+            done += [p for j in jobs if j.uid not in finished and (p := stored_episode(runner.store, j.uid))]
+            log.warning("a collection worker died; %d episode(s) left, restarting the pool", len(remaining))
+            if not remaining:
+                return done
+    raise WorkersFailed(
+        f"collection workers died {WORKER_RESTARTS + 1} times; {len(remaining)} episode(s) were not played. "
+        "Check memory (each worker loads its own model) or run with fewer --workers, then resume the run"
+    )
+
+
+def _drain(
+    jobs: Sequence[Job],
+    spec: RunnerSpec,
+    workers: int,
+    should_stop: Callable[[], bool],
+    on_done: Callable[[Played], None],
+) -> None:
+    # "spawn" because forking a process that holds torch threads and a SQLite connection is unsafe.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_worker_play, spec, shard) for shard in shards if shard]
-        for future in futures:
-            yield from future.result()
-    del should_stop  # workers finish their shard; a stop request takes effect at the next phase
+    queue = list(jobs)
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(spec,)
+    ) as pool:
+        running: set[Future[Played]] = set()
+        while queue or running:
+            while queue and len(running) < workers and not should_stop():
+                running.add(pool.submit(_worker_play, queue.pop(0)))
+            if not running:
+                break  # stop requested: the rest play when the run resumes
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                on_done(future.result())
 
 
-def _worker_play(spec: RunnerSpec, jobs: list[Job]) -> list[Played]:
-    runner = EpisodeRunner(spec)
-    try:
-        return [runner.play(job) for job in jobs]
-    finally:
-        runner.close()
+_WORKER: EpisodeRunner | None = None
+
+
+def _worker_init(spec: RunnerSpec) -> None:
+    global _WORKER
+    _WORKER = EpisodeRunner(spec)
+
+
+def _worker_play(job: Job) -> Played:
+    assert _WORKER is not None, "the pool's initializer builds the runner"
+    return _WORKER.play_when_free(job)
 
 
 def stored_episode(store: Store, uid: str) -> Played | None:

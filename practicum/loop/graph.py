@@ -148,15 +148,7 @@ def collect(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
         for t in ctx.train_tasks(it)
     ]
     ctx.reporter.phase(f"iteration {it} · search on {len(jobs)} train tasks", len(jobs))
-    played = play_all(
-        jobs,
-        ctx.runner,
-        workers=ctx.config.workers,
-        on_result=ctx.reporter.episode,
-        should_stop=ctx.stop_requested,
-    )
-    if len(played) < len(jobs):
-        raise Interrupted(f"stopped during collection ({len(played)} of {len(jobs)} episodes of iteration {it})")
+    played = _play(ctx, jobs, f"collection (iteration {it})")
     n = len(played)
     stats = {
         "episodes": n,
@@ -259,11 +251,21 @@ def _play_eval(ctx: LoopContext, state: LoopState, policy_id: int, mode: str) ->
     tasks = ctx.heldout_tasks()
     jobs = [Job(_eval_uid(state, policy_id, mode, t), ref, t, mode) for t in tasks]  # type: ignore[arg-type]
     ctx.reporter.phase(f"iteration {state.get('iteration', 0)} · {mode} eval of policy {policy_id}", len(jobs))
+    return _play(ctx, jobs, "evaluation")
+
+
+def _play(ctx: LoopContext, jobs: list[Job], phase: str) -> list[Played]:
+    """Play every job with the configured workers; a stop request part-way raises `Interrupted`."""
     played = play_all(
-        jobs, ctx.runner, workers=ctx.config.workers, on_result=ctx.reporter.episode, should_stop=ctx.stop_requested
+        jobs,
+        ctx.runner,
+        workers=ctx.config.workers,
+        ray_address=ctx.config.ray_address,
+        on_result=ctx.reporter.episode,
+        should_stop=ctx.stop_requested,
     )
     if len(played) < len(jobs):
-        raise Interrupted(f"stopped during evaluation ({len(played)} of {len(jobs)} episodes)")
+        raise Interrupted(f"stopped during {phase} ({len(played)} of {len(jobs)} episodes)")
     return played
 
 

@@ -136,13 +136,20 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_s: float, memory: bool) ->
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
 
-def open_store(url: str | URL | None = None, *, busy_timeout_s: float = 60.0, connect_timeout_s: float = 5.0) -> Store:
+def open_store(
+    url: str | URL | None = None,
+    *,
+    busy_timeout_s: float = 60.0,
+    connect_timeout_s: float = 5.0,
+    retry_for_s: float = 60.0,
+) -> Store:
     """Open (creating or upgrading if needed) the trajectory store at `url` and return it.
 
     `url` is any SQLAlchemy URL; None means `sqlite:///practicum.db` in the working directory. A new store
     is created at the newest schema, an older one is upgraded in place, and one written by a newer practicum
     is refused. Raises `StoreError` (nothing written) when the URL is unusable or the database unreachable.
-    Close the store (or use it as a context manager) when done; open one per process.
+    Close the store (or use it as a context manager) when done; open one per process. Episode writes retry
+    with backoff for up to `retry_for_s` seconds while the database is unreachable.
     """
     engine = make_engine(url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
     try:
@@ -160,7 +167,7 @@ def open_store(url: str | URL | None = None, *, busy_timeout_s: float = 60.0, co
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, write_engine=engine.execution_options(**{WRITE_OPTION: True}))
+    return Store(engine, write_engine=engine.execution_options(**{WRITE_OPTION: True}), retry_for_s=retry_for_s)
 
 
 def _first_line(error: exc.DBAPIError) -> str:

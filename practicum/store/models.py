@@ -410,3 +410,20 @@ class Edit(Base):
 
 
 TABLES: tuple[str, ...] = tuple(Base.metadata.tables)
+
+
+class Lease(Base):
+    """Who is playing an episode uid right now: a worker claims it, renews it by heartbeat, releases it.
+
+    A lease whose heartbeat stopped (its `expires_at` passed, or its holder's process is gone from this host)
+    can be taken over, so a dead worker's episode is played again by another; `attempts` counts the takers.
+    """
+
+    __tablename__ = "leases"
+
+    uid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)

@@ -8,15 +8,17 @@ helpers in `practicum.store.queries`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, bindparam, exc, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,6 +61,10 @@ _EPISODES: Table = Episode.__table__  # type: ignore[assignment]
 _TASKS: Table = Task.__table__  # type: ignore[assignment]
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class StoreInfo:
     """What `practicum store info` shows: where the store is, its schema revision and its size."""
@@ -73,9 +79,14 @@ class StoreInfo:
 class Store:
     """An open trajectory store. Use it as a context manager or call `close()`; open one per process."""
 
-    def __init__(self, engine: Engine, *, write_engine: Engine | None = None) -> None:
-        """Wrap an engine whose schema is at head (use `open_store`, which checks and upgrades it)."""
+    def __init__(self, engine: Engine, *, write_engine: Engine | None = None, retry_for_s: float = 60.0) -> None:
+        """Wrap an engine whose schema is at head (use `open_store`, which checks and upgrades it).
+
+        `retry_for_s`: how long an episode write keeps retrying, with backoff, while the database is
+        unreachable (a restarting server, a network blip) before it gives up with `StoreError`.
+        """
         self.engine = engine
+        self.retry_for_s = retry_for_s
         self._write_engine = write_engine or engine
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._pid = os.getpid()
@@ -130,6 +141,32 @@ class Store:
                 f"the write to {self.url!r} failed: {str(e.orig).strip() or e}; if another process holds the "
                 "store locked, wait for it or raise busy_timeout_s in open_store"
             ) from None
+
+    def retrying(self, write: Callable[[Connection], T], *, what: str = "write") -> T:
+        """Run `write` in one transaction, again with backoff while the database is unreachable.
+
+        Only connection failures are retried (the server went away, refused or reset the connection; SQLite
+        stayed locked past its busy timeout); a failed statement is raised at once. `write` must be safe to
+        run again: a transaction that failed did not commit, and one whose commit was lost in transit must
+        find its own rows (episode writes look their uid up first).
+        """
+        self._after_fork()
+        delay, deadline = 0.25, time.monotonic() + self.retry_for_s
+        while True:
+            try:
+                with self._write_engine.begin() as connection:
+                    return write(connection)
+            except exc.DBAPIError as e:
+                if not _unreachable(e, self.engine.dialect.name) or time.monotonic() + delay > deadline:
+                    if isinstance(e, exc.OperationalError | exc.InterfaceError):
+                        raise StoreError(
+                            f"the {what} to {self.url!r} failed: {_first_line(e)}; check that the database is "
+                            f"up and not locked by another process (retried for up to {self.retry_for_s:g} s)"
+                        ) from None
+                    raise
+                log.warning("%s to %s failed (%s); retrying in %.1f s", what, self.url, _first_line(e), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- runs, tasks, policies -----------------------------------------------------------------------------
 
@@ -263,11 +300,12 @@ class Store:
         # Rows are prepared before the transaction so the write lock is held only for the inserts.
         node_rows = [_node_values(n) for n in episode.nodes]
         pair_rows = [_pair_values(p) for p in episode.pairs]
-        with self.transaction() as conn:
+
+        def write(conn: Connection) -> tuple[int, int | None]:
             if episode.uid is not None:
                 existing = conn.scalar(select(Episode.id).where(Episode.uid == episode.uid))
                 if existing is not None:
-                    return int(existing)
+                    return int(existing), None
             self._require(conn, Run, episode.run_id)
             if episode.policy_id is not None:
                 self._require(conn, Policy, episode.policy_id)
@@ -302,8 +340,12 @@ class Store:
             # The whole tree in one executemany: rows carry their parent's idx, so no ids come back.
             self._insert_nodes.execute(conn, [(*row, episode_id) for row in node_rows])
             self._insert_pairs.execute(conn, [(*row, episode_id, now) for row in pair_rows])
-        self._task_ids[task.task_key] = (task_id, task.split)
-        return int(episode_id)
+            return int(episode_id), task_id
+
+        episode_id, task_id = self.retrying(write, what="episode write")
+        if task_id is not None:  # remembered only once committed (a rolled-back insert must not be)
+            self._task_ids[task.task_key] = (task_id, task.split)
+        return episode_id
 
     def add_pairs(self, pairs: Sequence[PairRecord]) -> list[int]:
         """Add pairs about episodes already in the store (trajectory pairs, mined step pairs); return their ids.
@@ -527,3 +569,17 @@ def _pair_row(pair: PairRecord, now: datetime) -> dict[str, Any]:
     row["episode_id"] = pair.episode_id
     row["created_at"] = now
     return row
+
+
+def _first_line(error: exc.DBAPIError) -> str:
+    text = str(error.orig) if error.orig is not None else str(error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _unreachable(error: exc.DBAPIError, dialect: str) -> bool:
+    """Whether a failed write may succeed when tried again: the connection, not the statement, failed."""
+    if error.connection_invalidated:
+        return True
+    if dialect == "sqlite":
+        return isinstance(error, exc.OperationalError) and "locked" in str(error.orig).lower()
+    return isinstance(error, exc.OperationalError | exc.InterfaceError)

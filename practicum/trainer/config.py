@@ -17,6 +17,7 @@ from practicum.errors import ConfigError
 Method = Literal["dpo", "rft", "rft+dpo"]
 Finetune = Literal["lora", "full"]
 Reference = Literal["stored", "model"]
+PairValue = Literal["blended", "search"]
 
 METHODS: tuple[Method, ...] = ("dpo", "rft", "rft+dpo")
 FINETUNES: tuple[Finetune, ...] = ("lora", "full")
@@ -163,6 +164,15 @@ class DataSettings:
     max_pairs_per_node: int = 4
     """Step pairs kept per tree node, largest Q^ gap first (>= 1)."""
 
+    min_visits: int = 1
+    """Step pairs only between siblings search visited at least this often (>= 0; 0 also pairs unvisited
+    siblings, whose Q^ is the critic's score alone)."""
+
+    pair_value: PairValue = "blended"
+    """What ranks siblings for step pairs: "blended" (Q^, Agent Q's choice, right with a strong critic) or
+    "search" (Q_mcts alone: what the environment's rewards said; use it when the critic is the small policy
+    itself, whose scores mirror the policy's own bias)."""
+
     trajectory_pairs: bool = True
     """Also pair a success with a failure on the same task (ETO)."""
 
@@ -190,6 +200,9 @@ class DataSettings:
         _int_at_least(
             "TrainConfig.data.max_pairs_per_node", self.max_pairs_per_node, 1, "keep at least one pair per node"
         )
+        _int_at_least("TrainConfig.data.min_visits", self.min_visits, 0, "use 0 to also pair unvisited siblings")
+        if self.pair_value not in ("blended", "search"):
+            raise ConfigError(f"TrainConfig.data.pair_value must be 'blended' or 'search'; got {self.pair_value!r}")
         _int_at_least(
             "TrainConfig.data.max_trajectory_pairs_per_task", self.max_trajectory_pairs_per_task, 1, "keep at least one"
         )

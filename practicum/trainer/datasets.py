@@ -184,7 +184,12 @@ def build_datasets(
                 p
                 for e in group
                 for p in step_pairs(
-                    e.info, e.nodes, margin=settings.step_margin, max_per_node=settings.max_pairs_per_node
+                    e.info,
+                    e.nodes,
+                    margin=settings.step_margin,
+                    max_per_node=settings.max_pairs_per_node,
+                    min_visits=settings.min_visits,
+                    by=settings.pair_value,
                 )
             ]
         )

@@ -8,7 +8,7 @@ from practicum.errors import StoreError, UnknownIdError
 from practicum.store import EvalRecord, EvalTaskResult, RecordError, Store, open_store, queries
 from practicum.store.migrate import head_revision
 from practicum.store.models import TrainingRound
-from tests.store.conftest import PostgresServer
+from tests.postgres import PostgresServer
 from tests.store.factories import make_episode, make_task
 
 

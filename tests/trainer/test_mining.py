@@ -18,6 +18,7 @@ def node(idx: int, parent: int | None, action: str | None, value: float | None, 
         observation=str(kw.pop("observation", f"obs {idx}")),
         prior_logprob=None if parent is None else -float(idx),
         blended_value=value,
+        visits=int(kw.pop("visits", 1)),  # type: ignore[call-overload]
         **kw,  # type: ignore[arg-type]
     )
 
@@ -52,6 +53,26 @@ def test_step_pairs_respect_the_per_node_cap_and_skip_unvalued_or_invalid_chosen
     nodes[1].invalid = True  # the environment rejected "a": it may only be the rejected side
     pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
     assert [(p.chosen, p.rejected) for p in pairs] == [("c", "b")]
+
+
+def test_step_pairs_need_siblings_that_search_visited() -> None:
+    # An unvisited sibling's Q^ is the critic's guess alone: it pairs only when asked to (min_visits=0).
+    nodes = star({"right": 0.9, "left": 0.5, "up": 0.1})
+    nodes[3].visits = 0
+    assert [(p.chosen, p.rejected) for p in step_pairs(episode(), nodes, margin=0.1, max_per_node=10)] == [
+        ("right", "left")
+    ]
+    assert len(step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=0)) == 3
+
+
+def test_step_pairs_by_search_value_ignore_the_critics_share_of_q_hat() -> None:
+    # Q^ says "right" (the critic liked it); the rollouts said "down" (value 0.6 against 0.0).
+    nodes = star({"right": 0.45, "down": 0.3})
+    nodes[1].value, nodes[2].value = 0.0, 0.6
+    by_q_hat = step_pairs(episode(), nodes, margin=0.1, max_per_node=4)
+    by_search = step_pairs(episode(), nodes, margin=0.1, max_per_node=4, by="search")
+    assert [(p.chosen, p.rejected) for p in by_q_hat] == [("right", "down")]
+    assert [(p.chosen, p.rejected, round(p.margin, 6)) for p in by_search] == [("down", "right", 0.6)]
 
 
 def test_no_step_pair_when_no_gap_is_above_the_margin() -> None:
