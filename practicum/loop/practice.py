@@ -215,6 +215,7 @@ def _check_before_work(config: PracticeConfig) -> None:
                 f"{model!r} is not a Hugging Face model directory (no config.json); pass the directory that "
                 "save_pretrained wrote"
             )
+        _check_causal_lm(path)
     if config.policy.is_endpoint:
         from practicum.agents.config import load_policy
 
@@ -223,6 +224,22 @@ def _check_before_work(config: PracticeConfig) -> None:
             policy.score(StepContext(goal="check", observation="Say ok.", legal_actions=("ok",)), ["ok"])
         finally:
             policy.close()
+
+
+def _check_causal_lm(path: Path) -> None:
+    """Refuse a model directory whose architecture cannot generate text (an encoder, a classifier)."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    try:
+        model_type = AutoConfig.from_pretrained(path).model_type
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the model config in {str(path)!r}: {str(exc).splitlines()[0]}") from None
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ConfigError(
+            f"{str(path)!r} holds a {model_type!r} model, which is not a causal language model; pass a "
+            "decoder (e.g. a Llama, Qwen or SmolLM directory)"
+        )
 
 
 def checkpoint_root(config: PracticeConfig, store: Store) -> Path:

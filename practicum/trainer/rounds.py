@@ -17,6 +17,7 @@ always says what happened. Promotion is a separate step (`evaluate.promote_if_no
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -187,8 +188,27 @@ def run_round(
         raise
     except Exception as exc:
         store.finish_training_round(round_id, status="failed", metrics={"error": f"{type(exc).__name__}: {exc}"})
+        if _disk_full(exc):
+            raise TrainingError(
+                f"training round {round_id} could not save under {output_root}: no space left on device; free "
+                "disk space there (or set checkpoint_dir to a larger disk); the current policy stays promoted"
+            ) from exc
         raise TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}") from exc
     return RoundResult("trained", policy.id, round_id, policy_out_id, result.model_dir, None, metrics, data)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether `exc` (or what caused it) is a full disk or quota; libraries such as safetensors wrap the OS error
+    in their own exception type and keep only its text."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return True
+        text = str(seen)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _plan(config: TrainConfig, data: Datasets) -> tuple[tuple[str, ...], dict[str, str]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,29 @@ def test_registering_the_base_model_twice_gives_the_same_policy(empty_store: Sto
     assert policy.metrics["signature"]["model_type"] == "llama"
     with pytest.raises(CheckpointError, match="does not exist"):
         register_base_policy(empty_store, tiny_model_dir / "nope")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 kB tmpfs: a checkpoint directory whose disk fills up (needs root; skipped with the reason if not)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.decode().strip()}); needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_checkpoint_disk_fails_the_round_clearly_and_keeps_the_policy(
+    store: Store, collected: Collected, tiny_disk: Path
+) -> None:
+    with pytest.raises(TrainingError, match="free disk space there") as raised:
+        run_round(store, QUICK, output_root=tiny_disk)
+    assert "no space left on device" in str(raised.value)
+    (failed,) = rounds(store)
+    assert failed.status == "failed" and failed.policy_out_id is None
+    with store.session() as s:
+        assert queries.get_policy(s, collected.base_policy_id).state == "promoted"

@@ -74,3 +74,27 @@ def test_a_covered_element_is_the_agents_problem_not_infra(env: BrowserEnv) -> N
     assert info["last_action_error"].endswith('is covered by <div> "cover"')
     _, _, terminated, _, info = act(env, f"click[{element_id(env, 'link', 'Next')}]")
     assert info["url"].endswith("/next") and not terminated
+
+
+def test_chromium_killed_under_a_running_episode_is_infra_and_the_next_episode_runs(site: LocalServer) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    spec = BrowserTaskSpec("killed", site.base_url + "/", "Survive.", Condition(url_contains="/next"))
+    environment = BrowserEnv([spec], browser=BrowserConfig(action_timeout_s=2.0, navigation_timeout_s=4.0))
+    try:
+        environment.reset()
+        lease = environment._lease
+        assert lease is not None and lease.browser_pid is not None
+        browser = psutil.Process(lease.browser_pid)
+        for process in [*browser.children(recursive=True), browser]:
+            os.kill(process.pid, signal.SIGKILL)  # the whole browser, mid-episode
+        _, _, terminated, _, info = environment.step(f"click[{element_id(environment, 'link', 'Next')}]")
+        assert terminated and info["failure"] == "infra" and not info["success"]
+        environment.reset()  # a fresh browser takes over
+        *_, info = act(environment, f"click[{element_id(environment, 'link', 'Next')}]")
+        assert info["success"] is True
+    finally:
+        environment.close()
