@@ -62,8 +62,8 @@ def test_a_model_directory_that_is_not_a_causal_lm_fails_before_any_work(tmp_pat
         ("- a list\n- not a mapping", "must hold a mapping"),
         ("iterations: -1", "iterations must be an integer >= 1"),
         ("search:\n  simulations: 0", "simulations must be >= 1"),
-        ("suite: frozenlak-4x4", "did you mean"),
-        ("train:\n  data:\n    pair_value: critic", "pair_value must be 'blended' or 'search'"),
+        ("suite: frozenlak-4x4", "Did you mean 'frozenlake-4x4'"),
+        ("train:\n  data:\n    pair_value: critic", "'train.data.pair_value' must be one of 'blended', 'search'"),
     ],
 )
 def test_malformed_configs_name_the_problem_and_write_nothing(

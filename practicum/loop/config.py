@@ -158,6 +158,12 @@ def config_from_dict(data: dict[str, Any]) -> PracticeConfig:
     _check_keys(data, PracticeConfig, "")
     try:
         return dacite.from_dict(PracticeConfig, data, config=dacite.Config(strict=True, cast=[tuple], check_types=True))
+    except dacite.WrongTypeError as exc:
+        allowed = typing.get_args(exc.field_type) if typing.get_origin(exc.field_type) is Literal else ()
+        if allowed:
+            options = ", ".join(repr(a) for a in allowed)
+            raise ConfigError(f"config key {exc.field_path!r} must be one of {options}; got {exc.value!r}") from None
+        raise ConfigError(f"bad practice config: {exc}") from None
     except dacite.DaciteError as exc:
         raise ConfigError(f"bad practice config: {exc}") from None
 
