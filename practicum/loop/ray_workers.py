@@ -10,6 +10,7 @@ Ray is imported only here: without `--ray-address` it is neither needed nor load
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ def connect(address: str) -> Any:
     except ImportError:
         raise ConfigError("--ray-address needs Ray: pip install 'practicum[ray]' (or pip install ray)") from None
     if not ray.is_initialized():
+        _check_reachable(address)  # ray.init would retry an unreachable address for minutes
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -48,6 +50,22 @@ def connect(address: str) -> Any:
                 "`ray start --head` or pass its HOST:PORT"
             ) from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """A quick TCP connect to HOST:PORT, so that a wrong address fails in seconds with a clear message."""
+    if address == "auto" or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address must be 'auto' or HOST:PORT (e.g. 10.0.0.5:6379); got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot join the Ray cluster at {address!r}: nothing answers there ({exc.strerror or exc}); start one "
+            "with `ray start --head` or pass its HOST:PORT"
+        ) from None
 
 
 def play_on_ray(
