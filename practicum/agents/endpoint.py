@@ -474,7 +474,7 @@ class EndpointPolicy(Policy):
     def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
         """Replace template candidates (`search[<query>]`) by concrete actions: each slot is completed from
         the prompt followed by the template's fixed part; an unusable reply leaves the slot empty (counted)."""
-        slots = [(i, t) for i, c in enumerate(ranked.candidates) if (t := templates.parse(c.text)) is not None]
+        slots = templates.slots(ranked.candidates)
         if not slots:
             return ranked
         filled: dict[int, str] = {}
@@ -490,11 +490,10 @@ class EndpointPolicy(Policy):
             invalid += reply is None
             filled[i] = template.fill(reply.text if reply is not None else "")
         scores = self.client.score(ranked.prompt, list(filled.values()))
-        logprob = dict(zip(filled, scores.logprobs, strict=True))
-        candidates = [Candidate(filled[i], logprob[i]) if i in filled else c for i, c in enumerate(ranked.candidates)]
+        candidates = templates.with_fills(ranked.candidates, filled, scores.logprobs)
         return dataclasses.replace(
             ranked,
-            candidates=list({c.text: c for c in candidates}.values()),
+            candidates=candidates,
             invalid_outputs=ranked.invalid_outputs + invalid + scores.invalid,
         )
 

@@ -473,7 +473,7 @@ class LocalPolicy(Policy):
         Each slot is generated from the prompt followed by the template's fixed part; the concrete actions
         are then scored together from the prompt, so their log-probs are what `score()` gives for them.
         """
-        slots = [(i, t) for i, c in enumerate(ranked.candidates) if (t := templates.parse(c.text)) is not None]
+        slots = templates.slots(ranked.candidates)
         if not slots:
             return ranked
         started = time.perf_counter()
@@ -487,13 +487,12 @@ class LocalPolicy(Policy):
             filled[i] = template.fill(sample.text)
             completion_tokens += sample.tokens
         scored = self.model.score(ranked.prompt, list(filled.values()))
-        logprob = dict(zip(filled, scored.logprobs, strict=True))
-        candidates = [Candidate(filled[i], logprob[i]) if i in filled else c for i, c in enumerate(ranked.candidates)]
+        candidates = templates.with_fills(ranked.candidates, filled, scored.logprobs)
         seconds = time.perf_counter() - started
         self.model.count_usage(0, completion_tokens, seconds - scored.seconds)  # `score` counted itself
         return dataclasses.replace(
             ranked,
-            candidates=list({c.text: c for c in candidates}.values()),
+            candidates=candidates,
             completion_tokens=ranked.completion_tokens + completion_tokens + scored.completion_tokens,
             seconds=ranked.seconds + seconds,
         )

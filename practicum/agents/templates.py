@@ -9,7 +9,10 @@ a concrete action (`search[pink running shoes]`), never the placeholder.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from practicum.agents.base import Candidate
 
 SLOT = re.compile(r"<[a-z_]+>")
 
@@ -46,3 +49,18 @@ def parse(action: str) -> Template | None:
 def concrete(actions: tuple[str, ...] | list[str]) -> list[str]:
     """The actions that need no filling (random rollouts pick among these)."""
     return [a for a in actions if parse(a) is None]
+
+
+def slots(candidates: Sequence[Candidate]) -> list[tuple[int, Template]]:
+    """The template candidates among `candidates`, by position."""
+    return [(i, t) for i, c in enumerate(candidates) if (t := parse(c.text)) is not None]
+
+
+def with_fills(
+    candidates: Sequence[Candidate], filled: dict[int, str], logprobs: Sequence[float | None]
+) -> list[Candidate]:
+    """`candidates` with the templates at `filled`'s positions replaced by their concrete actions (scored
+    `logprobs`, in `filled`'s order); a fill that repeats an earlier candidate is dropped."""
+    scored = dict(zip(filled, logprobs, strict=True))
+    out = [Candidate(filled[i], scored[i]) if i in filled else c for i, c in enumerate(candidates)]
+    return list({c.text: c for c in out}.values())
