@@ -252,6 +252,7 @@ def plot(data: dict[str, Any]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     suites = [s for s in SUITES if data.get(s)]
     if not suites:
@@ -271,6 +272,7 @@ def plot(data: dict[str, Any]) -> None:
         first = next(iter(data[key].values()))
         ax.set_title(f"{key}: {first['suite']} · {first['heldout_tasks']} held-out tasks")
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("held-out greedy success")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
