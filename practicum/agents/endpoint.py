@@ -202,13 +202,7 @@ class EndpointClient:
             body["top_logprobs"] = top_logprobs
         if seed is not None:
             body["seed"] = seed
-        started = time.perf_counter()
-        try:
-            data = self.post("chat/completions", body)
-        except _RequestRefused as exc:
-            log.warning("chat request refused: %s", exc)
-            data = None
-        seconds = time.perf_counter() - started
+        data, seconds, _ = self._request("chat/completions", body, "chat request refused")
         choices, invalid = _parse_chat(data)
         prompt_tokens, completion_tokens = _usage(data)
         self._count(prompt_tokens, completion_tokens, seconds, invalid)
@@ -228,17 +222,12 @@ class EndpointClient:
             body["stop"] = [stop]
         if seed is not None:
             body["seed"] = seed
-        started = time.perf_counter()
-        try:
-            data = self.post("completions", body)
-        except _RequestRefused as exc:
-            log.warning("completion request refused: %s", exc)
-            data = None
+        data, seconds, _ = self._request("completions", body, "completion request refused")
         choices = _choices(data)
         text = choices[0].get("text") if choices else None
         prompt_tokens, completion_tokens = _usage(data)
         invalid = int(not isinstance(text, str))
-        self._count(prompt_tokens, completion_tokens, time.perf_counter() - started, invalid)
+        self._count(prompt_tokens, completion_tokens, seconds, invalid)
         return ChatChoice(text, None, None) if isinstance(text, str) else None
 
     def score(self, prompt: str, completions: Sequence[str]) -> EndpointScores:
@@ -258,14 +247,9 @@ class EndpointClient:
             "echo": True,
             "logprobs": 1,
         }
-        started = time.perf_counter()
-        refused = False
-        try:
-            data = self.post("completions", body)
-        except _RequestRefused as exc:
-            log.warning("scoring by echoed log-probs refused (%s); ranking falls back to votes", exc)
-            data, refused = None, True
-        seconds = time.perf_counter() - started
+        data, seconds, refused = self._request(
+            "completions", body, "scoring by echoed log-probs refused; ranking falls back to votes"
+        )
         logprobs = _parse_echo_scores(data, texts, start=len(prompt))
         garbage = not refused and _choices(data) is None
         if refused or (not garbage and all(lp is None for lp in logprobs)):
@@ -275,6 +259,17 @@ class EndpointClient:
         prompt_tokens, completion_tokens = _usage(data)
         self._count(prompt_tokens, completion_tokens, seconds, int(garbage))
         return EndpointScores(logprobs, prompt_tokens, completion_tokens, seconds, int(garbage))
+
+    def _request(self, path: str, body: dict[str, Any], refused_note: str) -> tuple[Any, float, bool]:
+        """POST `body`: the reply's data (None when the server refused the request, logged with `refused_note`),
+        the seconds it took, and whether it was refused."""
+        started = time.perf_counter()
+        try:
+            data, refused = self.post(path, body), False
+        except _RequestRefused as exc:
+            log.warning("%s: %s", refused_note, exc)
+            data, refused = None, True
+        return data, time.perf_counter() - started, refused
 
     def _count(self, prompt_tokens: int, completion_tokens: int, seconds: float, invalid: int) -> None:
         self.usage.calls += 1
