@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,25 @@ def _kill_tree(procs: list[psutil.Process]) -> list[int]:
     return sorted(victims)
 
 
+def _kill_busy_renderers(workdir: Path) -> list[int]:
+    """Kill the renderers under `workdir` that keep a CPU busy (all of them if none does); their pids."""
+    renderers = [p for p in _processes_using(workdir) if "--type=renderer" in " ".join(p.info["cmdline"])]
+    for proc in renderers:
+        with contextlib.suppress(psutil.Error):
+            proc.cpu_percent(None)
+    time.sleep(0.3)
+    busy = []
+    for proc in renderers:
+        with contextlib.suppress(psutil.Error):
+            if proc.cpu_percent(None) >= 50.0:
+                busy.append(proc)
+    victims = busy or renderers
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    return sorted(p.pid for p in victims)
+
+
 def reap_orphans(root: Path | None = None) -> list[int]:
     """Kill browsers left by dead worker processes and delete their work directories.
 
@@ -300,6 +320,26 @@ class BrowserLease:
         """The pid of the main Chromium process (None if it is gone)."""
         procs = [p for p in _processes_using(self._require().workdir) if "--type=" not in " ".join(p.cmdline())]
         return procs[0].pid if procs else None
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Kill the renderer that is stuck if the block still runs after `seconds` (a last resort).
+
+        Playwright bounds its own waits, but when `wait_for_function` times out it cancels its in-page poll
+        with one more call into the page, and a renderer spinning in a script loop never answers that call:
+        the Python call then blocks for good (measured with Playwright 1.65: one in five "hang soon" clicks).
+        Killing the renderer makes Playwright fail the call with a crash, which the environment records as an
+        `infra` failure. The sync API cannot be driven from another thread, so the watchdog works at the
+        process level.
+        """
+        workdir = self._require().workdir
+        timer = threading.Timer(seconds, _kill_busy_renderers, args=(workdir,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     @property
     def released(self) -> bool:

@@ -173,9 +173,10 @@ class WebEnv(TextEnv):
             try:
                 if self._page is None or self.fresh_context_per_episode:
                     self._new_context()
-                self._dialogs.clear()
-                self._open(task)
-                self._refresh()
+                with self._deadline():
+                    self._dialogs.clear()
+                    self._open(task)
+                    self._refresh()
                 return
             except PlaywrightError as exc:
                 self._discard_context()
@@ -204,20 +205,21 @@ class WebEnv(TextEnv):
             return self._stop(action.text)
         page = self.page
         self._dialogs.clear()
-        try:
-            error = self._perform(page, action)
-            self._after_action(page)
-            view = self._refresh()
-        except PlaywrightTimeoutError as exc:
-            return self._after_timeout(action, exc)
-        except PlaywrightError as exc:
-            if _is_dead(exc):
-                return self._infra(f"the page crashed or closed ({_first_line(exc)})")
-            error = f"{action} failed: {_first_line(exc)}"
+        with self._deadline():
             try:
+                error = self._perform(page, action)
+                self._after_action(page)
                 view = self._refresh()
-            except PlaywrightError as again:
-                return self._infra(f"the page stopped answering ({_first_line(again)})")
+            except PlaywrightTimeoutError as exc:
+                return self._after_timeout(action, exc)
+            except PlaywrightError as exc:
+                if _is_dead(exc):
+                    return self._infra(f"the page crashed or closed ({_first_line(exc)})")
+                error = f"{action} failed: {_first_line(exc)}"
+                try:
+                    view = self._refresh()
+                except PlaywrightError as again:
+                    return self._infra(f"the page stopped answering ({_first_line(again)})")
         if self._dialogs:
             note = "; ".join(f"the page showed a dialog {m!r} (dismissed)" for m in self._dialogs)
             error = f"{error}; {note}" if error else note
@@ -354,6 +356,13 @@ class WebEnv(TextEnv):
             error=f"{action} did not complete in {self.browser_config.action_timeout_s:g} s: the element is hidden, "
             "covered by another element or not ready"
         )
+
+    def _deadline(self) -> contextlib.AbstractContextManager[None]:
+        """A watchdog over one step's browser work: longer than every timeout it can run into, in sequence."""
+        if self._lease is None:
+            return contextlib.nullcontext()
+        config = self.browser_config
+        return self._lease.deadline(3 * config.action_timeout_s + 3 * config.navigation_timeout_s + 5.0)
 
     def _alive(self, page: Page) -> bool:
         try:
