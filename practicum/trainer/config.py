@@ -271,8 +271,11 @@ class TrainConfig:
 class PromotionConfig:
     """When a trained policy replaces its parent.
 
-    The test is McNemar's exact test on paired per-task outcomes, one-sided: the candidate is rejected when the
-    tasks it newly fails outnumber the ones it newly solves by more than chance allows at level `alpha`.
+    By default a candidate must solve at least as many of the compared held-out tasks as its parent
+    (`min_net_gain=0`): a measured drop is never promoted, so a run cannot drift down one small loss at a time.
+    With `min_net_gain=None` only McNemar's exact test on the paired per-task outcomes decides (one-sided: the
+    candidate is rejected when the tasks it newly fails outnumber the ones it newly solves by more than chance
+    allows at level `alpha`), which tolerates drops that are within noise.
     """
 
     alpha: float = 0.05
@@ -284,11 +287,22 @@ class PromotionConfig:
     min_tasks: int = 1
     """Fewest held-out tasks an evaluation needs before it can decide anything (>= 1)."""
 
+    min_net_gain: int | None = 0
+    """Reject unless newly solved minus newly failed tasks is at least this (0: not fewer solved than the parent;
+    1: strictly more; None: no such gate, only the test)."""
+
     def __post_init__(self) -> None:
         _number("PromotionConfig.alpha", self.alpha, lambda v: 0 < v < 1, "use a level in (0, 1), e.g. 0.05")
         if self.max_negative_flips is not None:
             _int_at_least("PromotionConfig.max_negative_flips", self.max_negative_flips, 0, "use None for no cap")
         _int_at_least("PromotionConfig.min_tasks", self.min_tasks, 1, "evaluate on at least one task")
+        if self.min_net_gain is not None and (
+            isinstance(self.min_net_gain, bool) or not isinstance(self.min_net_gain, int)
+        ):
+            raise ConfigError(
+                f"PromotionConfig.min_net_gain must be a whole number of tasks or None; got {self.min_net_gain!r}: "
+                "use 0 (not fewer solved than the parent) or None (only the noise test)"
+            )
 
 
 @dataclass(frozen=True)

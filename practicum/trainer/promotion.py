@@ -4,8 +4,9 @@ Both policies play the same held-out tasks, so the outcomes are paired. The task
 discordant pairs: `negative flips` (the parent solved it, the candidate fails it) and `positive flips` (newly
 solved). McNemar's exact test asks whether the negative flips outnumber the positive ones by more than chance:
 under "no difference" each discordant task is a fair coin, so with b negative and c positive flips the
-one-sided p-value is P(X >= b) for X ~ Binomial(b + c, 1/2). The candidate is promoted unless that p-value is
-below `alpha` ("worse beyond noise"), or it breaks an optional cap on negative flips.
+one-sided p-value is P(X >= b) for X ~ Binomial(b + c, 1/2). The candidate is promoted unless it solves fewer
+tasks than the parent (c - b below `min_net_gain`, 0 by default), that p-value is below `alpha` ("worse beyond
+noise"), or it breaks an optional cap on negative flips.
 
 Tasks where either run failed for `env` or `infra` reasons say nothing about the policies and are left out of
 the comparison (and listed). Wilson score intervals of both success rates are reported alongside.
@@ -112,7 +113,7 @@ def decide_promotion(
     candidate: Mapping[str, TaskOutcome],
     config: PromotionConfig | None = None,
 ) -> PromotionDecision:
-    """Promote `candidate` over `parent` unless it is worse beyond noise (see the module docstring).
+    """Promote `candidate` over `parent` unless it solves fewer tasks or is worse beyond noise (module docstring).
 
     Both map task keys to outcomes. Only tasks present in both with judged outcomes are compared; with fewer
     than `config.min_tasks` of them the candidate is not promoted (nothing shows it is not worse).
@@ -137,6 +138,13 @@ def decide_promotion(
         reason = (
             f"worse beyond noise: {len(negative)} task(s) newly failed vs {len(positive)} newly solved "
             f"(one-sided exact McNemar p = {p_value:.4f} < {config.alpha})"
+        )
+    elif config.min_net_gain is not None and len(positive) - len(negative) < config.min_net_gain:
+        promote = False
+        reason = (
+            f"solves {candidate_wins}/{len(compared)} vs the parent's {parent_wins}/{len(compared)}: "
+            f"{len(positive)} newly solved - {len(negative)} newly failed = {len(positive) - len(negative)}, "
+            f"below the required net gain of {config.min_net_gain}"
         )
     elif config.max_negative_flips is not None and len(negative) > config.max_negative_flips:
         promote = False

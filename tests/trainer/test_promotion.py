@@ -35,12 +35,26 @@ def test_a_candidate_that_is_not_worse_is_promoted_with_its_flips_listed() -> No
     assert "not worse beyond noise" in decision.reason
 
 
-def test_a_few_losses_are_noise_but_many_more_losses_than_gains_reject() -> None:
-    assert decide_promotion(outcomes("1111" + "0" * 6), outcomes("0000" + "0" * 6)).promote  # p = 1/16
-    worse = decide_promotion(outcomes("11111" + "0" * 5), outcomes("00000" + "0" * 5))
+def test_without_the_gate_a_few_losses_are_noise_but_many_more_losses_than_gains_reject() -> None:
+    noise_only = PromotionConfig(min_net_gain=None)
+    assert decide_promotion(outcomes("1111" + "0" * 6), outcomes("0000" + "0" * 6), noise_only).promote  # p = 1/16
+    worse = decide_promotion(outcomes("11111" + "0" * 5), outcomes("00000" + "0" * 5), noise_only)
     assert not worse.promote and worse.p_value == pytest.approx(1 / 32)
     assert worse.negative_flips == ("t0", "t1", "t2", "t3", "t4")
     assert "worse beyond noise: 5 task(s) newly failed vs 0 newly solved" in worse.reason
+
+
+def test_by_default_a_candidate_that_solves_fewer_tasks_is_rejected_even_within_noise() -> None:
+    decision = decide_promotion(outcomes("1110"), outcomes("1101"))  # 1 newly failed, 1 newly solved: equal
+    assert decision.promote
+    decision = decide_promotion(outcomes("1100" + "0" * 6), outcomes("0100" + "0" * 6))  # one loss, p = 0.5
+    assert not decision.promote and decision.p_value == pytest.approx(0.5)
+    assert (
+        "solves 1/10 vs the parent's 2/10" in decision.reason and "below the required net gain of 0" in decision.reason
+    )
+    strictly_better = PromotionConfig(min_net_gain=1)
+    assert not decide_promotion(outcomes("10"), outcomes("10"), strictly_better).promote
+    assert decide_promotion(outcomes("10"), outcomes("11"), strictly_better).promote
 
 
 def test_env_and_infra_failures_are_left_out_of_the_comparison() -> None:
@@ -66,3 +80,10 @@ def test_wilson_interval_matches_the_textbook_value() -> None:
     assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
     assert wilson_interval(0, 0) == (0.0, 1.0)
     assert decide_promotion(outcomes("10"), outcomes("10")).as_dict()["parent_interval"] == list(wilson_interval(1, 2))
+
+
+def test_a_fractional_net_gain_is_refused_with_the_fix() -> None:
+    from practicum.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"min_net_gain must be a whole number of tasks or None; got 0\.5"):
+        PromotionConfig(min_net_gain=0.5)  # type: ignore[arg-type]
