@@ -54,9 +54,12 @@ def _default_train() -> TrainConfig:
         method="rft+dpo",
         dpo=DPOSettings(learning_rate=1e-4, max_steps=8, batch_size=4),
         rft=RFTSettings(learning_rate=2e-4, max_steps=8, batch_size=4),
-        # Step pairs ranked by what search's rollouts found, between visited siblings: the default critic is the
-        # 135M policy itself, and pairs ranked by its scores taught the policy its own bias (trainer/mining.py).
-        data=DataSettings(include_failed_steps=True, pair_value="search", min_visits=1),
+        # Step pairs ranked by what search's rollouts found: the default critic is the 135M policy itself, and
+        # pairs ranked by its scores taught the policy its own bias (trainer/mining.py). Only between siblings
+        # visited 3+ times: one random rollout is a coin flip. Measured on one round of tic-tac-toe data (RFT then
+        # DPO, 40 held-out games): min_visits 1 -> 138 pairs, 10% won; 2 -> 111 pairs, 42.5%; 3 -> 14 pairs, 45%;
+        # RFT alone 42.5%.
+        data=DataSettings(include_failed_steps=True, pair_value="search", min_visits=3),
     )
 
 

@@ -188,7 +188,8 @@ def train_dpo(
     args = DPOConfig(
         **trl_arguments(settings, config, out / "trl", progress=progress),
         beta=settings.beta,
-        loss_type=[settings.loss_type],
+        loss_type=[settings.loss_type, "sft"] if settings.sft_weight > 0 else [settings.loss_type],
+        loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
         precompute_ref_log_probs=stored,
         # Small models: dropout off so the policy and the reference see the same network (TRL's default too).
         disable_dropout=True,
