@@ -24,6 +24,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smo
     db = RUNS / f"{suite_key}-{recipe}.db"
     for stale in RUNS.glob(f"{suite_key}-{recipe}.db*"):
         stale.unlink()
+    shutil.rmtree(RUNS / f"{suite_key}-{recipe}-checkpoints", ignore_errors=True)  # the old run's policies
     settings = {
         **SUITES[suite_key],
         "recipe": recipe,

@@ -41,6 +41,7 @@ from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec
 from practicum.loop.graph import Interrupted, LoopContext, Reporter, build_graph
 from practicum.provenance import run_record
 from practicum.store import Store, open_store, parse_url, queries
+from practicum.store.models import Run
 from practicum.trainer.rounds import register_base_policy
 
 
@@ -91,7 +92,11 @@ def _run(
 ) -> PracticeResult:
     load_task_files(config.task_files)
     suite = get_suite(config.suite)
-    checkpoint_dir = checkpoint_root(config, store) / f"run-{run_id}"
+    # The run's unique name, not its id, names its folder and graph thread: a fresh store numbers runs from 1
+    # again, and a folder left by another store's run 1 must neither resume its graph nor lose its policies.
+    with store.session() as s:
+        run_name = s.get(Run, run_id).name  # type: ignore[union-attr]
+    checkpoint_dir = checkpoint_root(config, store) / run_name
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     spec = RunnerSpec(
         _full_url(store),
@@ -117,7 +122,7 @@ def _run(
         stop_requested=stop.is_set,
         show_training=console.is_terminal,
     )
-    thread = {"configurable": {"thread_id": f"run-{run_id}"}, "recursion_limit": 10 + 5 * config.iterations}
+    thread = {"configurable": {"thread_id": run_name}, "recursion_limit": 10 + 5 * config.iterations}
     status, reason = "finished", None
     with _checkpointer(checkpoint_dir / "graph.sqlite") as saver, _sigint_sets(stop, console), view:
         graph = build_graph(ctx, saver)

@@ -32,7 +32,12 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
         "train_tasks": 2,
         "heldout_tasks": 2,
         "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2},
-        "train": {"dpo": {"max_steps": 1, "batch_size": 2}, "rft": {"max_steps": 1, "batch_size": 2}},
+        # Two simulations visit no sibling three times: pair once-visited siblings so the test has pairs.
+        "train": {
+            "dpo": {"max_steps": 1, "batch_size": 2},
+            "rft": {"max_steps": 1, "batch_size": 2},
+            "data": {"min_visits": 1},
+        },
         "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
     }
     data.update(extra)
@@ -79,6 +84,25 @@ def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(tiny_mod
     row = result.history[1]
     for key in ("train_success", "train_solved_anywhere", "distinct_actions_per_node", "heldout_success"):
         assert key in row
+
+
+def test_a_fresh_store_beside_another_stores_checkpoints_starts_afresh_and_keeps_them(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    shared = str(tmp_path / "checkpoints")  # both stores number their first run 1
+    first = practice(
+        small_config(tiny_model_dir, f"sqlite:///{tmp_path / 'a.db'}", iterations=1, checkpoint_dir=shared)
+    )
+    kept = sorted(p.relative_to(shared) for p in Path(shared).rglob("*") if p.is_file())
+    second = practice(
+        small_config(tiny_model_dir, f"sqlite:///{tmp_path / 'b.db'}", iterations=1, checkpoint_dir=shared)
+    )
+    assert first.run_id == second.run_id == 1
+    assert [r["iteration"] for r in second.history] == [0, 1]  # not the first store's graph resumed
+    assert counts(f"sqlite:///{tmp_path / 'b.db'}", second.run_id)["search_episodes"] == 2
+    still = {p.relative_to(shared) for p in Path(shared).rglob("*") if p.is_file()}
+    assert kept and set(kept) <= still  # the first store's policies and graph are all still there
+    assert len({p.parts[0] for p in still}) == 2  # one folder per run
 
 
 def _search_episodes_written(db: Path) -> int:

@@ -115,6 +115,20 @@ def test_full_finetuning_updates_the_weights_without_an_adapter(
     assert result.metrics["train/dpo_reference"]["stored_rows"] == len(pairs)
 
 
+def test_an_sft_weight_adds_the_chosen_actions_nll_and_keeps_it_likely(
+    store: Store, collected: Collected, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    pairs = list(build_datasets(store).step_pairs.rows)
+    config = dataclasses.replace(FAST, dpo=dataclasses.replace(FAST.dpo, max_steps=4))
+    plain = train_dpo(tiny_model_dir, pairs, tmp_path / "plain", config, policy_id=collected.base_policy_id).metrics
+    rpo_config = dataclasses.replace(config, dpo=dataclasses.replace(config.dpo, sft_weight=1.0))
+    rpo = train_dpo(tiny_model_dir, pairs, tmp_path / "rpo", rpo_config, policy_id=collected.base_policy_id).metrics
+    # Step one: the policy is the reference, so DPO's loss is ln 2 and the NLL of the chosen actions comes on top.
+    assert plain["train/dpo_loss_first"] == pytest.approx(0.6931, abs=1e-3)
+    assert rpo["train/dpo_loss_first"] > plain["train/dpo_loss_first"] + 0.1
+    assert rpo["train/dpo_logps_chosen_last"] > plain["train/dpo_logps_chosen_last"]
+
+
 def test_no_pairs_or_a_missing_model_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(EmptyDatasetError, match=r"no preference pairs.*lower TrainConfig\.data\.step_margin"):
         train_dpo(tiny_model_dir, [], tmp_path / "out")
