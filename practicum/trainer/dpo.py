@@ -150,6 +150,18 @@ def pairs_to_trl(
     return datasets.Dataset.from_list(rows)
 
 
+def _precompute_pays(rows: int, settings: Any) -> bool:
+    """Whether one reference pass per pair before training is cheaper than one per pair per step.
+
+    Training scores `max_steps * batch_size` pairs (or `epochs` passes); when that is at least the number of
+    pairs, as in a practice round over a few well-visited pairs, each pair would meet the reference more than
+    once. Precomputed, the reference (the adapter-free base under LoRA, the untrained copy under full
+    fine-tuning) is the same network, so the loss is unchanged.
+    """
+    scored = settings.max_steps * settings.batch_size if settings.max_steps else settings.epochs * rows
+    return rows <= scored
+
+
 def _end_on(text: str, eos: str) -> str:
     stripped = text.rstrip()
     return stripped if stripped.endswith(eos) else text
@@ -190,7 +202,7 @@ def train_dpo(
         beta=settings.beta,
         loss_type=[settings.loss_type, "sft"] if settings.sft_weight > 0 else [settings.loss_type],
         loss_weights=[1.0, settings.sft_weight] if settings.sft_weight > 0 else None,
-        precompute_ref_log_probs=stored,
+        precompute_ref_log_probs=stored or _precompute_pays(len(dataset), settings),
         # Small models: dropout off so the policy and the reference see the same network (TRL's default too).
         disable_dropout=True,
     )
@@ -212,5 +224,5 @@ def train_dpo(
     history = json_safe_history(trainer.state.log_history)
     metrics = summarize("dpo", history, steps=int(trainer.state.global_step), seconds=seconds)
     metrics["train/dpo_pairs"] = len(pairs)
-    metrics["train/dpo_reference"] = trainer.reference_report
+    metrics["train/dpo_reference"] = {**trainer.reference_report, "precomputed": bool(args.precompute_ref_log_probs)}
     return StageResult("dpo", model_out, adapter_out, metrics, history)

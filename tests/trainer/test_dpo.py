@@ -129,6 +129,31 @@ def test_an_sft_weight_adds_the_chosen_actions_nll_and_keeps_it_likely(
     assert rpo["train/dpo_logps_chosen_last"] > plain["train/dpo_logps_chosen_last"]
 
 
+def test_precomputing_the_reference_pays_when_steps_meet_pairs_more_than_once() -> None:
+    from practicum.trainer.dpo import _precompute_pays
+
+    assert _precompute_pays(14, DPOSettings(max_steps=8, batch_size=4))  # 32 scored rows for 14 pairs
+    assert not _precompute_pays(138, DPOSettings(max_steps=8, batch_size=4))
+    assert _precompute_pays(138, DPOSettings(epochs=1.0)) and not _precompute_pays(138, DPOSettings(epochs=0.5))
+
+
+def test_a_precomputed_model_reference_trains_the_same_as_one_computed_every_step(
+    store: Store, collected: Collected, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import practicum.trainer.dpo as dpo_module
+
+    pairs = list(build_datasets(store).step_pairs.rows)
+    config = dataclasses.replace(FAST, dpo=dataclasses.replace(FAST.dpo, reference="model", max_steps=3))
+    got = {}
+    for precompute in (False, True):
+        monkeypatch.setattr(dpo_module, "_precompute_pays", lambda rows, settings, p=precompute: p)
+        result = train_dpo(tiny_model_dir, pairs, tmp_path / str(precompute), config, policy_id=None)
+        assert result.metrics["train/dpo_reference"]["precomputed"] is precompute
+        got[precompute] = result.metrics
+    for key in ("train/dpo_loss_first", "train/dpo_loss_last", "train/dpo_margin_last"):
+        assert got[True][key] == pytest.approx(got[False][key], abs=1e-3), key
+
+
 def test_no_pairs_or_a_missing_model_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(EmptyDatasetError, match=r"no preference pairs.*lower TrainConfig\.data\.step_margin"):
         train_dpo(tiny_model_dir, [], tmp_path / "out")

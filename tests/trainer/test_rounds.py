@@ -70,7 +70,10 @@ def test_rft_then_dpo_trains_both_stages_in_order(store: Store, tmp_path: Path) 
     assert result.status == "trained"
     assert result.metrics["train/rft_steps"] == 2 and result.metrics["train/dpo_steps"] == 2
     # DPO after RFT uses the RFT model as its reference, not the log-probs logged before RFT.
-    assert result.metrics["train/dpo_reference"] == {"source": "model"}
+    reference = result.metrics["train/dpo_reference"]
+    assert reference["source"] == "model"
+    # Reference log-probs are computed once per pair up front when the steps would meet a pair more than once.
+    assert reference["precomputed"] == (result.metrics["train/dpo_pairs"] <= 2 * 4)
     assert result.checkpoint == tmp_path / f"round-{result.round_id:05d}" / "dpo" / "model"
 
 
