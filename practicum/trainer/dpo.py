@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from practicum.trainer.checkpoints import load_for_training, lora_config, save_trained
-from practicum.trainer.config import TrainConfig
+from practicum.trainer.config import DPOSettings, TrainConfig
 from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import PreferencePair
 from practicum.trainer.stages import StageResult, json_safe_history, quiet, summarize, trl_arguments
@@ -150,7 +150,7 @@ def pairs_to_trl(
     return datasets.Dataset.from_list(rows)
 
 
-def _precompute_pays(rows: int, settings: Any) -> bool:
+def _precompute_pays(rows: int, settings: DPOSettings) -> bool:
     """Whether one reference pass per pair before training is cheaper than one per pair per step.
 
     Training scores `max_steps * batch_size` pairs (or `epochs` passes); when that is at least the number of

@@ -6,6 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import BrowserContext
+from playwright.sync_api import Error as PlaywrightError
 
 from practicum.envs.web.browser import BrowserEnv, BrowserTaskSpec, Condition
 from practicum.envs.web.chromium import BrowserConfig, BrowserLease
@@ -100,32 +102,32 @@ def test_chromium_killed_under_a_running_episode_is_infra_and_the_next_episode_r
         environment.close()
 
 
-def test_the_deadline_kills_a_spinning_renderer_that_blocks_an_unbounded_call(browser_lease: BrowserLease) -> None:
+@pytest.fixture
+def context(browser_lease: BrowserLease) -> Iterator[BrowserContext]:
+    """A fresh context on the shared browser, closed after the test."""
+    fresh = browser_lease.new_context()
+    yield fresh
+    fresh.close()
+
+
+def test_the_deadline_kills_a_spinning_renderer_that_blocks_an_unbounded_call(
+    browser_lease: BrowserLease, context: BrowserContext
+) -> None:
     # page.evaluate has no timeout: behind a script loop it would wait forever. The lease's deadline is the
     # last resort the environment wraps every step in.
-    from playwright.sync_api import Error as PlaywrightError
-
-    context = browser_lease.new_context()
-    try:
-        page = context.new_page()
-        page.evaluate("() => { setTimeout(() => { while (true) {} }, 0); }")
-        started = time.monotonic()
-        with pytest.raises(PlaywrightError, match=r"(?i)crash|closed"), browser_lease.deadline(2.0):
-            page.evaluate("() => 1")
-        assert time.monotonic() - started < 10
-        fresh = context.new_page()  # the context outlives its renderer
-        assert fresh.evaluate("() => 1 + 1") == 2
-    finally:
-        context.close()
+    page = context.new_page()
+    page.evaluate("() => { setTimeout(() => { while (true) {} }, 0); }")
+    started = time.monotonic()
+    with pytest.raises(PlaywrightError, match=r"(?i)crash|closed"), browser_lease.deadline(2.0):
+        page.evaluate("() => 1")
+    assert time.monotonic() - started < 10
+    fresh = context.new_page()  # the context outlives its renderer
+    assert fresh.evaluate("() => 1 + 1") == 2
 
 
-def test_a_deadline_that_is_not_reached_kills_nothing(browser_lease: BrowserLease) -> None:
-    context = browser_lease.new_context()
-    try:
-        page = context.new_page()
-        with browser_lease.deadline(0.5):
-            assert page.evaluate("() => 40 + 2") == 42
-        time.sleep(1.0)  # past the deadline: the timer was cancelled when the block ended
-        assert page.evaluate("() => 1") == 1
-    finally:
-        context.close()
+def test_a_deadline_that_is_not_reached_kills_nothing(browser_lease: BrowserLease, context: BrowserContext) -> None:
+    page = context.new_page()
+    with browser_lease.deadline(0.5):
+        assert page.evaluate("() => 40 + 2") == 42
+    time.sleep(1.0)  # past the deadline: the timer was cancelled when the block ended
+    assert page.evaluate("() => 1") == 1
