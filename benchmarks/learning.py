@@ -124,6 +124,8 @@ def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smo
         "decisions": [row.get("decision") for row in result.history],
         "train_success_under_search": [row.get("train_success") for row in result.history[1:]],
         "train_solved_at_least_once": [row.get("train_solved_anywhere") for row in result.history[1:]],
+        "train_pass_at_1": [row.get("train_pass_at_1") for row in result.history[1:]],
+        f"train_pass_at_{config.pass_k}": [row.get("train_pass_at_k") for row in result.history[1:]],
         "time_split_min": time_split(str(db), result.run_id),
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "stop_reason": result.stop_reason,
@@ -170,7 +172,7 @@ def eval_outcomes(db: str, run_id: int) -> dict[int, dict[str, bool]]:
 
 
 def time_split(db: str, run_id: int) -> dict[str, float]:
-    """Minutes spent in search episodes, greedy evaluation episodes and training rounds."""
+    """Minutes spent in search, sampled (pass@k) and greedy evaluation episodes, and in training rounds."""
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -182,7 +184,7 @@ def time_split(db: str, run_id: int) -> dict[str, float]:
             or 0.0
         )
         / 60
-        for mode in ("search", "greedy")
+        for mode in ("search", "sample", "greedy")
     }
     rounds = con.execute(
         "SELECT started_at, finished_at FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL", (run_id,)

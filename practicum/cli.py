@@ -188,6 +188,9 @@ def practice_command(
     heldout_tasks: Annotated[int | None, typer.Option(help="Held-out tasks every policy is evaluated on.")] = None,
     simulations: Annotated[int | None, typer.Option(help="MCTS simulations per committed step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default 12).")] = None,
+    pass_k: Annotated[
+        int | None, typer.Option(help="Episodes sampled per train task each iteration for pass@k (0: none).")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Collection processes on this machine (or Ray actors).")] = None,
     ray_address: Annotated[
         str | None, typer.Option(help="Collect on the Ray cluster at 'auto' or HOST:PORT.", metavar="<address>")
@@ -221,6 +224,7 @@ def practice_command(
         "seed": seed,
         "eval_with_search": eval_with_search,
         "max_steps": max_steps,
+        "pass_k": pass_k,
         "store": db,
         "task_files": [str(Path(t).resolve()) for t in tasks] if tasks else None,
     }

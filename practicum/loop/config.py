@@ -103,6 +103,14 @@ class PracticeConfig:
     eval_with_search: bool = False
     """Also evaluate each policy with search (slower; greedy evaluation always runs)."""
 
+    pass_k: int = 4
+    """Episodes sampled from the policy alone (no search, no critic) per train task each iteration, for pass@1
+    and pass@k on the train tasks beside search's success: what the policy can still reach by itself, which
+    falls when it narrows. 0 skips them. They are stored (mode "sample") and their successes train too."""
+
+    sample_temperature: float = 1.0
+    """Temperature of those samples (> 0): each action is drawn from softmax(log-prob / temperature)."""
+
     workers: int = 1
     """Collection processes on this machine (each with its own environment and model), or Ray actors."""
 
@@ -124,12 +132,16 @@ class PracticeConfig:
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise ConfigError(f"recipe must be one of {', '.join(RECIPES)}; got {self.recipe!r}")
-        for name, low in (("iterations", 1), ("train_tasks", 1), ("heldout_tasks", 1), ("workers", 1), ("seed", 0)):
+        ints = (("iterations", 1), ("train_tasks", 1), ("heldout_tasks", 1), ("pass_k", 0), ("workers", 1), ("seed", 0))
+        for name, low in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
         if self.max_steps is not None and (isinstance(self.max_steps, bool) or self.max_steps < 1):
             raise ConfigError(f"max_steps must be an integer >= 1 or None; got {self.max_steps!r}")
+        temperature = self.sample_temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+            raise ConfigError(f"sample_temperature must be a positive number, e.g. 1.0; got {temperature!r}")
         budget = self.time_budget_minutes
         if budget is not None and (not isinstance(budget, int | float) or not math.isfinite(budget) or budget <= 0):
             raise ConfigError(f"time_budget_minutes must be a positive number or None; got {budget!r}")

@@ -36,7 +36,7 @@ from practicum.search.tree import EpisodeTree
 from practicum.store import Store, leases, open_store
 from practicum.store.models import Episode
 
-Mode = Literal["search", "greedy"]
+Mode = Literal["search", "greedy", "sample"]
 log = logging.getLogger(__name__)
 WORKER_RESTARTS = 3  # times a phase rebuilds its pool after a worker died before giving up
 
@@ -98,6 +98,7 @@ class RunnerSpec:
     max_steps: int | None = None
     task_files: tuple[str, ...] = ()
     lease_ttl_s: float = leases.DEFAULT_TTL_S
+    sample_temperature: float = 1.0  # for jobs in mode "sample"
 
 
 class Players:
@@ -182,7 +183,8 @@ class EpisodeRunner:
     def _play_and_write(self, job: Job) -> Played:
         policy, critic = self.players.get(job.policy, with_critic=job.mode == "search")
         seed = episode_seed(self.spec.seed, job.uid)
-        config = replace(self.spec.search, seed=seed, mode=job.mode)
+        temperature = self.spec.sample_temperature if job.mode == "sample" else self.spec.search.temperature
+        config = replace(self.spec.search, seed=seed, mode=job.mode, temperature=temperature)
         tree = search_episode(self.env, policy, critic, config, task=job.task, seed=job.task.seed)
         record = episode_record(
             tree,

@@ -143,22 +143,45 @@ def collect(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
     """Search fresh train tasks with the current policy; every episode and tree goes to the store."""
     it = state["iteration"]
     ref = ctx.ref(state["policy_id"])
-    jobs = [
-        Job(uid=f"r{state['run_id']}/i{it}/collect/p{ref.id}/{t.key}", policy=ref, task=t, mode="search")
-        for t in ctx.train_tasks(it)
+    tasks = ctx.train_tasks(it)
+    prefix = f"r{state['run_id']}/i{it}"
+    jobs = [Job(uid=f"{prefix}/collect/p{ref.id}/{t.key}", policy=ref, task=t, mode="search") for t in tasks]
+    k = ctx.config.pass_k
+    samples = [
+        Job(uid=f"{prefix}/sample{j}/p{ref.id}/{t.key}", policy=ref, task=t, mode="sample")
+        for t in tasks
+        for j in range(k)
     ]
-    ctx.reporter.phase(f"iteration {it} · search on {len(jobs)} train tasks", len(jobs))
-    played = _play(ctx, jobs, f"collection (iteration {it})")
-    n = len(played)
+    extra = f" + {k} samples each" if k else ""
+    ctx.reporter.phase(f"iteration {it} · search on {len(jobs)} train tasks{extra}", len(jobs) + len(samples))
+    played = _play(ctx, jobs + samples, f"collection (iteration {it})")
+    searched, sampled = played[: len(jobs)], played[len(jobs) :]
+    n = len(searched)
     stats = {
-        "episodes": n,
-        "train_success": sum(p.success for p in played) / n,
-        "train_solved_anywhere": sum(p.solved_anywhere for p in played) / n,
-        "distinct_actions_per_node": sum(p.distinct_actions_per_node for p in played) / n,
+        "episodes": len(played),
+        "train_success": sum(p.success for p in searched) / n,
+        "train_solved_anywhere": sum(p.solved_anywhere for p in searched) / n,
+        "distinct_actions_per_node": sum(p.distinct_actions_per_node for p in searched) / n,
         "nodes": sum(p.nodes for p in played),
         "infra_failures": sum(p.failure_kind == "infra" for p in played),
+        **pass_at_k(sampled, k),
     }
     return {"collect": stats, "candidate_id": None, "round_id": None}
+
+
+def pass_at_k(sampled: list[Played], k: int) -> dict[str, Any]:
+    """pass@1 (the share of sampled episodes that succeeded) and pass@k (the share of tasks that at least one
+    of their k samples solved) over the train tasks; nothing when no samples were asked for."""
+    if k == 0 or not sampled:
+        return {}
+    by_task: dict[str, list[bool]] = {}
+    for p in sampled:
+        by_task.setdefault(p.task, []).append(p.success)
+    return {
+        "pass_k": k,
+        "train_pass_at_1": sum(p.success for p in sampled) / len(sampled),
+        "train_pass_at_k": sum(any(wins) for wins in by_task.values()) / len(by_task),
+    }
 
 
 def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:

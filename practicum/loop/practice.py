@@ -108,6 +108,7 @@ def _run(
         config.seed,
         config.max_steps,
         config.task_files,
+        sample_temperature=config.sample_temperature,
     )
 
     runner = EpisodeRunner(spec, store=store)
@@ -346,11 +347,14 @@ class _ProgressView:
 def summary_table(run_id: int, history: list[dict[str, Any]]) -> Table:
     """One row per iteration: exploration beside exploitation, training and the promotion decision."""
     table = Table(title=f"practice run {run_id}")
+    k = next((row["pass_k"] for row in history if "pass_k" in row), "k")
     columns = [
         ("iter", "iteration", "{}"),
         ("held-out greedy", "heldout_success", "{:.0%}"),
         ("train success (search)", "train_success", "{:.0%}"),
         ("train solved at least once", "train_solved_anywhere", "{:.0%}"),
+        ("train pass@1 (sampled)", "train_pass_at_1", "{:.0%}"),
+        (f"train pass@{k} (sampled)", "train_pass_at_k", "{:.0%}"),
         ("distinct actions / node", "distinct_actions_per_node", "{:.2f}"),
         ("nodes", "nodes", "{:,}"),
         ("training", "train", "{}"),

@@ -2,6 +2,7 @@
 
 `search_episode(env, policy, critic, SearchConfig(...))` plays one episode and returns an `EpisodeTree`;
 `SearchConfig(mode="greedy")` (or `play_greedy`) plays the policy's top action instead, same result type.
+`SearchConfig(mode="sample", temperature=T)` draws each action from the policy instead (pass@k).
 Search drives an environment and an agent only: it never writes to the store and never trains.
 """
 

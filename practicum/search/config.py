@@ -9,13 +9,13 @@ from typing import Literal
 
 from practicum.errors import ConfigError
 
-Mode = Literal["search", "greedy"]
+Mode = Literal["search", "greedy", "sample"]
 Selection = Literal["puct", "uct"]
 Evaluation = Literal["rollout", "reward", "critic"]
 CommitRule = Literal["visits", "q"]
 RolloutPolicy = Literal["policy", "random"]
 
-MODES: tuple[Mode, ...] = ("search", "greedy")
+MODES: tuple[Mode, ...] = ("search", "greedy", "sample")
 SELECTIONS: tuple[Selection, ...] = ("puct", "uct")
 EVALUATIONS: tuple[Evaluation, ...] = ("rollout", "reward", "critic")
 COMMIT_RULES: tuple[CommitRule, ...] = ("visits", "q")
@@ -30,10 +30,12 @@ class SearchConfig:
     (propose -> critique -> select -> expand -> evaluate -> back up), stops early when `wall_clock_s` has
     passed, then commits to the best child by `commit` and searches on from there. With `mode="greedy"` no
     search happens: each step takes the policy's most likely action, through the same API and result type.
+    With `mode="sample"` each step draws one action from the policy at `temperature` (pass@k estimates).
     """
 
     mode: Mode = "search"
-    """"search" runs MCTS before every step; "greedy" takes the policy's top action (no critic, no search)."""
+    """"search" runs MCTS before every step; "greedy" takes the policy's top action (no critic, no search);
+    "sample" draws each action from the policy at `temperature` (no critic, no search)."""
 
     simulations: int = 8
     """Simulations run from the committed node before each commit (>= 1)."""
@@ -100,6 +102,11 @@ class SearchConfig:
         _number("alpha", self.alpha, lambda v: 0 <= v <= 1, "use a weight between 0 and 1, e.g. 0.5")
         _number("discount", self.discount, lambda v: 0 < v <= 1, "use a discount in (0, 1], e.g. 1.0")
         _number("temperature", self.temperature, lambda v: v >= 0, "use 0 for greedy or a positive temperature")
+        if self.mode == "sample" and self.temperature <= 0:
+            raise ConfigError(
+                f"SearchConfig(mode='sample') needs a positive temperature to sample from; got {self.temperature}. "
+                "Use e.g. temperature=1.0, or mode='greedy' for the top action"
+            )
         if self.wall_clock_s is not None:
             _number("wall_clock_s", self.wall_clock_s, lambda v: v > 0, "use a positive number of seconds or None")
 

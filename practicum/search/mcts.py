@@ -160,9 +160,12 @@ class _Episode:
         while not cur.is_terminal:
             if self.cfg.searches:
                 self._search(cur)
+                child = self._choose(cur)
+            elif self.cfg.mode == "sample":
+                child = self._sample(cur)
             else:
                 self._propose(cur, k=1, critique=False)
-            child = self._choose(cur)
+                child = self._choose(cur)
             if child is None:
                 tree.failure_kind = FailureKind.AGENT
                 tree.error = f"the policy proposed no usable action at step {tree.steps}"
@@ -233,6 +236,24 @@ class _Episode:
             pool = [c for c in children if c.visits > 0] or children
             return max(pool, key=lambda c: (c.blended_value, c.visits, c.prior, -c.idx))
         return max(children, key=lambda c: (c.visits, c.blended_value, c.prior, -c.idx))
+
+    def _sample(self, cur: Node) -> Node | None:
+        """One action drawn from the policy at the configured temperature.
+
+        With a list of legal actions every one is scored and one is drawn from softmax(log-prob / temperature);
+        free-text policies sample their single proposal at that temperature themselves.
+        """
+        legal = self.legal.get(cur.idx)
+        self._propose(cur, k=len(legal) if legal else 1, critique=False)
+        children = [self.nodes[i] for i in cur.children]
+        if len(children) <= 1:
+            return children[0] if children else None
+        logprobs = [c.prior_logprob for c in children]
+        if any(lp is None or not math.isfinite(lp) for lp in logprobs):
+            return self.rng.choice(children)  # a backend without log-probs: uniform over its candidates
+        top = max(lp for lp in logprobs if lp is not None)
+        weights = [math.exp((lp - top) / self.cfg.temperature) for lp in logprobs if lp is not None]
+        return self.rng.choices(children, weights=weights)[0]
 
     # ================================================================= propose + critique
     def _propose(self, node: Node, *, k: int, critique: bool) -> None:

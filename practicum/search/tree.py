@@ -65,7 +65,7 @@ class EpisodeTree:
 
     task: str  # the task key `suite:seed`
     goal: str
-    mode: str  # "search" or "greedy"
+    mode: str  # "search", "greedy" or "sample"
     policy: str  # the policy's name
     prompt_version: str = ""  # the wording version of the policy's prompts (`agents.prompts.PROMPT_VERSION`)
     config: dict[str, Any] = field(default_factory=dict)  # `dataclasses.asdict(SearchConfig)`

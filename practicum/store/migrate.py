@@ -8,7 +8,9 @@ and on PostgreSQL an advisory lock, so processes opening one new store at the sa
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -67,7 +69,7 @@ def ensure_schema(engine: Engine) -> str:
     not know, or holds practicum tables without a revision stamp.
     """
     head = head_revision()
-    with engine.begin() as connection:
+    with engine.connect() as connection, foreign_keys_off(connection), connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         heads = MigrationContext.configure(connection).get_current_heads()
@@ -90,4 +92,42 @@ def ensure_schema(engine: Engine) -> str:
             command.upgrade(alembic_config(connection), "head")
         except CommandError as e:  # pragma: no cover - guarded by the unknown-revision check above
             raise StoreError(f"cannot upgrade the store: {e}; upgrade practicum") from None
+        check_foreign_keys(connection)
     return head
+
+
+@contextlib.contextmanager
+def foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """On SQLite, switch foreign-key enforcement off for `connection` while migrations run; elsewhere nothing.
+
+    Alembic's batch mode changes a SQLite table by copying it and dropping the original; with foreign keys on,
+    that DROP first deletes the original's rows, and ON DELETE CASCADE takes every row that references them
+    (a store's nodes and pairs) with it. SQLite ignores this pragma inside a transaction, so enter this before
+    `connection.begin()`, and call `check_foreign_keys` before committing.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    if connection.in_transaction():
+        raise RuntimeError("foreign_keys_off must be entered before the connection's transaction begins")
+    raw = connection.connection.driver_connection  # the driver's connection: no SQLAlchemy autobegin
+    if raw is None:  # pragma: no cover - a live connection always has one
+        raise RuntimeError("the connection has no driver connection")
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
+def check_foreign_keys(connection: Connection) -> None:
+    """Raise `StoreError` (the caller's transaction then rolls back) if a migration left a dangling reference."""
+    if connection.dialect.name != "sqlite":
+        return  # PostgreSQL enforces foreign keys during the migration itself
+    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if dangling:
+        tables = sorted({row[0] for row in dangling})
+        raise StoreError(
+            f"upgrading the store would leave rows in {', '.join(tables)} pointing at nothing; nothing was "
+            "changed. Report this with the store's revision (practicum doctor)"
+        )

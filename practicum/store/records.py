@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 from practicum.store.errors import RecordError
 
 Split = Literal["train", "heldout"]
-Mode = Literal["greedy", "search"]
+Mode = Literal["greedy", "search", "sample"]
 Outcome = Literal["success", "failure"]
 FailureKind = Literal["agent", "env", "infra"]
 PairKind = Literal["step", "trajectory"]
@@ -26,7 +26,7 @@ RunStatus = Literal["running", "finished", "failed", "interrupted"]
 RoundStatus = Literal["running", "finished", "failed"]
 
 SPLITS: tuple[str, ...] = ("train", "heldout")
-MODES: tuple[str, ...] = ("greedy", "search")
+MODES: tuple[str, ...] = ("greedy", "search", "sample")
 OUTCOMES: tuple[str, ...] = ("success", "failure")
 FAILURE_KINDS: tuple[str, ...] = ("agent", "env", "infra")
 PAIR_KINDS: tuple[str, ...] = ("step", "trajectory")

@@ -32,6 +32,7 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
         "train_tasks": 2,
         "heldout_tasks": 2,
         "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2},
+        "pass_k": 2,
         # Two simulations visit no sibling three times: pair once-visited siblings so the test has pairs.
         "train": {
             "dpo": {"max_steps": 1, "batch_size": 2},
@@ -51,6 +52,8 @@ def counts(url: str, run_id: int) -> dict[str, int]:
         return {
             "episodes": s.scalar(select(func.count()).select_from(episodes.subquery())) or 0,
             "search_episodes": s.scalar(select(func.count()).where(Episode.run_id == run_id, Episode.mode == "search"))
+            or 0,
+            "sample_episodes": s.scalar(select(func.count()).where(Episode.run_id == run_id, Episode.mode == "sample"))
             or 0,
             "nodes": s.scalar(select(func.count()).where(Node.episode_id.in_(episodes))) or 0,
             "rounds": s.scalar(select(func.count()).where(TrainingRound.run_id == run_id)) or 0,
@@ -80,10 +83,17 @@ def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(tiny_mod
         assert decided and all(p.state in ("promoted", "rejected", "retired") for p in decided)
         assert s.scalar(select(func.count(Pair.id))) >= 1
         summary = queries.run_summary(s, result.run_id)
-        assert summary.by_split["train"].episodes == 4
+        assert summary.by_split["train"].episodes == 4 + 8  # searched + 2 samples of each train task
+        sampled = s.scalars(select(Episode).where(Episode.mode == "sample", Episode.uid.like("%/i1/%"))).all()
+        wins = {e.task.key: [] for e in sampled}
+        for e in sampled:
+            wins[e.task.key].append(e.outcome == "success")
     row = result.history[1]
     for key in ("train_success", "train_solved_anywhere", "distinct_actions_per_node", "heldout_success"):
         assert key in row
+    assert got["sample_episodes"] == 8 and len(sampled) == 4 and row["pass_k"] == 2
+    assert row["train_pass_at_1"] == sum(sum(w) for w in wins.values()) / 4
+    assert row["train_pass_at_k"] == sum(any(w) for w in wins.values()) / 2
 
 
 def test_a_fresh_store_beside_another_stores_checkpoints_starts_afresh_and_keeps_them(
@@ -174,6 +184,7 @@ def test_stop_request_interrupts_cleanly_and_resume_finishes(tiny_model_dir: Pat
     [
         (["--suite", "frozenlak-4x4"], "Did you mean 'frozenlake-4x4'"),
         (["--iterations", "-1"], "iterations must be an integer >= 1"),
+        (["--pass-k", "-2"], "pass_k must be an integer >= 0"),
         (["--model", "/no/such/model"], "does not exist"),
         (["--endpoint", "http://127.0.0.1:9/v1"], "needs --endpoint-model"),
         (["--resume", "7", "--suite", "taxi"], "pass only --resume"),
@@ -187,6 +198,11 @@ def test_bad_practice_flags_fail_before_any_work(
     err = capsys.readouterr().err
     assert message in err
     assert not db.exists()
+
+
+def test_sampling_without_a_temperature_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"sample_temperature must be a positive number, e\.g\. 1\.0; got 0"):
+        config_from_dict({"sample_temperature": 0})
 
 
 def test_unreachable_endpoint_fails_before_a_run_is_created(tmp_path: Path) -> None:

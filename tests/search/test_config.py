@@ -11,7 +11,7 @@ from practicum.search import SearchConfig
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("mode", "beam", r"SearchConfig.mode must be one of 'search', 'greedy'; got 'beam'"),
+        ("mode", "beam", r"SearchConfig.mode must be one of 'search', 'greedy', 'sample'; got 'beam'"),
         ("selection", "ucb", r"SearchConfig.selection must be one of 'puct', 'uct'; got 'ucb'"),
         ("evaluation", "oracle", r"SearchConfig.evaluation must be one of 'rollout', 'reward', 'critic'"),
         ("commit", "best", r"SearchConfig.commit must be one of 'visits', 'q'; got 'best'"),

@@ -283,3 +283,35 @@ def test_search_without_a_critic_needs_alpha_one() -> None:
         ChoiceGame(), TablePolicy(MISLEADING), None, SearchConfig(alpha=1.0, simulations=40, evaluation="reward")
     )
     assert tree.success and all(n.critic_score is None for n in tree.nodes)
+
+
+_GAME = ChoiceGame()  # built once: its gymnasium text spaces take ~60 ms to construct
+
+
+def _sampled(policy: Policy, seed: int, temperature: float = 1.0) -> EpisodeTree:
+    config = SearchConfig(mode="sample", temperature=temperature, seed=seed)
+    return search_episode(_GAME, policy, None, config, seed=0, clock=FakeClock())
+
+
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_sample_mode_draws_actions_in_proportion_to_the_policy_at_its_temperature(temperature: float) -> None:
+    firsts = [_sampled(TablePolicy(MISLEADING), seed, temperature).actions[0] for seed in range(600)]
+    weights = {a: pow(2.718281828, lp / temperature) for a, lp in MISLEADING.items()}
+    expected = weights["a"] / sum(weights.values())  # 0.87 at temperature 1, 0.52 at 3
+    assert abs(firsts.count("a") / len(firsts) - expected) < 0.06
+    assert set(firsts) == {"a", "b", "c"}
+
+
+def test_sample_mode_is_reproducible_by_seed_and_reaches_what_greedy_never_does() -> None:
+    runs = [_sampled(TablePolicy(MISLEADING), seed) for seed in range(300)]
+    assert [t.actions for t in runs[:20]] == [_sampled(TablePolicy(MISLEADING), s).actions for s in range(20)]
+    assert any(t.success for t in runs)  # "b a c" has probability ~0.3%: pass@300 finds it
+    assert not play_greedy(ChoiceGame(), TablePolicy(MISLEADING), seed=0).success
+    tree = runs[0]
+    assert tree.mode == "sample" and tree.simulations == 0
+    assert all(len(n.children) == 3 for n in tree.path[:-1])  # every legal action was scored, one taken
+
+
+def test_sample_mode_without_a_temperature_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"mode='sample'\) needs a positive temperature.*temperature=1.0"):
+        SearchConfig(mode="sample")

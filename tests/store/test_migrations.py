@@ -14,8 +14,15 @@ from sqlalchemy import create_engine, inspect, text
 
 from practicum.errors import StoreError
 from practicum.store import make_engine, open_store
-from practicum.store.migrate import alembic_config, current_revision, head_revision, known_revisions
+from practicum.store.migrate import (
+    alembic_config,
+    current_revision,
+    foreign_keys_off,
+    head_revision,
+    known_revisions,
+)
 from practicum.store.models import TABLES, Base
+from tests.store.factories import make_episode
 
 
 def _tables(url: str) -> set[str]:
@@ -107,3 +114,32 @@ def test_processes_opening_one_new_store_at_once_create_it_once(store_url: str) 
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         revisions = pool.map(_open_and_count, [store_url] * 4)
     assert revisions == [head_revision()] * 4
+
+
+def test_upgrade_to_sample_mode_keeps_every_episode_node_and_pair(store_url: str) -> None:
+    # 0004 rebuilds the episodes table on SQLite to change its CHECK; with foreign keys on, dropping the old
+    # table would cascade into nodes and pairs unless the migration guards against it.
+    with open_store(store_url) as store:
+        run_id = store.create_run(name="old")
+        store.write_episode(make_episode(run_id, uid="kept"))
+        before = store.info().counts
+        with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
+            command.downgrade(alembic_config(conn), "0003_leases")
+    with open_store(store_url) as store:
+        assert store.info().revision == head_revision()
+        assert store.info().counts == before
+        store.write_episode(make_episode(run_id, uid="sampled", mode="sample"))  # the new mode is accepted
+        assert store.info().counts["episodes"] == before["episodes"] + 1
+
+
+def test_downgrade_from_sample_mode_drops_only_sampled_episodes(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run_id = store.create_run(name="mixed")
+        store.write_episode(make_episode(run_id, uid="searched"))
+        store.write_episode(make_episode(run_id, uid="sampled", mode="sample"))
+        with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
+            command.downgrade(alembic_config(conn), "0003_leases")
+            modes = [row[0] for row in conn.execute(text("SELECT mode FROM episodes"))]
+            nodes = conn.execute(text("SELECT COUNT(*) FROM nodes")).scalar_one()
+    assert modes == ["search"]
+    assert nodes == len(make_episode(run_id).nodes)
