@@ -63,6 +63,11 @@ class SearchConfig:
     rollout_depth: int = 10
     """Most policy steps one rollout plays past the leaf (>= 0; 0 makes "rollout" behave like "reward")."""
 
+    rollouts: int = 1
+    """Rollouts averaged into one leaf evaluation (>= 1). Random rollouts cost no model call, so in a cheap
+    environment (a board game) several per leaf turn a coin flip into an estimate at almost no cost; with the
+    model rolling out, each one costs `rollout_depth` model calls."""
+
     rollout_policy: RolloutPolicy = "policy"
     """Who plays rollouts: "policy" (the model, one call per step) or "random" (a uniformly random legal
     action: classic MCTS's free rollouts, which see sparse rewards a confident but wrong model never reaches;
@@ -97,6 +102,7 @@ class SearchConfig:
         _int_at_least("max_depth", self.max_depth, 1, "let simulations descend at least one level")
         _int_at_least("k", self.k, 1, "propose at least one candidate per node")
         _int_at_least("rollout_depth", self.rollout_depth, 0, "use 0 for no rollout")
+        _int_at_least("rollouts", self.rollouts, 1, "average at least one rollout per leaf")
         _int_at_least("seed", self.seed, 0, "use a non-negative integer seed")
         _number("exploration", self.exploration, lambda v: v >= 0, "use a value >= 0, e.g. 1.0")
         _number("alpha", self.alpha, lambda v: 0 <= v <= 1, "use a weight between 0 and 1, e.g. 0.5")

@@ -8,8 +8,8 @@ For every committed step, from the committed node:
 3. select: descend by PUCT or UCT over Q^ = alpha·Q_mcts + (1 - alpha)·critic score;
 4. expand: execute the selected child's action in the environment (restoring a snapshot of the parent, or
    replaying the action prefix), which fills its observation, reward and terminal flag;
-5. evaluate the new leaf: a policy rollout, the environment's reward alone, or the critic's best score
-   among the leaf's own candidates;
+5. evaluate the new leaf: the mean of `rollouts` rollouts (by the policy or at random), the environment's
+   reward alone, or the critic's best score among the leaf's own candidates;
 6. back up the discounted return to every node on the path, up to the episode's root.
 
 After `simulations` simulations (or `wall_clock_s`) the agent commits to the most visited child (or the one
@@ -326,12 +326,12 @@ class _Episode:
             self._propose(node, k=self.cfg.k, critique=True)
             scores = [self.nodes[i].critic_score for i in node.children]
             return max((s for s in scores if s is not None), default=0.0)
-        return self._rollout(node)
+        if self.cfg.rollout_depth == 0:
+            return 0.0
+        return sum(self._rollout(node) for _ in range(self.cfg.rollouts)) / self.cfg.rollouts
 
     def _rollout(self, node: Node) -> float:
         """Play the policy from `node` for up to `rollout_depth` steps; the discounted sum of rewards."""
-        if self.cfg.rollout_depth == 0:
-            return 0.0
         cursor = self.cursor
         self._goto(node)
         history = list(self._history(node))

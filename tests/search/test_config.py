@@ -21,6 +21,7 @@ from practicum.search import SearchConfig
         ("max_depth", 0, r"SearchConfig.max_depth must be >= 1; got 0"),
         ("k", -1, r"SearchConfig.k must be >= 1; got -1: propose at least one candidate"),
         ("rollout_depth", -2, r"SearchConfig.rollout_depth must be >= 0; got -2: use 0 for no rollout"),
+        ("rollouts", 0, r"SearchConfig.rollouts must be >= 1; got 0: average at least one rollout per leaf"),
         ("seed", -1, r"SearchConfig.seed must be >= 0; got -1"),
         ("exploration", -0.1, r"SearchConfig.exploration is out of range; got -0.1: use a value >= 0"),
         ("alpha", 1.5, r"SearchConfig.alpha is out of range; got 1.5: use a weight between 0 and 1"),

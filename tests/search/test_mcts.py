@@ -98,6 +98,31 @@ def test_random_rollouts_see_a_reward_that_the_policys_own_rollouts_never_reach(
     assert wins["random"] >= 3, wins  # 4 of the 8 seeds today
 
 
+def test_several_random_rollouts_per_leaf_average_into_its_value() -> None:
+    # One simulation per root candidate, so each root child's value is its one leaf evaluation. From "b" a
+    # random rollout wins only by playing "a c" (1 in 9); from "a" or "c" it never wins. One rollout makes the
+    # value of "b" 0 or 1; 90 of them make it a share near 1/9, each rollout playing the game's 2 last moves.
+    def root_values(rollouts: int) -> tuple[dict[str, float], EpisodeTree]:
+        tree = search(
+            policy=TablePolicy({}),
+            evaluation="rollout",
+            rollout_policy="random",
+            rollout_depth=5,
+            rollouts=rollouts,
+            simulations=3,
+            alpha=1.0,
+        )
+        root = tree.nodes[0]
+        return {tree.nodes[i].action or "": tree.nodes[i].value for i in root.children}, tree
+
+    one, tree_one = root_values(1)
+    many, tree_many = root_values(90)
+    assert one["b"] in (0.0, 1.0)
+    assert 0.0 < many["b"] < 0.3 and many["a"] == many["c"] == 0.0
+    first_step = 3  # the first committed step's three simulations, before any other step searches
+    assert tree_many.rollout_steps >= 90 * 2 * first_step > tree_one.rollout_steps
+
+
 def test_critic_scores_steer_selection_when_search_values_get_no_weight() -> None:
     # With alpha = 0, Q^ is the critic's score alone: a critic that knows the secret wins with one
     # simulation per step, a critic that misleads loses, whatever the search values say.
