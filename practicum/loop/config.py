@@ -169,10 +169,17 @@ class PracticeConfig:
 
 
 def config_from_dict(data: dict[str, Any]) -> PracticeConfig:
-    """Build a `PracticeConfig` from nested plain data; unknown keys fail with a did-you-mean."""
+    """Build a `PracticeConfig` from nested plain data; unknown keys fail with a did-you-mean.
+
+    Nested sections are laid over the practice defaults key by key: `search: {simulations: 6}` changes the
+    simulations and keeps the practice run's other search settings (not `SearchConfig`'s own defaults).
+    """
     _check_keys(data, PracticeConfig, "")
+    merged = _overlay(PracticeConfig().to_dict(), data)
     try:
-        return dacite.from_dict(PracticeConfig, data, config=dacite.Config(strict=True, cast=[tuple], check_types=True))
+        return dacite.from_dict(
+            PracticeConfig, merged, config=dacite.Config(strict=True, cast=[tuple], check_types=True)
+        )
     except dacite.WrongTypeError as exc:
         allowed = typing.get_args(exc.field_type) if typing.get_origin(exc.field_type) is Literal else ()
         if allowed:
@@ -196,7 +203,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings, not {type(data).__name__}")
-    return config_from_dict({**data, **(overrides or {})})
+    return config_from_dict(_overlay(data, overrides or {}))
 
 
 def _check_keys(data: Any, cls: type, prefix: str) -> None:
@@ -211,6 +218,15 @@ def _check_keys(data: Any, cls: type, prefix: str) -> None:
             raise ConfigError(f"unknown config key {prefix + str(key)!r}{hint}")
         if dataclasses.is_dataclass(hints[key]) and value is not None:
             _check_keys(value, hints[key], f"{prefix}{key}.")
+
+
+def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `top`'s keys laid over it, mappings merged key by key at every depth."""
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        out[key] = _overlay(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import yaml
 
-from practicum.loop.config import config_from_dict
+from practicum.loop.config import PracticeConfig, config_from_dict, load_config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -17,3 +18,21 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert config.suite == "frozenlake-4x4" and config.recipe == "agentq"
     assert config.search.simulations == 6 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
+
+
+def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:
+    # `search: {simulations: 6}` must not fall back to SearchConfig's own defaults (k=3, model rollouts) for
+    # the keys it does not name, nor `train: {dpo: {beta: ...}}` to DPOSettings' (lr 5e-5, epochs instead of
+    # the practice run's 8 steps).
+    defaults = PracticeConfig()
+    config = config_from_dict({"search": {"simulations": 6}, "train": {"dpo": {"beta": 0.3}}})
+    assert config.search == dataclasses.replace(defaults.search, simulations=6)
+    assert config.train.dpo == dataclasses.replace(defaults.train.dpo, beta=0.3)
+    assert config.train.rft == defaults.train.rft and config.train.data == defaults.train.data
+
+
+def test_flags_lay_over_a_config_file_section_by_key(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("search: {simulations: 5, k: 2}\niterations: 3\n")
+    config = load_config(path, {"search": {"k": 6}})
+    assert (config.search.simulations, config.search.k, config.iterations) == (5, 6, 3)
