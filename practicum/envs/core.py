@@ -232,6 +232,16 @@ class TextEnv(gym.Env[str, str], ABC):
         self._progress = progress
         return self._observation(), self._info(invalid=False)
 
+    def reseed_chance(self, seed: int) -> bool:
+        """Draw the chance events that follow (an opponent's dice, a slippery floor) from `seed` from now on.
+
+        Search calls this before a rollout, so that the rollout meets what could happen rather than what the
+        saved generator says will happen in this very episode: a value learnt from it says how good a position
+        is, not how lucky this game is. Restoring a snapshot (or replaying from `reset`) brings the episode's
+        own generator back. Returns False where nothing in the environment is random (the default).
+        """
+        return False
+
     @property
     def supports_snapshot(self) -> bool:
         """Whether `snapshot()` works for this environment class."""

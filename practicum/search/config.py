@@ -68,6 +68,11 @@ class SearchConfig:
     environment (a board game) several per leaf turn a coin flip into an estimate at almost no cost; with the
     model rolling out, each one costs `rollout_depth` model calls."""
 
+    resample_chance: bool = True
+    """Rollouts draw the environment's chance events afresh (`TextEnv.reseed_chance`: an opponent's random
+    moves) instead of the ones this episode's saved generator holds. Without it every rollout knows the
+    opponent's coming coin flips, and search learns which moves win this game rather than which are good."""
+
     rollout_policy: RolloutPolicy = "policy"
     """Who plays rollouts: "policy" (the model, one call per step) or "random" (a uniformly random legal
     action: classic MCTS's free rollouts, which see sparse rewards a confident but wrong model never reaches;

@@ -85,6 +85,12 @@ class EnvCursor:
         self._at = None
         return StepResult(obs, float(reward), bool(terminated), bool(truncated), info)
 
+    def reseed_chance(self, seed: int) -> None:
+        """Let the environment draw its coming chance events from `seed` (a rollout's, not the episode's own);
+        the next `goto` restores or replays the episode's own state, generator included."""
+        if self._call(lambda: self.env.reseed_chance(seed)):
+            self._at = None  # no longer exactly at a recorded node: its future differs
+
     def mark(self, index: int, *, keep: bool) -> None:
         """Record that the environment is now exactly at node `index`; snapshot it if `keep` and possible."""
         self._at = index

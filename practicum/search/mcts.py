@@ -334,6 +334,8 @@ class _Episode:
         """Play the policy from `node` for up to `rollout_depth` steps; the discounted sum of rewards."""
         cursor = self.cursor
         self._goto(node)
+        if self.cfg.resample_chance:
+            cursor.reseed_chance(self._seed())
         history = list(self._history(node))
         observation, legal = node.observation or "", self.legal.get(node.idx)
         total, weight = 0.0, 1.0

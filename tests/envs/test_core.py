@@ -165,3 +165,9 @@ def test_truncate_says_how_much_was_cut() -> None:
 def test_observation_layout_numbers_the_legal_actions() -> None:
     obs = format_observation(goal="G", body="B", legal_actions=["a", "b"], error="oops")
     assert obs == "Goal: G\n\nB\n\nLegal actions:\n1. a\n2. b\n\nLast action error: oops"
+
+
+def test_an_environment_without_chance_says_reseeding_changes_nothing() -> None:
+    env = Walk()
+    env.reset(seed=0)
+    assert env.reseed_chance(3) is False

@@ -12,7 +12,7 @@ from practicum.envs.core import FailureKind, TextEnv
 from practicum.errors import ConfigError
 from practicum.search import EpisodeTree, Node, SearchConfig, play_greedy, search_episode
 from practicum.search.mcts import backup
-from tests.search.toys import SECRET, ChoiceGame, FakeClock, OracleCritic, TableCritic, TablePolicy
+from tests.search.toys import SECRET, ChoiceGame, CoinGame, FakeClock, OracleCritic, TableCritic, TablePolicy
 
 # Greedy play with this policy picks "a" every time and never finds the secret "b a c".
 MISLEADING = {"a": -0.1, "b": -2.5, "c": -3.0}
@@ -121,6 +121,35 @@ def test_several_random_rollouts_per_leaf_average_into_its_value() -> None:
     assert 0.0 < many["b"] < 0.3 and many["a"] == many["c"] == 0.0
     first_step = 3  # the first committed step's three simulations, before any other step searches
     assert tree_many.rollout_steps >= 90 * 2 * first_step > tree_one.rollout_steps
+
+
+@pytest.mark.parametrize("heads", [True, False])
+def test_rollouts_draw_chance_afresh_instead_of_reading_the_episodes_future(heads: bool) -> None:
+    # "pass" scores a sure 0.9; "bet" wins 1 on heads, and this episode's generator will show `heads`.
+    # Rollouts that replay the generator value "bet" at exactly 1 (or 0): search learns how lucky this game
+    # is, and bets on a coin it has seen. Rollouts that draw the coin afresh value "bet" near its expectation,
+    # 0.5, and take the sure 0.9. Either way the committed flip meets the episode's own coin.
+    def play(resample: bool) -> tuple[float, EpisodeTree]:
+        tree = search(
+            CoinGame(heads=heads),
+            TablePolicy({}),
+            evaluation="rollout",
+            rollout_policy="random",
+            rollouts=60,
+            simulations=2,
+            k=2,
+            alpha=1.0,
+            resample_chance=resample,
+        )
+        bet = next(n for n in tree.nodes if n.parent_idx == 0 and n.action == "bet")
+        return bet.value, tree
+
+    seen, clairvoyant = play(False)
+    fresh, fair = play(True)
+    assert seen == (1.0 if heads else 0.0)
+    assert clairvoyant.actions[0] == ("bet" if heads else "pass") and clairvoyant.success is heads
+    assert 0.25 < fresh < 0.75
+    assert fair.actions == ["pass", "flip"] and fair.reward == 0.9
 
 
 def test_critic_scores_steer_selection_when_search_values_get_no_weight() -> None:

@@ -93,6 +93,51 @@ class CrashingGame(ChoiceGame):
         return super()._apply(action)
 
 
+class CoinGame(TextEnv):
+    """A game of chance with a generator seeded by the episode: "bet" then "flip" wins (reward 1) on heads and
+    loses on tails; "pass" then "flip" scores `sure` whatever the coin says. `heads` fixes what the episode's
+    own generator will show at the flip, so a search that can see the future values "bet" at 1 or 0."""
+
+    def __init__(self, *, heads: bool = True, sure: float = 0.9) -> None:
+        super().__init__(suite="coin", task_factory=choice_task, max_steps=5)
+        self.heads = heads
+        self.sure = sure
+        self.picks: list[str] = []
+        self._coin = random.Random()
+
+    def _start(self, task: Task) -> None:
+        self.picks = []
+        seed = next(s for s in range(100) if (random.Random(s).random() < 0.5) == self.heads)
+        self._coin = random.Random(seed)
+
+    def _render(self) -> str:
+        return "Picked so far: " + (" ".join(self.picks) or "(nothing)")
+
+    def _legal_actions(self) -> list[str]:
+        return ["bet", "pass"] if not self.picks else ["flip"]
+
+    def _apply(self, action: Any) -> Outcome:
+        self.picks.append(action)
+        if action != "flip":
+            return Outcome()
+        heads = self._coin.random() < 0.5
+        reward = self.sure if self.picks[0] == "pass" else float(heads)
+        won = reward == 1.0
+        return Outcome(reward=reward, terminated=True, success=won, failure=None if won else FailureKind.AGENT)
+
+    def _get_state(self) -> Any:
+        return list(self.picks), self._coin.getstate()
+
+    def _set_state(self, state: Any) -> None:
+        picks, coin = state
+        self.picks = list(picks)
+        self._coin.setstate(coin)
+
+    def reseed_chance(self, seed: int) -> bool:
+        self._coin = random.Random(seed)
+        return True
+
+
 class TablePolicy(Policy):
     """Scores each action by a fixed table (unknown actions get `default`); optional seeded noise.
 

@@ -132,6 +132,11 @@ class TwoPlayerEnv(TextEnv):
     def _get_state(self) -> Any:
         return (self._state, self._agent, self._rng, dict(self._last))
 
+    def reseed_chance(self, seed: int) -> bool:
+        """The opponent's random-move coin and its tie-breaks are drawn from `seed` from now on."""
+        self._rng = np.random.default_rng(seed)
+        return True
+
     def _set_state(self, state: Any) -> None:
         self._state, self._agent, self._rng, self._last = state
         self._legal = None

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium import spaces
 
 from practicum.envs.core import FailureKind, Outcome, Split, Task, TextEnv
@@ -153,6 +154,13 @@ class GymTextEnv(TextEnv):
         for name, value in _loads_attached(blob, env).items():
             setattr(env, name, value)
         self._obs = obs
+
+    def reseed_chance(self, seed: int) -> bool:
+        """The wrapped env's generator (a slippery lake's slides) draws from `seed` from now on."""
+        if self._env is None:
+            return False
+        self._env.unwrapped.np_random = np.random.default_rng(seed)
+        return True
 
     # ----------------------------------------------------------------- public
     @property
