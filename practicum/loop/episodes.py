@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -292,7 +293,7 @@ def _drain(
     context = multiprocessing.get_context("spawn")
     queue = list(jobs)
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(spec,)
+        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(spec, worker_threads(workers))
     ) as pool:
         running: set[Future[Played]] = set()
         while queue or running:
@@ -308,8 +309,19 @@ def _drain(
 _WORKER: EpisodeRunner | None = None
 
 
-def _worker_init(spec: RunnerSpec) -> None:
+def worker_threads(workers: int, cpus: int | None = None) -> int:
+    """Torch threads for each of `workers` collection processes: the machine's cores shared out, at least one.
+
+    Each process would otherwise start one thread per core, and N processes on the same cores spin N times
+    too many threads against each other."""
+    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
+
+
+def _worker_init(spec: RunnerSpec, threads: int) -> None:
     global _WORKER
+    import torch
+
+    torch.set_num_threads(threads)
     _WORKER = EpisodeRunner(spec)
 
 
