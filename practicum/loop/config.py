@@ -106,7 +106,8 @@ class PracticeConfig:
     pass_k: int = 4
     """Episodes sampled from the policy alone (no search, no critic) per train task each iteration, for pass@1
     and pass@k on the train tasks beside search's success: what the policy can still reach by itself, which
-    falls when it narrows. 0 skips them. They are stored (mode "sample") and their successes train too."""
+    falls when it narrows. 0 skips them. They are stored (mode "sample"); they train only with
+    `train.data.sampled_episodes` (their wins are mostly luck)."""
 
     sample_temperature: float = 1.0
     """Temperature of those samples (> 0): each action is drawn from softmax(log-prob / temperature)."""

@@ -194,6 +194,12 @@ class DataSettings:
     good_step_value: float = 0.5
     """The Q^ a step of a failed episode needs to count as good (finite)."""
 
+    sampled_episodes: bool = False
+    """Also learn from episodes played by sampling the policy alone (mode "sample": the loop's pass@k
+    measurement). Off by default: their wins are mostly luck. Measured on tic-tac-toe (one iteration, exact
+    solver values): the moves of search's wins were optimal 85% of the time (mean regret 0.026), those of
+    sampled wins 62% (0.091), and a round that learnt from both taught the policy bad openings."""
+
     replay_fraction: float = 0.0
     """Share of each dataset drawn from data older than the current policy, in [0, 1)."""
 

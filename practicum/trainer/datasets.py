@@ -279,6 +279,8 @@ def _load_episodes(
     )
     if run_id is not None:
         query = query.where(Episode.run_id == run_id)
+    if not settings.sampled_episodes:
+        query = query.where(Episode.mode != "sample")
     rows = session.execute(query).all()
     infos = [
         (

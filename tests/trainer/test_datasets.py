@@ -67,6 +67,18 @@ def test_held_out_tasks_and_env_or_infra_failures_never_become_training_data(sto
     assert all(not row.task.endswith(f":{HELDOUT_TASK}") for d in data.all() for row in d.rows)
 
 
+def test_sampled_episodes_train_only_when_asked(store: Store) -> None:
+    # A pass@k sample (mode "sample") that won is measurement, not training data, unless the settings say so.
+    with store.session() as s:
+        source = queries.episode_tree(s, 1)
+    sampled = store.write_episode(_copy_episode(source, run_id=1, outcome="success", mode="sample"))
+    default = build_datasets(store)
+    assert sampled not in {e for d in default.all() for e in d.episode_ids}
+    asked = build_datasets(store, settings=DataSettings(sampled_episodes=True))
+    assert sampled in asked.rft.episode_ids
+    assert len(asked.rft) > len(default.rft)
+
+
 def test_new_data_is_what_arrived_after_the_policy_and_replay_adds_older_rows(
     store: Store, collected: Collected, tiny_model_dir: Path
 ) -> None:
@@ -136,7 +148,13 @@ def test_a_store_without_episodes_gives_empty_datasets(empty_store: Store, tiny_
 
 
 def _copy_episode(
-    source: list, *, run_id: int, outcome: str, failure_kind: str | None = None, policy_id: int | None = None
+    source: list,
+    *,
+    run_id: int,
+    outcome: str,
+    failure_kind: str | None = None,
+    policy_id: int | None = None,
+    mode: str = "search",
 ) -> EpisodeRecord:
     """A new episode with the same tree as `source` (store rows), on the same training task."""
     fields = [f for f in NodeRecord.__dataclass_fields__ if f != "info"]
@@ -145,7 +163,7 @@ def _copy_episode(
     return EpisodeRecord(
         run_id=run_id,
         task=TaskRecord(suite=task.suite, seed=task.seed, split=task.split, goal=task.goal, params=task.params),
-        mode="search",
+        mode=mode,  # type: ignore[arg-type]
         outcome=outcome,  # type: ignore[arg-type]
         failure_kind=failure_kind,  # type: ignore[arg-type]
         policy_id=policy_id,
