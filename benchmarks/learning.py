@@ -20,6 +20,7 @@ leaves the parent's number); the candidates' own numbers are kept beside it. Eac
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -40,20 +41,34 @@ RUNS = RESULTS / "learning-runs"
 RECIPES = ("agentq", "rft", "none")
 TARGET_GAIN = {"game": 30.0, "shop": 20.0}
 
-# The game runs use the default `practicum practice` search and training settings on tic-tac-toe against an
-# opponent that plays perfectly half of the time: cheap episodes (~6 s searched), a starting policy that wins
-# 30% of held-out games greedily, and a search that wins most train games. (FrozenLake, measured first:
-# the default model walks "right" into the wall from every cell, 0% held-out, and a few rounds of RFT/DPO
-# moved it to another single direction, not to a policy that reads the map.)
+# The game runs are tic-tac-toe against an opponent that plays perfectly half of the time: cheap episodes, a
+# starting policy that wins 32.5% of held-out games greedily (a perfect player would win ~72%, a random one
+# ~20%), and a search that wins most train games. They use the `practicum practice` search and training
+# defaults, with two collection workers (one torch thread each) and pass@2, so that two iterations fit.
+# Measured and not kept (2026-12-04, one agentq run each, 2 iterations): every legal move a candidate (k=9),
+# 12 simulations, 16 random rollouts per leaf, alpha=0.8 and one-visit step pairs made search stronger (it won
+# 10 and 6 of 12 train games, the defaults 5 of 8 in a probe) and its moves slightly better by the exact values
+# (held-out regret 0.144 -> 0.135 after one round), but the candidates won 30% and 22.5% held-out, both
+# rejected: labels far from the policy's own top moves, learnt in 8 steps, moved its greedy choices erratically.
+# (FrozenLake, measured first: the default model walks "right" into the wall from every cell, 0% held-out,
+# and a few rounds of RFT/DPO moved it to another single direction, not to a policy that reads the map.)
 # The shop's pages make every model call ~4x dearer, so it gets fewer tasks, fewer steps and simulations.
 SUITES: dict[str, dict[str, Any]] = {
-    "game": {"suite": "tictactoe", "max_steps": None, "train_tasks": 12, "heldout_tasks": 40},
+    "game": {
+        "suite": "tictactoe",
+        "max_steps": None,
+        "train_tasks": 12,
+        "heldout_tasks": 40,
+        "pass_k": 2,
+        "workers": 2,
+    },
     "shop": {
         "suite": "shop",
         "max_steps": 8,
         "train_tasks": 3,
         "heldout_tasks": 12,
         "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 4, "rollout_policy": "random"},
+        "pass_k": 2,
     },
 }
 
@@ -126,7 +141,9 @@ def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smo
         "train_solved_at_least_once": [row.get("train_solved_anywhere") for row in result.history[1:]],
         "train_pass_at_1": [row.get("train_pass_at_1") for row in result.history[1:]],
         f"train_pass_at_{config.pass_k}": [row.get("train_pass_at_k") for row in result.history[1:]],
+        "heldout_move_quality": move_quality(str(db), result.run_id, config.suite, curve_policies(result.history)),
         "time_split_min": time_split(str(db), result.run_id),
+        "rounds": round_sizes(str(db), result.run_id),
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "stop_reason": result.stop_reason,
     }
@@ -143,6 +160,74 @@ def held_curve(history: list[dict[str, Any]]) -> tuple[list[float], list[float |
             held.append(success)
         candidates.append(success if row.get("decision") in ("promoted", "rejected") else None)
     return [round(x, 4) for x in held], [None if x is None else round(x, 4) for x in candidates]
+
+
+def curve_policies(history: list[dict[str, Any]]) -> list[int]:
+    """The policy held after each iteration (the one whose held-out success the curve shows)."""
+    held, out = int(history[0]["policy_id"]), []
+    for row in history:
+        if row.get("decision") in ("promoted", "no candidate"):
+            held = int(row["policy_id"])
+        out.append(held)
+    return out
+
+
+def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[str, list[float | None]] | None:
+    """Tic-tac-toe only: how good each held policy's greedy held-out moves are by the exact values of the game
+    against this opponent (expectimax over its perfect and random halves): the share of optimal moves and the
+    mean regret (win probability lost per move). Far less noisy than 40 wins and losses."""
+    if suite != "tictactoe":
+        return None
+    import re
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    optimal: list[float | None] = []
+    regret: list[float | None] = []
+    for policy in policies:
+        rows = con.execute(
+            "SELECT n.prompt, n.action FROM nodes n JOIN episodes e ON e.id = n.episode_id WHERE e.run_id = ? "
+            "AND e.policy_id = ? AND e.uid LIKE ? AND n.on_path AND n.parent_idx IS NOT NULL",
+            (run_id, policy, f"r{run_id}/eval/greedy/%"),
+        ).fetchall()
+        scored = []
+        for prompt, action in rows:
+            lines = re.findall(r"^[123] ([.XO]) ([.XO]) ([.XO])$", prompt or "", flags=re.M)[-3:]
+            values = _ttt_move_values("".join("".join(row) for row in lines))
+            if action in values:
+                scored.append((values[action], max(values.values())))
+        if not scored:
+            optimal.append(None)
+            regret.append(None)
+            continue
+        optimal.append(round(sum(v >= best - 1e-9 for v, best in scored) / len(scored), 3))
+        regret.append(round(sum(best - v for v, best in scored) / len(scored), 4))
+    con.close()
+    return {"optimal_share": optimal, "mean_regret": regret}
+
+
+def _ttt_move_values(board: str) -> dict[str, float]:
+    """The win probability after each legal move, for the side to move, with best play afterwards."""
+    from practicum.envs.games.tictactoe import legal_cells, play, to_move
+
+    me = to_move(board)
+    return {cell: _ttt_win_chance(play(board, cell), me) for cell in legal_cells(board)}
+
+
+@functools.cache
+def _ttt_win_chance(board: str, me: int) -> float:
+    from practicum.envs.games.tictactoe import best_moves, legal_cells, play, to_move, winner
+
+    won = winner(board)
+    if won is not None:
+        return 1.0 if won == me else 0.0
+    cells = legal_cells(board)
+    if to_move(board) == me:
+        return max(_ttt_win_chance(play(board, c), me) for c in cells)
+    best = best_moves(board)  # the opponent: a random cell half of the time, else one of its best, uniformly
+    random_half = sum(_ttt_win_chance(play(board, c), me) for c in cells) / len(cells)
+    perfect_half = sum(_ttt_win_chance(play(board, c), me) for c in best) / len(best)
+    return 0.5 * random_half + 0.5 * perfect_half
 
 
 def held_policy(history: list[dict[str, Any]]) -> int:
@@ -187,15 +272,36 @@ def time_split(db: str, run_id: int) -> dict[str, float]:
         for mode in ("search", "sample", "greedy")
     }
     rounds = con.execute(
-        "SELECT started_at, finished_at FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL", (run_id,)
+        "SELECT started_at, finished_at, metrics FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL",
+        (run_id,),
     ).fetchall()
     con.close()
     from datetime import datetime
 
     split["training"] = (
-        sum((datetime.fromisoformat(str(b)) - datetime.fromisoformat(str(a))).total_seconds() for a, b in rounds) / 60
+        sum((datetime.fromisoformat(str(b)) - datetime.fromisoformat(str(a))).total_seconds() for a, b, _ in rounds)
+        / 60
     )
+    # Inside training: the optimizer steps of each stage (TRL's train()); the rest is loading, merging, saving.
+    for stage in ("rft", "dpo"):
+        seconds = [json.loads(m or "{}").get(f"train/{stage}_seconds") for _, _, m in rounds]
+        split[f"training_{stage}_steps"] = sum(x for x in seconds if isinstance(x, int | float)) / 60
     return {k: round(v, 2) for k, v in split.items()}
+
+
+def round_sizes(db: str, run_id: int) -> list[dict[str, Any]]:
+    """What each training round of the run trained on (RFT examples, DPO pairs) and how long its stages took."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT status, metrics FROM training_rounds WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+    con.close()
+    keys = ("rft_examples", "dpo_pairs", "rft_seconds", "dpo_seconds", "rft_loss_last", "dpo_loss_last")
+    out = []
+    for status, metrics in rows:
+        m = json.loads(metrics or "{}")
+        out.append({"status": status, **{k: m.get(f"train/{k}") for k in keys if f"train/{k}" in m}})
+    return out
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
