@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
@@ -13,16 +12,11 @@ import torch
 from practicum.agents.base import StepContext
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.registry import get_suite
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "search_bench.py"
+from tests.benchmarks import load_benchmark
 
 
 def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("search_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("search_bench")
 
 
 def tictactoe_context() -> StepContext:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "env_bench.py"
+from tests.benchmarks import load_benchmark
 
 
 def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("env_bench", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("env_bench")
 
 
 def test_bench_lists_every_game_suite_and_merges_results(tmp_path: Path) -> None:
