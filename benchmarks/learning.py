@@ -46,10 +46,10 @@ TARGET_GAIN = {"game": 30.0, "shop": 20.0}
 # ~20%), and a search that wins most train games. They use the `practicum practice` search and training
 # defaults, with two collection workers (one torch thread each) and pass@2, so that two iterations fit.
 # Measured and not kept (2026-12-04, one agentq run each, 2 iterations): every legal move a candidate (k=9),
-# 12 simulations, 16 random rollouts per leaf, alpha=0.8 and one-visit step pairs made search stronger (it won
-# 10 and 6 of 12 train games, the defaults 5 of 8 in a probe) and its moves slightly better by the exact values
-# (held-out regret 0.144 -> 0.135 after one round), but the candidates won 30% and 22.5% held-out, both
-# rejected: labels far from the policy's own top moves, learnt in 8 steps, moved its greedy choices erratically.
+# 12 simulations, 16 random rollouts per leaf, alpha=0.8 and one-visit step pairs: search won as many train
+# games as with the defaults (16 of 24) and gave 146 step pairs a round instead of 16, but the candidates won
+# 30% and 22.5% held-out, both rejected: labels far from the policy's own top moves, learnt in 8 steps, moved
+# its greedy choices erratically.
 # (FrozenLake, measured first: the default model walks "right" into the wall from every cell, 0% held-out,
 # and a few rounds of RFT/DPO moved it to another single direction, not to a policy that reads the map.)
 # The shop's pages make every model call ~4x dearer, so it gets fewer tasks, fewer steps and simulations.
@@ -257,7 +257,8 @@ def eval_outcomes(db: str, run_id: int) -> dict[int, dict[str, bool]]:
 
 
 def time_split(db: str, run_id: int) -> dict[str, float]:
-    """Minutes spent in search, sampled (pass@k) and greedy evaluation episodes, and in training rounds."""
+    """Minutes spent in search, sampled (pass@k) and greedy evaluation episodes (summed over the workers, which
+    play side by side), and in training rounds."""
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -374,7 +375,7 @@ def plot(data: dict[str, Any]) -> None:
             if entry is None:
                 continue
             xs = list(range(len(entry["curve"])))
-            (line,) = ax.plot(xs, entry["curve"], marker="o", label=f"{recipe} ({entry['gain_points']:+.0f} pts)")
+            (line,) = ax.plot(xs, entry["curve"], marker="o", label=f"{recipe} ({entry['gain_points']:+g} pts)")
             ci = entry.get("final_ci95")
             if ci:
                 y = entry["curve"][-1]
