@@ -33,11 +33,12 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
         "heldout_tasks": 2,
         "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2},
         "pass_k": 2,
-        # Two simulations visit no sibling three times: pair once-visited siblings so the test has pairs.
+        # Two simulations visit no sibling three times: pair once-visited siblings, ranked by Q^ (the tiny
+        # model's critic scores count), so the test has pairs even where search found no reward.
         "train": {
             "dpo": {"max_steps": 1, "batch_size": 2},
             "rft": {"max_steps": 1, "batch_size": 2},
-            "data": {"min_visits": 1},
+            "data": {"min_visits": 1, "pair_value": "blended"},
         },
         "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
     }
