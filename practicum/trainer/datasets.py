@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -258,7 +259,7 @@ def _with_replay(new: list[R], old: list[R], fraction: float, seed: int) -> list
 def _load_episodes(
     session: Any, *, run_id: int | None, through: int, since: datetime | None, settings: DataSettings
 ) -> list[_Loaded]:
-    """Training-split episodes up to `through` with their trees, oldest first.
+    """Training-split episodes up to `through` with their trees, in a canonical order (see below).
 
     Older episodes (created at or before `since`) are only needed for replay and as the partner of a new
     episode in a trajectory pair; without replay only their committed paths are read.
@@ -272,6 +273,7 @@ def _load_episodes(
             Episode.failure_kind,
             Episode.reward,
             Episode.created_at,
+            Episode.uid,
         )
         .join(Task, Task.id == Episode.task_id)
         .where(Task.split == "train", Episode.id <= through)
@@ -281,7 +283,10 @@ def _load_episodes(
         query = query.where(Episode.run_id == run_id)
     if not settings.sampled_episodes:
         query = query.where(Episode.mode != "sample")
-    rows = session.execute(query).all()
+    # Ids follow the order in which episodes were written, which with several workers is a race; the loop's
+    # uids (run, iteration, phase, policy, task) are not. Training order (TRL shuffles with a seed, so the
+    # order in matters) and tie-breaks then repeat from run to run under the same seeds.
+    rows = sorted(session.execute(query).all(), key=lambda r: (r.uid is None, _natural(r.uid or ""), r.id))
     infos = [
         (
             EpisodeInfo(
@@ -306,6 +311,11 @@ def _load_episodes(
     nodes = _load_nodes(session, full, path_only=False)
     nodes.update(_load_nodes(session, paths_only, path_only=True))
     return [_Loaded(i, t, nodes[i.id]) for i, t in infos if i.id in nodes]
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that puts `r1/i2` before `r1/i10`."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
 def _load_nodes(session: Any, episode_ids: Sequence[int], *, path_only: bool) -> dict[int, list[Node]]:

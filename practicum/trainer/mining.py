@@ -239,7 +239,8 @@ def trajectory_pairs(
         wins = [(i, c) for i, c in by_task[task] if i.success]
         losses = [(i, c) for i, c in by_task[task] if i.agent_failure]
         combos = [(w, lo) for w in wins for lo in losses if w[1][0] == lo[1][0] and w[1][1] != lo[1][1]]
-        combos.sort(key=lambda p: (-(p[0][0].reward - p[1][0].reward), p[0][0].id, p[1][0].id))
+        # Ties keep the input's order (sort is stable), not the ids, which depend on who wrote first.
+        combos.sort(key=lambda p: -(p[0][0].reward - p[1][0].reward))
         for (win, (prompt, chosen)), (loss, (_, rejected)) in combos[:max_per_task]:
             pairs.append(
                 PreferencePair(

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
 
 import datasets
 import pytest
+from sqlalchemy import select
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, queries
+from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store, queries
+from practicum.store.models import Episode
 from practicum.trainer.config import DataSettings
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
 from practicum.trainer.rounds import register_base_policy
@@ -25,6 +28,43 @@ def test_building_twice_from_the_same_store_gives_the_same_rows(store: Store) ->
         assert a.rows == b.rows and a.fingerprint == b.fingerprint
     again = rebuild_datasets(store, json.loads(json.dumps(first.spec)))  # the spec survives a JSON column
     assert [d.fingerprint for d in again.all()] == [d.fingerprint for d in first.all()]
+
+
+def test_the_rows_do_not_depend_on_the_order_the_episodes_were_written_in(
+    collected: Collected, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # With several workers, episodes reach the store in a racing order; the loop's uids name them stably.
+    with open_store(f"sqlite:///{collected.db}") as source, source.session() as s:
+        copies = []
+        for number, episode in enumerate(s.scalars(select(Episode).order_by(Episode.id))):
+            task = episode.task
+            copies.append(
+                EpisodeRecord(
+                    run_id=1,
+                    task=TaskRecord(
+                        suite=task.suite, seed=task.seed, split=task.split, goal=task.goal, params=task.params
+                    ),
+                    mode=episode.mode,  # type: ignore[arg-type]
+                    outcome=episode.outcome,  # type: ignore[arg-type]
+                    reward=episode.reward,
+                    failure_kind=episode.failure_kind,  # type: ignore[arg-type]
+                    policy_id=episode.policy_id,
+                    nodes=_node_records(queries.episode_tree(s, episode.id)),
+                    uid=f"r1/i1/{episode.mode}/{task.key}/{number}",
+                )
+            )
+
+    def rows_when_written(order: list[EpisodeRecord], name: str) -> list[list[tuple]]:
+        with open_store(f"sqlite:///{tmp_path / name}") as store:
+            store.create_run(config={})
+            register_base_policy(store, tiny_model_dir)
+            for record in order:
+                store.write_episode(record)
+            data = build_datasets(store)
+        return [[_without_ids(r) for r in d.rows] for d in data.all()]
+
+    forward, backward = rows_when_written(copies, "forward.db"), rows_when_written(copies[::-1], "backward.db")
+    assert all(forward) and forward == backward
 
 
 def test_step_pairs_hold_the_exact_prompt_and_actions_of_their_source_nodes(store: Store) -> None:
@@ -147,6 +187,17 @@ def test_a_store_without_episodes_gives_empty_datasets(empty_store: Store, tiny_
     assert [len(d) for d in data.all()] == [0, 0, 0] and data.spec["new_episodes"] == 0
 
 
+def _node_records(source: list) -> list[NodeRecord]:
+    fields = [f for f in NodeRecord.__dataclass_fields__ if f != "info"]
+    return [NodeRecord(**{f: getattr(n, f) for f in fields}) for n in source]
+
+
+def _without_ids(row: object) -> tuple:
+    """A row's content without the episode ids, which differ between two stores."""
+    ids = {"episode_id", "chosen_episode_id", "rejected_episode_id"}
+    return tuple(v for k, v in dataclasses.asdict(row).items() if k not in ids)  # type: ignore[call-overload]
+
+
 def _copy_episode(
     source: list,
     *,
@@ -157,8 +208,7 @@ def _copy_episode(
     mode: str = "search",
 ) -> EpisodeRecord:
     """A new episode with the same tree as `source` (store rows), on the same training task."""
-    fields = [f for f in NodeRecord.__dataclass_fields__ if f != "info"]
-    nodes = [NodeRecord(**{f: getattr(n, f) for f in fields}) for n in source]
+    nodes = _node_records(source)
     task = path_task(0)
     return EpisodeRecord(
         run_id=run_id,
