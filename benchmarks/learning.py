@@ -144,6 +144,7 @@ def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smo
         "heldout_move_quality": move_quality(str(db), result.run_id, config.suite, curve_policies(result.history)),
         "time_split_min": time_split(str(db), result.run_id),
         "rounds": round_sizes(str(db), result.run_id),
+        "training_data_quality": data_quality(Path(settings["checkpoint_dir"]), config.suite),
         "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "stop_reason": result.stop_reason,
     }
@@ -178,7 +179,6 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
     mean regret (win probability lost per move). Far less noisy than 40 wins and losses."""
     if suite != "tictactoe":
         return None
-    import re
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -192,8 +192,7 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
         ).fetchall()
         scored = []
         for prompt, action in rows:
-            lines = re.findall(r"^[123] ([.XO]) ([.XO]) ([.XO])$", prompt or "", flags=re.M)[-3:]
-            values = _ttt_move_values("".join("".join(row) for row in lines))
+            values = _ttt_move_values(_ttt_board(prompt))
             if action in values:
                 scored.append((values[action], max(values.values())))
         if not scored:
@@ -204,6 +203,55 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
         regret.append(round(sum(best - v for v, best in scored) / len(scored), 4))
     con.close()
     return {"optimal_share": optimal, "mean_regret": regret}
+
+
+def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | None:
+    """Tic-tac-toe only: how right each training round's data was, by the exact move values. For the RFT
+    examples, the share of optimal moves and the mean regret; for the step pairs (DPO), the share whose chosen
+    move is worth strictly more than the rejected one, the same, or less. Read from the datasets each round
+    saved (`<run>/round-<id>/datasets/*.jsonl`)."""
+    if suite != "tictactoe":
+        return None
+    out = []
+    rounds = [d for d in checkpoint_dir.rglob("round-*") if (d / "datasets").is_dir()]  # under the run's folder
+    for round_dir in sorted(rounds, key=lambda d: int(d.name.split("-")[1])):
+        entry: dict[str, Any] = {"round": round_dir.name}
+        rft = _jsonl(round_dir / "datasets" / "rft.jsonl")
+        scored = []
+        for row in rft:
+            values = _ttt_move_values(_ttt_board(row["prompt"]))
+            if row["completion"] in values:
+                scored.append((values[row["completion"]], max(values.values())))
+        if scored:
+            entry["rft_examples"] = len(rft)
+            entry["rft_optimal_share"] = round(sum(v >= best - 1e-9 for v, best in scored) / len(scored), 3)
+            entry["rft_mean_regret"] = round(sum(best - v for v, best in scored) / len(scored), 4)
+        gaps = []
+        for row in _jsonl(round_dir / "datasets" / "step_pairs.jsonl"):
+            values = _ttt_move_values(_ttt_board(row["prompt"]))
+            if row["chosen"] in values and row["rejected"] in values:
+                gaps.append(values[row["chosen"]] - values[row["rejected"]])
+        if gaps:
+            entry["step_pairs"] = len(gaps)
+            entry["step_pairs_right"] = round(sum(g > 1e-9 for g in gaps) / len(gaps), 3)
+            entry["step_pairs_tied"] = round(sum(abs(g) <= 1e-9 for g in gaps) / len(gaps), 3)
+            entry["step_pairs_wrong"] = round(sum(g < -1e-9 for g in gaps) / len(gaps), 3)
+        out.append(entry)
+    return out
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _ttt_board(prompt: str | None) -> str:
+    """The board of a tic-tac-toe prompt as 9 characters (the top row, 3, first), from the last board drawn in it."""
+    import re
+
+    lines = re.findall(r"^[123] ([.XO]) ([.XO]) ([.XO])$", prompt or "", flags=re.M)[-3:]
+    return "".join("".join(row) for row in lines)
 
 
 def _ttt_move_values(board: str) -> dict[str, float]:

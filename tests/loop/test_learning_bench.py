@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -28,3 +30,20 @@ def test_the_opening_values_match_the_known_figures_against_this_opponent(bench:
     values = bench._ttt_move_values("." * 9)
     assert {round(v, 3) for v in values.values()} == {0.795, 0.778}
     assert round(values["b2"], 3) == round(values["a1"], 3) == 0.795 and round(values["b1"], 3) == 0.778
+
+
+def test_training_data_is_scored_against_the_exact_move_values(bench: ModuleType, tmp_path: Path) -> None:
+    # X to move on X X . / O O . / . . .: c3 wins, a1 lets O win. One optimal and one poor RFT example; one
+    # step pair the right way round and one reversed.
+    prompt = "Your turn (X).\n\n  a b c\n3 X X .\n2 O O .\n1 . . .\nLegal actions: ..."
+    datasets = tmp_path / "run-1" / "round-1" / "datasets"
+    datasets.mkdir(parents=True)
+    rows = [{"prompt": prompt, "completion": "c3"}, {"prompt": prompt, "completion": "a1"}]
+    (datasets / "rft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pairs = [{"prompt": prompt, "chosen": "c3", "rejected": "a1"}, {"prompt": prompt, "chosen": "a1", "rejected": "c3"}]
+    (datasets / "step_pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pairs))
+    (quality,) = bench.data_quality(tmp_path, "tictactoe")
+    a1 = bench._ttt_move_values("XX.OO....")["a1"]
+    assert quality["rft_optimal_share"] == 0.5 and quality["rft_mean_regret"] == round((1.0 - a1) / 2, 4)
+    assert (quality["step_pairs_right"], quality["step_pairs_tied"], quality["step_pairs_wrong"]) == (0.5, 0.0, 0.5)
+    assert bench.data_quality(tmp_path, "shop") is None
