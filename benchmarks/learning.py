@@ -195,12 +195,9 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
             values = _ttt_move_values(_ttt_board(prompt))
             if action in values:
                 scored.append((values[action], max(values.values())))
-        if not scored:
-            optimal.append(None)
-            regret.append(None)
-            continue
-        optimal.append(round(sum(v >= best - 1e-9 for v, best in scored) / len(scored), 3))
-        regret.append(round(sum(best - v for v, best in scored) / len(scored), 4))
+        share, mean = _optimal_and_regret(scored)
+        optimal.append(share)
+        regret.append(mean)
     con.close()
     return {"optimal_share": optimal, "mean_regret": regret}
 
@@ -224,8 +221,7 @@ def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | Non
                 scored.append((values[row["completion"]], max(values.values())))
         if scored:
             entry["rft_examples"] = len(rft)
-            entry["rft_optimal_share"] = round(sum(v >= best - 1e-9 for v, best in scored) / len(scored), 3)
-            entry["rft_mean_regret"] = round(sum(best - v for v, best in scored) / len(scored), 4)
+            entry["rft_optimal_share"], entry["rft_mean_regret"] = _optimal_and_regret(scored)
         gaps = []
         for row in _jsonl(round_dir / "datasets" / "step_pairs.jsonl"):
             values = _ttt_move_values(_ttt_board(row["prompt"]))
@@ -238,6 +234,14 @@ def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | Non
             entry["step_pairs_wrong"] = round(sum(g < -1e-9 for g in gaps) / len(gaps), 3)
         out.append(entry)
     return out
+
+
+def _optimal_and_regret(scored: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    """From (value of the move played, value of the best move) pairs: the share of optimal moves, the mean regret."""
+    if not scored:
+        return None, None
+    share = sum(v >= best - 1e-9 for v, best in scored) / len(scored)
+    return round(share, 3), round(sum(best - v for v, best in scored) / len(scored), 4)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
