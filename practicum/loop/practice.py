@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,13 +155,16 @@ def _run(
 
 
 def _quiet_library_progress_bars() -> None:
-    """datasets and transformers draw a bar per map and per load; the loop shows its own progress instead."""
+    """datasets and transformers draw a bar per map and per load; the loop shows its own progress instead (and
+    drops a library deprecation warning that would repeat every round)."""
     import datasets
     import transformers
 
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
+    # Raised inside TRL/PEFT's own calls on every training round; nothing a practicum user can change.
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def _full_url(store: Store) -> str:

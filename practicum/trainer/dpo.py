@@ -29,7 +29,14 @@ from practicum.trainer.checkpoints import load_for_training, lora_config, save_t
 from practicum.trainer.config import DPOSettings, TrainConfig
 from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import PreferencePair
-from practicum.trainer.stages import StageResult, json_safe_history, quiet, summarize, trl_arguments
+from practicum.trainer.stages import (
+    StageResult,
+    json_safe_history,
+    library_bars,
+    quiet,
+    summarize,
+    trl_arguments,
+)
 
 REF_COLUMNS: tuple[str, str] = ("ref_chosen_logps", "ref_rejected_logps")
 CHECK_COLUMN = "reference_is_behaviour"  # True where the stored values must equal the model's own
@@ -206,16 +213,17 @@ def train_dpo(
         # Small models: dropout off so the policy and the reference see the same network (TRL's default too).
         disable_dropout=True,
     )
-    trainer = stored_reference_trainer()(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=lora_config(config.lora) if config.finetune == "lora" else None,
-        callbacks=list(callbacks) or None,
-        reference_tolerance=settings.reference_tolerance,
-        verify_rows=settings.verify_reference_rows,
-    )
+    with library_bars(progress=progress):  # TRL makes the reference pass while the trainer is built
+        trainer = stored_reference_trainer()(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=lora_config(config.lora) if config.finetune == "lora" else None,
+            callbacks=list(callbacks) or None,
+            reference_tolerance=settings.reference_tolerance,
+            verify_rows=settings.verify_reference_rows,
+        )
     quiet(trainer, progress=progress)
     started = time.perf_counter()
     trainer.train()

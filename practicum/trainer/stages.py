@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,3 +101,21 @@ def quiet(trainer: Any, *, progress: bool) -> None:
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
+
+
+@contextlib.contextmanager
+def library_bars(*, progress: bool) -> Iterator[None]:
+    """Without `progress`, keep tqdm bars that only the `TQDM_DISABLE` variable turns off (TRL's reference
+    pass draws one) out of the output while the block runs; the variable is restored afterwards."""
+    if progress:
+        yield
+        return
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before

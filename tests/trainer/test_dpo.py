@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,24 @@ def test_a_precomputed_model_reference_trains_the_same_as_one_computed_every_ste
         got[precompute] = result.metrics
     for key in ("train/dpo_loss_first", "train/dpo_loss_last", "train/dpo_margin_last"):
         assert got[True][key] == pytest.approx(got[False][key], abs=1e-3), key
+
+
+def test_the_reference_pass_draws_its_bar_only_with_progress(
+    store: Store, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+) -> None:
+    # The loop trains with progress off when its output is not a terminal (a log file): no tqdm bars there.
+    import practicum.trainer.dpo as dpo_module
+
+    monkeypatch.setattr(dpo_module, "_precompute_pays", lambda rows, settings: True)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    pairs = list(build_datasets(store).step_pairs.rows)
+    config = dataclasses.replace(FAST, dpo=dataclasses.replace(FAST.dpo, reference="model", max_steps=1))
+    bar = "Computing reference log probs"
+    for progress, some in ((False, pairs[:4]), (True, pairs[4:8])):  # other pairs: TRL caches a dataset's pass
+        capfd.readouterr()
+        train_dpo(tiny_model_dir, some, tmp_path / str(progress), config, policy_id=None, progress=progress)
+        assert (bar in capfd.readouterr().err) is progress
+    assert "TQDM_DISABLE" not in os.environ
 
 
 def test_no_pairs_or_a_missing_model_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
