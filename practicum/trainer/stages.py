@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from practicum.environ import set_env
 from practicum.trainer.config import DPOSettings, RFTSettings, TrainConfig
 
 
@@ -110,12 +110,5 @@ def library_bars(*, progress: bool) -> Iterator[None]:
     if progress:
         yield
         return
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
-    try:
+    with set_env("TQDM_DISABLE", "1"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before

@@ -37,6 +37,7 @@ import psutil
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from practicum.environ import set_env
 from practicum.errors import ConfigError, EnvError
 
 CHROMIUM_PATH = "/usr/lib/chromium/chromium"
@@ -243,20 +244,14 @@ def _start_playwright(workdir: Path) -> Playwright:
     # Playwright's driver reads its environment once, at start; pointing TMPDIR at our workdir puts the
     # browser profile (which `launch()` refuses to take as an argument) where the reaper can find it. The
     # variable is restored immediately; the lock keeps two starts from interleaving.
-    old = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(workdir)
     try:
-        return sync_playwright().start()
+        with set_env("TMPDIR", str(workdir)):
+            return sync_playwright().start()
     except PlaywrightError as exc:
         raise BrowserError(
             f"Playwright could not start ({_first_line(exc)}); the sync API cannot run inside an asyncio event "
             "loop: use it from a plain thread"
         ) from exc
-    finally:
-        if old is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = old
 
 
 def _launch(config: BrowserConfig) -> _Shared:
