@@ -247,6 +247,29 @@ _START = """(o) => {
 }"""
 
 
+# Resolves (a truthy count) once every image the page shows has arrived, CSS `content: url(...)` and
+# backgrounds included. Some tasks draw their buttons that way (social-media's reply / like / more icons):
+# until the file arrives such an element has no width, so the page reads without it. Seen on the first
+# episode of a fresh page on a busy machine: 40 elements instead of 72, and no "more" button to click.
+_IMAGES_ARRIVED = """() => {
+  if (!window.__practicumImages) {
+    const urls = new Set();
+    for (const el of document.querySelectorAll('body *')) {
+      const style = getComputedStyle(el);
+      for (const value of [style.content, style.backgroundImage]) {
+        for (const m of (value || '').matchAll(/url\\(["']?([^"')]+)["']?\\)/g)) urls.add(m[1]);
+      }
+    }
+    for (const img of document.images) if (img.src) urls.add(img.src);
+    window.__practicumImages = [...urls].map((u) => { const i = new Image(); i.src = u; return i; });
+  }
+  const images = window.__practicumImages;
+  if (!images.every((i) => i.complete)) return false;
+  delete window.__practicumImages;
+  return images.length + 1;
+}"""
+
+
 class MiniWoBEnv(WebEnv):
     """One MiniWoB++ task; `reset(seed=s)` starts instance `s` (see the module docstring)."""
 
@@ -311,6 +334,8 @@ class MiniWoBEnv(WebEnv):
     def _advance(self, page: Page) -> None:
         if self.step_ms:
             page.clock.run_for(self.step_ms)
+        # Images the action revealed (a hover swaps an icon's file) must arrive before the page is read.
+        run_bounded(page, _IMAGES_ARRIVED, None, self.browser_config.navigation_timeout_s)
 
     def _header(self, view: PageView) -> str:
         return "Task page:"

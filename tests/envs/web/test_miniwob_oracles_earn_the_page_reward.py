@@ -3,14 +3,18 @@ language and earn the page's own reward of 1.0; instances are deterministic from
 
 from __future__ import annotations
 
+import functools
 import re
+import time
 from collections.abc import Callable, Iterator
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
 
 from practicum.envs.registry import get_suite
 from practicum.envs.web.chromium import BrowserLease
-from practicum.envs.web.miniwob import SPLITS, SUPPORTED, UNSUPPORTED, MiniWoBEnv, task_names
+from practicum.envs.web.miniwob import SPLITS, SUPPORTED, UNSUPPORTED, MiniWoBEnv, html_root, task_names
+from practicum.envs.web.server import LocalServer
 from practicum.errors import UnknownIdError
 from tests.envs.web.helpers import Step, act, element_id, quoted
 
@@ -233,3 +237,30 @@ def test_every_task_is_either_supported_or_excluded_with_a_reason() -> None:
     assert all(reason for reason in UNSUPPORTED.values())
     with pytest.raises(UnknownIdError, match="unknown MiniWoB\\+\\+ task 'click-buton'"):
         MiniWoBEnv("click-buton")
+
+
+class _SlowImages(SimpleHTTPRequestHandler):
+    """Serves MiniWoB++'s files, each image 0.5 s late (as on a busy machine)."""
+
+    def do_GET(self) -> None:
+        if self.path.endswith(".png"):
+            time.sleep(0.5)
+        super().do_GET()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_buttons_drawn_by_css_images_are_read_after_their_files_arrive(browser_lease: BrowserLease) -> None:
+    # social-media draws its reply / retweet / like / more buttons with CSS `content: url(...)`: until a file
+    # arrives the button has no width, and a page read too early lists none of them.
+    env = get_suite("miniwob-social-media").env()
+    env._server = LocalServer(functools.partial(_SlowImages, directory=str(html_root()))).start()  # type: ignore[attr-defined]
+    try:
+        env.reset(seed=3)
+        hints = [e.hint for e in env.elements]
+        assert hints.count("class: more") == hints.count("class: reply") >= 5, hints
+        _, reward, terminated, _, info = social_media(env, env.task.goal)
+        assert (reward, terminated, info["success"]) == (1.0, True, True)
+    finally:
+        env.close()
