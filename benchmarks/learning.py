@@ -81,36 +81,83 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=6, help="most iterations after the baseline")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from learning.json")
     parser.add_argument("--smoke", action="store_true", help="1 train and 2 held-out tasks, results not merged")
+    parser.add_argument(
+        "--critic",
+        choices=("self", "oracle"),
+        default="self",
+        help="self: the policy critiques itself (the recipe); oracle (game only): a critic that knows the exact "
+        "move values, served as an endpoint, with step pairs ranked by Q^ (results go to variants)",
+    )
     args = parser.parse_args(argv)
+    if args.critic == "oracle" and args.suite != "game":
+        parser.error("--critic oracle knows tic-tac-toe only; use it with --suite game")
     if not args.plot_only:
         for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
-            entry = run_one(args.suite, recipe, minutes=args.minutes, iterations=args.iterations, smoke=args.smoke)
+            kwargs = {"minutes": args.minutes, "iterations": args.iterations, "smoke": args.smoke}
+            if args.critic == "oracle":
+                entry = run_with_oracle(args.suite, recipe, **kwargs)
+            else:
+                entry = run_one(args.suite, recipe, **kwargs)
             if not args.smoke:
-                merge(args.suite, recipe, entry)
+                if args.critic == "oracle":
+                    merge_variant(f"{args.suite}.{recipe}.oracle_critic", entry)
+                else:
+                    merge(args.suite, recipe, entry)
             print(json.dumps({args.suite: {recipe: entry}}, indent=2))
     plot(json.loads(OUT.read_text()) if OUT.exists() else {})
     return 0
 
 
-def run_one(suite_key: str, recipe: str, *, minutes: float, iterations: int, smoke: bool = False) -> dict[str, Any]:
-    """One practice run from the default policy; its curve, gain, confidence intervals and time split."""
+def run_with_oracle(suite_key: str, recipe: str, **kwargs: Any) -> dict[str, Any]:
+    """`run_one` with the oracle critic (oracle_critic.py) as the self-critique model, and step pairs ranked by
+    Q^, which blends its scores in: what the recipe does when its critic is right."""
+    from oracle_critic import OracleCritic
+
+    with OracleCritic() as oracle:
+        extra = {
+            "critic": {"backend": {"model": oracle.model_name, "base_url": oracle.api_root}},
+            "train": {"data": {"pair_value": "blended"}},
+        }
+        entry = run_one(suite_key, recipe, extra=extra, name_suffix="-oracle", **kwargs)
+        entry["oracle_requests"] = oracle.requests
+    entry["variant"] = (
+        "critic: the exact move values served as an OpenAI-compatible endpoint (benchmarks/oracle_critic.py), "
+        "step pairs ranked by Q^; otherwise the game run's settings"
+    )
+    return entry
+
+
+def run_one(
+    suite_key: str,
+    recipe: str,
+    *,
+    minutes: float,
+    iterations: int,
+    smoke: bool = False,
+    extra: dict[str, Any] | None = None,
+    name_suffix: str = "",
+) -> dict[str, Any]:
+    """One practice run from the default policy; its curve, gain, confidence intervals and time split.
+    `extra` settings are laid over the suite's (the oracle critic's run)."""
     from rich.console import Console
 
     from practicum.loop.config import config_from_dict
     from practicum.loop.practice import practice
 
     RUNS.mkdir(parents=True, exist_ok=True)
-    db = RUNS / f"{suite_key}-{recipe}.db"
-    for stale in RUNS.glob(f"{suite_key}-{recipe}.db*"):
+    name = f"{suite_key}-{recipe}{name_suffix}"
+    db = RUNS / f"{name}.db"
+    for stale in RUNS.glob(f"{name}.db*"):
         stale.unlink()
-    shutil.rmtree(RUNS / f"{suite_key}-{recipe}-checkpoints", ignore_errors=True)  # the old run's policies
+    shutil.rmtree(RUNS / f"{name}-checkpoints", ignore_errors=True)  # the old run's policies
     settings = {
         **SUITES[suite_key],
+        **(extra or {}),
         "recipe": recipe,
         "iterations": iterations,
         "time_budget_minutes": minutes,
         "store": f"sqlite:///{db}",
-        "checkpoint_dir": str(RUNS / f"{suite_key}-{recipe}-checkpoints"),
+        "checkpoint_dir": str(RUNS / f"{name}-checkpoints"),
     }
     if smoke:
         settings.update(train_tasks=1, heldout_tasks=2)
@@ -391,6 +438,14 @@ def merge(suite_key: str, recipe: str, entry: dict[str, Any]) -> None:
         "minutes_per_run": 15,
     }
     data["verdict"] = verdict(data)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def merge_variant(key: str, entry: dict[str, Any]) -> None:
+    """Write one run's numbers into learning.json's `variants` (runs that are not the recipe's headline)."""
+    data = json.loads(OUT.read_text()) if OUT.exists() else {}
+    data.setdefault("variants", {})[key] = entry
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(data, indent=2) + "\n")
 

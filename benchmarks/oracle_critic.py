@@ -1,0 +1,88 @@
+"""An oracle critic for tic-tac-toe behind an OpenAI-compatible endpoint: the upper bound of self-critique.
+
+The learning benchmark's default critic is the 135M policy itself. To measure what a critic that knows the
+game would change, this server answers practicum's critic requests (`POST /v1/chat/completions`, the
+candidates labelled A, B, C... in the prompt) from the exact win probabilities of each candidate move against
+the suite's opponent (`learning._ttt_move_values`): the first token's `top_logprobs` give label L the
+log-probability `sharpness * value(L)`, so the critic's softmax ranks the candidates by their true values.
+practicum talks to it as to any served critic (`critic: {backend: {model: ..., base_url: ...}}`); nothing
+in the package knows it exists.
+
+    with OracleCritic() as oracle:
+        settings["critic"] = {"backend": {"model": oracle.model_name, "base_url": oracle.api_root}}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # learning.py, beside this file
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # practicum, from a checkout without installing
+from learning import _ttt_board, _ttt_move_values
+
+from practicum.envs.web.server import LocalServer
+
+OPTION = re.compile(r"^([A-Z])\. (\S+)$", flags=re.M)
+
+
+def answer(body: dict[str, Any], sharpness: float) -> dict[str, Any]:
+    """The chat completion for one critic request: the best candidate's label, with every label's log-prob."""
+    messages = body.get("messages") or []
+    content = str(messages[-1].get("content", "")) if messages else ""
+    values = _ttt_move_values(_ttt_board(content))
+    options = [(label, move) for label, move in OPTION.findall(content) if move in values]
+    if not options:  # not a tic-tac-toe critic prompt: a reply without log-probs (the critic counts it invalid)
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "?"}}]}
+    top = [{"token": label, "logprob": sharpness * (values[move] - 1.0)} for label, move in options]
+    best = max(top, key=lambda t: t["logprob"])
+    return {
+        "object": "chat.completion",
+        "model": body.get("model", ""),
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": best["token"]},
+                "logprobs": {"content": [{**best, "top_logprobs": top}]},
+                "finish_reason": "length",
+            }
+        ],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 1},
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        oracle: OracleCritic = self.server.app  # type: ignore[attr-defined]  # set by LocalServer
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        oracle.requests += 1
+        data = json.dumps(answer(body, oracle.sharpness)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class OracleCritic(LocalServer):
+    """The oracle on 127.0.0.1 and a free port, in a background thread, until `stop()` (or the `with` ends)."""
+
+    model_name = "tictactoe-oracle"
+
+    def __init__(self, sharpness: float = 10.0) -> None:
+        super().__init__(_Handler)
+        self.sharpness = sharpness
+        self.requests = 0
+
+    @property
+    def api_root(self) -> str:
+        """The OpenAI-style API root, e.g. `http://127.0.0.1:43123/v1`."""
+        return f"{self.base_url}/v1"
