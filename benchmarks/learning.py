@@ -465,7 +465,8 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def plot(data: dict[str, Any]) -> None:
-    """One panel per suite, one curve per recipe (held-out greedy success per iteration, 95% bars at the end)."""
+    """One panel per suite, one curve per recipe (held-out greedy success per iteration, 95% bars at the end);
+    a recipe's run with the oracle critic, where there is one, dashed beside it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -487,6 +488,10 @@ def plot(data: dict[str, Any]) -> None:
             if ci:
                 y = entry["curve"][-1]
                 ax.errorbar([xs[-1]], [y], yerr=[[y - ci[0]], [ci[1] - y]], color=line.get_color(), capsize=4)
+            oracle = data.get("variants", {}).get(f"{key}.{recipe}.oracle_critic")
+            if oracle is not None:  # the same recipe with a critic that knows the game: dashed, same colour
+                label = f"{recipe}, oracle critic ({oracle['gain_points']:+g} pts)"
+                ax.plot(oracle["curve"], marker="s", linestyle="--", color=line.get_color(), label=label)
         first = next(iter(data[key].values()))
         ax.set_title(f"{key}: {first['suite']} · {first['heldout_tasks']} held-out tasks")
         ax.set_xlabel("iteration")
