@@ -15,11 +15,16 @@ leaves the parent's number); the candidates' own numbers are kept beside it. Eac
     .venv/bin/python benchmarks/learning.py --suite game --recipe agentq     # one run, ~15 min on 2 cores
     .venv/bin/python benchmarks/learning.py --suite game --recipe all        # three runs, one after another
     .venv/bin/python benchmarks/learning.py --plot-only
+    .venv/bin/python benchmarks/learning.py --suite game --recipe rft --critic oracle   # the exact-value critic
+    .venv/bin/python benchmarks/learning.py --recipe rft --set train.rft.learning_rate=1e-4   # a variant
+
+Runs with the oracle critic or a `--set` go to learning.json's `variants`, named by what they changed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
@@ -88,19 +93,34 @@ def main(argv: list[str] | None = None) -> int:
         help="self: the policy critiques itself (the recipe); oracle (game only): a critic that knows the exact "
         "move values, served as an endpoint, with step pairs ranked by Q^ (results go to variants)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a practice setting laid over the suite's, dotted (train.rft.learning_rate=1e-4); repeatable; the "
+        "run goes to variants",
+    )
     args = parser.parse_args(argv)
     if args.critic == "oracle" and args.suite != "game":
         parser.error("--critic oracle knows tic-tac-toe only; use it with --suite game")
+    try:
+        overrides = parse_sets(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
+    tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
     if not args.plot_only:
         for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
             kwargs = {"minutes": args.minutes, "iterations": args.iterations, "smoke": args.smoke}
             if args.critic == "oracle":
-                entry = run_with_oracle(args.suite, recipe, **kwargs)
+                entry = run_with_oracle(args.suite, recipe, extra=overrides, **kwargs)
             else:
-                entry = run_one(args.suite, recipe, **kwargs)
+                entry = run_one(args.suite, recipe, extra=overrides, name_suffix="-variant" if tag else "", **kwargs)
+            if args.set:
+                entry["settings_changed"] = args.set
             if not args.smoke:
-                if args.critic == "oracle":
-                    merge_variant(f"{args.suite}.{recipe}.oracle_critic", entry)
+                if tag:
+                    merge_variant(f"{args.suite}.{recipe}.{tag}", entry)
                 else:
                     merge(args.suite, recipe, entry)
             print(json.dumps({args.suite: {recipe: entry}}, indent=2))
@@ -108,17 +128,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_with_oracle(suite_key: str, recipe: str, **kwargs: Any) -> dict[str, Any]:
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`["train.rft.learning_rate=1e-4"]` -> `{"train": {"rft": {"learning_rate": 1e-4}}}` (values read as YAML)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ValueError(f"--set {item!r}: write a dotted key, '=' and a value, e.g. train.rft.max_steps=16")
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 (no dot) as text
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        node[last] = parsed
+    return out
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `over` laid on it key by key (nested dicts merged, anything else replaced)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def run_with_oracle(suite_key: str, recipe: str, extra: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
     """`run_one` with the oracle critic (oracle_critic.py) as the self-critique model, and step pairs ranked by
     Q^, which blends its scores in: what the recipe does when its critic is right."""
     from oracle_critic import OracleCritic
 
     with OracleCritic() as oracle:
-        extra = {
+        oracle_settings = {
             "critic": {"backend": {"model": oracle.model_name, "base_url": oracle.api_root}},
             "train": {"data": {"pair_value": "blended"}},
         }
-        entry = run_one(suite_key, recipe, extra=extra, name_suffix="-oracle", **kwargs)
+        merged = deep_merge(oracle_settings, extra or {})
+        entry = run_one(suite_key, recipe, extra=merged, name_suffix="-oracle", **kwargs)
         entry["oracle_requests"] = oracle.requests
     entry["variant"] = (
         "critic: the exact move values served as an OpenAI-compatible endpoint (benchmarks/oracle_critic.py), "
@@ -151,8 +201,7 @@ def run_one(
         stale.unlink()
     shutil.rmtree(RUNS / f"{name}-checkpoints", ignore_errors=True)  # the old run's policies
     settings = {
-        **SUITES[suite_key],
-        **(extra or {}),
+        **deep_merge(SUITES[suite_key], extra or {}),
         "recipe": recipe,
         "iterations": iterations,
         "time_budget_minutes": minutes,
