@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -109,13 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
+    # Each variant keeps its own store and checkpoints beside the headline runs'.
+    kwargs: dict[str, Any] = {"name_suffix": "-" + re.sub(r"[^A-Za-z0-9.=_-]+", "_", tag) if tag else ""}
     if not args.plot_only:
         for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
-            kwargs = {"minutes": args.minutes, "iterations": args.iterations, "smoke": args.smoke}
+            kwargs.update(minutes=args.minutes, iterations=args.iterations, smoke=args.smoke)
             if args.critic == "oracle":
                 entry = run_with_oracle(args.suite, recipe, extra=overrides, **kwargs)
             else:
-                entry = run_one(args.suite, recipe, extra=overrides, name_suffix="-variant" if tag else "", **kwargs)
+                entry = run_one(args.suite, recipe, extra=overrides, **kwargs)
             if args.set:
                 entry["settings_changed"] = args.set
             if not args.smoke:
@@ -149,26 +152,20 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`base` with `over` laid on it key by key (nested dicts merged, anything else replaced)."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def run_with_oracle(suite_key: str, recipe: str, extra: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
     """`run_one` with the oracle critic (oracle_critic.py) as the self-critique model, and step pairs ranked by
     Q^, which blends its scores in: what the recipe does when its critic is right."""
     from oracle_critic import OracleCritic
+
+    from practicum.loop.config import overlay
 
     with OracleCritic() as oracle:
         oracle_settings = {
             "critic": {"backend": {"model": oracle.model_name, "base_url": oracle.api_root}},
             "train": {"data": {"pair_value": "blended"}},
         }
-        merged = deep_merge(oracle_settings, extra or {})
-        entry = run_one(suite_key, recipe, extra=merged, name_suffix="-oracle", **kwargs)
+        merged = overlay(oracle_settings, extra or {})
+        entry = run_one(suite_key, recipe, extra=merged, **kwargs)
         entry["oracle_requests"] = oracle.requests
     entry["variant"] = (
         "critic: the exact move values served as an OpenAI-compatible endpoint (benchmarks/oracle_critic.py), "
@@ -188,10 +185,10 @@ def run_one(
     name_suffix: str = "",
 ) -> dict[str, Any]:
     """One practice run from the default policy; its curve, gain, confidence intervals and time split.
-    `extra` settings are laid over the suite's (the oracle critic's run)."""
+    `extra` settings are laid over the suite's (variant runs); `name_suffix` names their store and checkpoints."""
     from rich.console import Console
 
-    from practicum.loop.config import config_from_dict
+    from practicum.loop.config import config_from_dict, overlay
     from practicum.loop.practice import practice
 
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -201,7 +198,7 @@ def run_one(
         stale.unlink()
     shutil.rmtree(RUNS / f"{name}-checkpoints", ignore_errors=True)  # the old run's policies
     settings = {
-        **deep_merge(SUITES[suite_key], extra or {}),
+        **overlay(SUITES[suite_key], extra or {}),
         "recipe": recipe,
         "iterations": iterations,
         "time_budget_minutes": minutes,
@@ -310,26 +307,40 @@ def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | Non
     for round_dir in sorted(rounds, key=lambda d: int(d.name.split("-")[1])):
         entry: dict[str, Any] = {"round": round_dir.name}
         rft = _jsonl(round_dir / "datasets" / "rft.jsonl")
-        scored = []
-        for row in rft:
-            values = _ttt_move_values(_ttt_board(row["prompt"]))
-            if row["completion"] in values:
-                scored.append((values[row["completion"]], max(values.values())))
+        scored = [m for m in (_move_scored(row["prompt"], row["completion"]) for row in rft) if m is not None]
         if scored:
             entry["rft_examples"] = len(rft)
             entry["rft_optimal_share"], entry["rft_mean_regret"] = _optimal_and_regret(scored)
-        gaps = []
-        for row in _jsonl(round_dir / "datasets" / "step_pairs.jsonl"):
-            values = _ttt_move_values(_ttt_board(row["prompt"]))
-            if row["chosen"] in values and row["rejected"] in values:
-                gaps.append(values[row["chosen"]] - values[row["rejected"]])
+        pairs = _jsonl(round_dir / "datasets" / "step_pairs.jsonl")
+        gaps = [g for g in (_pair_gap(r["prompt"], r["chosen"], r["rejected"]) for r in pairs) if g is not None]
         if gaps:
             entry["step_pairs"] = len(gaps)
-            entry["step_pairs_right"] = round(sum(g > 1e-9 for g in gaps) / len(gaps), 3)
-            entry["step_pairs_tied"] = round(sum(abs(g) <= 1e-9 for g in gaps) / len(gaps), 3)
-            entry["step_pairs_wrong"] = round(sum(g < -1e-9 for g in gaps) / len(gaps), 3)
+            entry.update({f"step_pairs_{k}": v for k, v in _gap_shares(gaps).items()})
         out.append(entry)
     return out
+
+
+def _move_scored(prompt: str, move: str) -> tuple[float, float] | None:
+    """(value of `move`, value of the best move) on the tic-tac-toe board of `prompt`; None if `move` is not a
+    legal cell there."""
+    values = _ttt_move_values(_ttt_board(prompt))
+    return (values[move], max(values.values())) if move in values else None
+
+
+def _pair_gap(prompt: str, chosen: str, rejected: str) -> float | None:
+    """How much more the chosen move is worth than the rejected one (exact values); None if either is illegal."""
+    values = _ttt_move_values(_ttt_board(prompt))
+    return values[chosen] - values[rejected] if chosen in values and rejected in values else None
+
+
+def _gap_shares(gaps: list[float]) -> dict[str, float]:
+    """The shares of pairs whose chosen move is worth more (right), the same (tied) or less (wrong)."""
+    n = len(gaps)
+    return {
+        "right": round(sum(g > 1e-9 for g in gaps) / n, 3),
+        "tied": round(sum(abs(g) <= 1e-9 for g in gaps) / n, 3),
+        "wrong": round(sum(g < -1e-9 for g in gaps) / n, 3),
+    }
 
 
 def _optimal_and_regret(scored: list[tuple[float, float]]) -> tuple[float | None, float | None]:

@@ -103,7 +103,7 @@ def measure(overrides: dict[str, Any], games: int) -> dict[str, Any]:
 
 def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
     """The mined RFT examples and step pairs of `episodes`, scored by the exact move values."""
-    from learning import _optimal_and_regret, _ttt_board, _ttt_move_values
+    from learning import _move_scored, _optimal_and_regret, _pair_gap
 
     from practicum.trainer.mining import rft_examples, step_pairs
 
@@ -112,15 +112,13 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
         mined_rft = rft_examples(
             info, tree.nodes, include_failed=data.include_failed_steps, good_value=data.good_step_value
         )
-        for ex in mined_rft:
-            values = _ttt_move_values(_ttt_board(ex.prompt))
-            if ex.completion in values:
-                scored.append((values[ex.completion], max(values.values())))
+        scored += [m for m in (_move_scored(ex.prompt, ex.completion) for ex in mined_rft) if m is not None]
     share, regret = _optimal_and_regret(scored)
     pairs: dict[str, Any] = {}
     for margin in MARGINS:
         # All pairs, and those with a side whose value is exact: a terminal node (the game ended there).
-        counts: dict[str, dict[str, int]] = {"all": _zero(), "terminal_side": _zero()}
+        gaps: list[float] = []
+        terminal_gaps: list[float] = []
         for info, tree in episodes:
             mined = step_pairs(
                 info,
@@ -131,26 +129,22 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
                 by=data.pair_value,
             )
             for pair in mined:
-                values = _ttt_move_values(_ttt_board(str(pair.prompt)))
-                if pair.chosen not in values or pair.rejected not in values:
+                gap = _pair_gap(str(pair.prompt), str(pair.chosen), str(pair.rejected))
+                if gap is None:
                     continue
-                gap = values[str(pair.chosen)] - values[str(pair.rejected)]
-                verdict = "right" if gap > 1e-9 else "wrong" if gap < -1e-9 else "tied"
-                counts["all"][verdict] += 1
+                gaps.append(gap)
                 if tree.nodes[pair.chosen_idx].is_terminal or tree.nodes[pair.rejected_idx].is_terminal:
-                    counts["terminal_side"][verdict] += 1
-        pairs[f"margin_{margin:g}"] = _shares(counts["all"])
-        pairs[f"margin_{margin:g}"]["terminal_side"] = _shares(counts["terminal_side"])
+                    terminal_gaps.append(gap)
+        pairs[f"margin_{margin:g}"] = {**_shares(gaps), "terminal_side": _shares(terminal_gaps)}
     return {"rft": {"examples": len(scored), "optimal_share": share, "mean_regret": regret}, "step_pairs": pairs}
 
 
-def _zero() -> dict[str, int]:
-    return {"right": 0, "tied": 0, "wrong": 0}
+def _shares(gaps: list[float]) -> dict[str, Any]:
+    from learning import _gap_shares
 
-
-def _shares(counts: dict[str, int]) -> dict[str, Any]:
-    total = sum(counts.values())
-    return {"pairs": total, **{k: round(v / total, 3) if total else None for k, v in counts.items()}}
+    if not gaps:
+        return {"pairs": 0, "right": None, "tied": None, "wrong": None}
+    return {"pairs": len(gaps), **_gap_shares(gaps)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -176,7 +176,7 @@ def config_from_dict(data: dict[str, Any]) -> PracticeConfig:
     simulations and keeps the practice run's other search settings (not `SearchConfig`'s own defaults).
     """
     _check_keys(data, PracticeConfig, "")
-    merged = _overlay(PracticeConfig().to_dict(), data)
+    merged = overlay(PracticeConfig().to_dict(), data)
     try:
         return dacite.from_dict(
             PracticeConfig, merged, config=dacite.Config(strict=True, cast=[tuple], check_types=True)
@@ -204,7 +204,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Pr
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings, not {type(data).__name__}")
-    return config_from_dict(_overlay(data, overrides or {}))
+    return config_from_dict(overlay(data, overrides or {}))
 
 
 def _check_keys(data: Any, cls: type, prefix: str) -> None:
@@ -221,12 +221,12 @@ def _check_keys(data: Any, cls: type, prefix: str) -> None:
             _check_keys(value, hints[key], f"{prefix}{key}.")
 
 
-def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+def overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     """`base` with `top`'s keys laid over it, mappings merged key by key at every depth."""
     out = dict(base)
     for key, value in top.items():
         below = out.get(key)
-        out[key] = _overlay(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        out[key] = overlay(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
     return out
 
 

@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 
+from practicum.loop.config import overlay
 from tests.benchmarks import load_benchmark
 
 
@@ -56,7 +57,7 @@ def test_dotted_settings_nest_and_lay_over_the_suites_own_key_by_key(bench: Modu
         "search": {"rollouts": 16},
     }
     suite = {"suite": "tictactoe", "search": {"k": 4, "rollouts": 1}}
-    assert bench.deep_merge(suite, sets)["search"] == {"k": 4, "rollouts": 16}
+    assert overlay(suite, sets)["search"] == {"k": 4, "rollouts": 16}
     assert suite["search"]["rollouts"] == 1  # the suite's own settings are not changed
     with pytest.raises(ValueError, match="dotted key"):
         bench.parse_sets(["train..rft=1"])
