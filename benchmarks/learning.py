@@ -111,10 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
     # Each variant keeps its own store and checkpoints beside the headline runs'.
-    kwargs: dict[str, Any] = {"name_suffix": "-" + re.sub(r"[^A-Za-z0-9.=_-]+", "_", tag) if tag else ""}
+    kwargs: dict[str, Any] = {
+        "minutes": args.minutes,
+        "iterations": args.iterations,
+        "smoke": args.smoke,
+        "name_suffix": "-" + re.sub(r"[^A-Za-z0-9.=_-]+", "_", tag) if tag else "",
+    }
     if not args.plot_only:
         for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
-            kwargs.update(minutes=args.minutes, iterations=args.iterations, smoke=args.smoke)
             if args.critic == "oracle":
                 entry = run_with_oracle(args.suite, recipe, extra=overrides, **kwargs)
             else:

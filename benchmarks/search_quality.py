@@ -32,33 +32,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing
-sys.path.insert(0, str(HERE))  # the exact-value helpers of learning.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the exact-value helpers of learning.py
+from learning import _gap_shares, _move_scored, _optimal_and_regret, _pair_gap, parse_sets
 
-OUT = HERE / "results" / "search_quality.json"
+OUT = Path(__file__).resolve().parent / "results" / "search_quality.json"
 SUITE = "tictactoe"
 MARGINS = (0.1, 0.3, 0.5)
 
 
 def parse_variant(text: str) -> dict[str, Any]:
-    """`"rollouts=16,simulations=12"` -> `{"rollouts": 16, "simulations": 12}` (numbers where they parse)."""
-    out: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SystemExit(f"bad variant {text!r}: write key=value pairs separated by commas, e.g. rollouts=16")
-        out[key.strip()] = _number(value.strip())
-    return out
-
-
-def _number(value: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
+    """`"rollouts=16,simulations=12"` -> `{"rollouts": 16, "simulations": 12}` (values read as in `--set`)."""
+    try:
+        return parse_sets([part.strip() for part in text.split(",") if part.strip()])
+    except ValueError:
+        raise SystemExit(f"bad variant {text!r}: write key=value pairs separated by commas, e.g. rollouts=16") from None
 
 
 def measure(overrides: dict[str, Any], games: int) -> dict[str, Any]:
@@ -103,8 +91,6 @@ def measure(overrides: dict[str, Any], games: int) -> dict[str, Any]:
 
 def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
     """The mined RFT examples and step pairs of `episodes`, scored by the exact move values."""
-    from learning import _move_scored, _optimal_and_regret, _pair_gap
-
     from practicum.trainer.mining import rft_examples, step_pairs
 
     scored = []
@@ -140,8 +126,6 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
 
 
 def _shares(gaps: list[float]) -> dict[str, Any]:
-    from learning import _gap_shares
-
     if not gaps:
         return {"pairs": 0, "right": None, "tied": None, "wrong": None}
     return {"pairs": len(gaps), **_gap_shares(gaps)}
