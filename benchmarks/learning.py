@@ -362,11 +362,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _ttt_board(prompt: str | None) -> str:
-    """The board of a tic-tac-toe prompt as 9 characters (the top row, 3, first), from the last board drawn in it."""
-    import re
+    """The board of a tic-tac-toe prompt as 9 characters (the top row, 3, first), from the last board written in
+    it; "" (no legal moves, so no values) if it holds none."""
+    from practicum.envs.games.tictactoe import board_from_text
 
-    lines = re.findall(r"^[123] ([.XO]) ([.XO]) ([.XO])$", prompt or "", flags=re.M)[-3:]
-    return "".join("".join(row) for row in lines)
+    return board_from_text(prompt or "") or ""
 
 
 def _ttt_move_values(board: str) -> dict[str, float]:

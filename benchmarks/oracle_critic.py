@@ -1,10 +1,11 @@
 """An oracle critic for tic-tac-toe behind an OpenAI-compatible endpoint: the upper bound of self-critique.
 
 The learning benchmark's default critic is the 135M policy itself. To measure what a critic that knows the
-game would change, this server answers practicum's critic requests (`POST /v1/chat/completions`, the
-candidates labelled A, B, C... in the prompt) from the exact win probabilities of each candidate move against
-the suite's opponent (`learning._ttt_move_values`): the first token's `top_logprobs` give label L the
-log-probability `sharpness * value(L)`, so the critic's softmax ranks the candidates by their true values.
+game would change, this server answers practicum's critic questions (`POST /v1/chat/completions`, one proposed move per
+request) from the exact win probabilities of every move against the suite's opponent
+(`learning._ttt_move_values`): the first token's `top_logprobs` give "Yes" the probability
+`exp(sharpness * (value(move) - best value))` and "No" the rest, so the best move scores 1 and the critic
+ranks moves by their true values.
 practicum talks to it as to any served critic (`critic: {backend: {model: ..., base_url: ...}}`); nothing
 in the package knows it exists.
 
@@ -15,6 +16,7 @@ in the package knows it exists.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -27,18 +29,20 @@ from learning import _ttt_board, _ttt_move_values
 
 from practicum.envs.web.server import LocalServer
 
-OPTION = re.compile(r"^([A-Z])\. (\S+)$", flags=re.M)
+PROPOSED = re.compile(r"Proposed action:\n(\S+)")
 
 
 def answer(body: dict[str, Any], sharpness: float) -> dict[str, Any]:
-    """The chat completion for one critic request: the best candidate's label, with every label's log-prob."""
+    """The chat completion for one critic question: Yes or No, with both words' log-probs."""
     messages = body.get("messages") or []
     content = str(messages[-1].get("content", "")) if messages else ""
     values = _ttt_move_values(_ttt_board(content))
-    options = [(label, move) for label, move in OPTION.findall(content) if move in values]
-    if not options:  # not a tic-tac-toe critic prompt: a reply without log-probs (the critic counts it invalid)
+    proposed = PROPOSED.search(content)
+    if not values or proposed is None or proposed.group(1) not in values:
+        # Not a tic-tac-toe critic question: a reply without log-probs (the critic counts it invalid).
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "?"}}]}
-    top = [{"token": label, "logprob": sharpness * (values[move] - 1.0)} for label, move in options]
+    yes = min(max(math.exp(sharpness * (values[proposed.group(1)] - max(values.values()))), 1e-6), 1 - 1e-6)
+    top = [{"token": "Yes", "logprob": math.log(yes)}, {"token": "No", "logprob": math.log1p(-yes)}]
     best = max(top, key=lambda t: t["logprob"])
     return {
         "object": "chat.completion",

@@ -4,7 +4,8 @@ Both variants run the same search (`search_episode`, same `SearchConfig`, same t
 model weights) and differ only in how they call the model:
 
 - batched (practicum): `LocalPolicy` scores all candidate actions of a node in one forward pass that reuses
-  the prompt's key/value cache, and `LocalCritic` reads its scores from one next-token distribution;
+  the prompt's key/value cache, and `LocalCritic` asks its Yes/No question about every candidate in one
+  batched forward pass over the same shared prefix;
 - naive (the public Agent Q and LATS code): every candidate gets its own full forward pass over prompt +
   candidate, and the critic generates free text (a ranking of the candidates) that is then parsed.
 
@@ -49,6 +50,25 @@ from practicum.search import EpisodeTree, SearchConfig, search_episode
 RESULTS = Path(__file__).resolve().parent / "results" / "search.json"
 
 NAIVE_CRITIC_TOKENS = 40  # a ranking and a short reason: the budget LocalCritic uses for its rationale
+NAIVE_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the naive critic's option letters
+
+
+def ranking_messages(context: StepContext, actions: Sequence[str]) -> list[prompts.Message]:
+    """The naive critic's prompt (Agent Q / LATS style): the situation, the candidates lettered A, B, C..., and
+    a request to rank them in free text."""
+    if not 1 <= len(actions) <= len(NAIVE_LABELS):
+        raise ValueError(f"the naive critic ranks 1 to {len(NAIVE_LABELS)} actions, got {len(actions)}")
+    # The situation is the policy's request without its last paragraph (what to reply with).
+    situation = prompts.policy_messages(context)[-1]["content"].rsplit("\n\n", 1)[0]
+    options = "\n".join(f"{label}. {action}" for label, action in zip(NAIVE_LABELS, actions, strict=False))
+    return [
+        {"role": "system", "content": prompts.CRITIC_SYSTEM},
+        {
+            "role": "user",
+            "content": f"{situation}\n\nCandidate next actions:\n{options}\n\n"
+            "Rank all candidates from best to worst by their letters (e.g. B, A, C), then give a short reason.",
+        },
+    ]
 
 
 class NaivePolicy(Policy):
@@ -109,15 +129,9 @@ class NaiveCritic(Critic):
     def critique(self, context: StepContext, actions: Sequence[str], *, rationale: bool = False) -> Critique:
         """Rank by generation: best letter first scores 1, the last 0; an unreadable reply scores 0.5 each."""
         actions = list(actions)
-        messages = prompts.critic_messages(context, actions)
-        messages[-1] = {
-            "role": "user",
-            "content": messages[-1]["content"].rsplit("\n\n", 1)[0]
-            + "\n\nRank all candidates from best to worst by their letters (e.g. B, A, C), then give a short reason.",
-        }
-        prompt = self.model.render(messages)
+        prompt = self.model.render(ranking_messages(context, actions))
         sample = self.model.sample(prompt, 1, temperature=0.0, max_new_tokens=NAIVE_CRITIC_TOKENS)[0]
-        labels = list(prompts.OPTION_LABELS[: len(actions)])
+        labels = list(NAIVE_LABELS[: len(actions)])
         order = [m for m in dict.fromkeys(re.findall(r"\b([A-Z])\b", sample.text)) if m in labels]
         parsed = bool(order)
         if parsed:

@@ -293,13 +293,22 @@ def train_command(
     method: Annotated[str, typer.Option(help="dpo, rft, or rft+dpo.")] = "rft+dpo",
     max_steps: Annotated[int, typer.Option(min=1, help="Optimizer steps per stage.")] = 8,
     out: Annotated[Path, typer.Option(help="Where the new checkpoint goes.")] = Path("practicum-checkpoints/manual"),
+    run: Annotated[
+        str | None, typer.Option(help="Train on this run's episodes only (id or name; default: every run's).")
+    ] = None,
 ) -> None:
     """Run one training round by hand over an existing store: data since the policy was made -> a candidate."""
     from practicum.loop.manual import train_once
 
     with _open_existing(db) as store:
         result = train_once(
-            store, policy=policy, method=method, output_root=out, max_steps=max_steps, argv=["practicum", *sys.argv[1:]]
+            store,
+            policy=policy,
+            method=method,
+            output_root=out,
+            max_steps=max_steps,
+            argv=["practicum", *sys.argv[1:]],
+            data_run=run,
         )
     console.print(
         f"round {result.round_id}: {result.status}"

@@ -26,12 +26,16 @@ CHAT_TEMPLATE = (
 )
 
 # Training text for the BPE merges: words that environments and prompts use, so that actions tokenize
-# into a few tokens each, like they would with a real vocabulary.
+# into a few tokens each, like they would with a real vocabulary. The critic's answers "Yes" and "No" (also
+# after a space) are single tokens here, as in SmolLM2's vocabulary, so the critic reads them from one
+# next-token distribution.
 _CORPUS = """
 Goal: reach the goal square without falling into a hole. Legal actions: left, right, up, down.
 You act in a text environment to reach the goal. Answer with exactly one action and nothing else.
-Actions so far: none. Next action? Candidate actions: A. left B. right C. up D. down
-Which candidate brings the agent closest to the goal? Answer with its letter, then a short reason.
+Actions so far: none. Next action? Proposed action: left. Is the proposed action a good move? Yes or No.
+Yes, it is safe. No, it falls into a hole. Yes or No? No. Yes.
+No: down falls into a hole.
+Yes: right avoids the hole.
 search[red shoes] click[buy now] click[next page] click[back to search] type[hello world]
 The board: S F F F / F H F H / F F F H / H F F G. Move the piece. Play e2e4, g1f3, d7d5.
 Drop a disc in column 1 2 3 4 5 6 7. Pick up the key, open the door, go to the ball.

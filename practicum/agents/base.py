@@ -55,8 +55,9 @@ class Critique:
 
     `scores[i]` in [0, 1] is how good `actions[i]` looks for reaching the goal. When the model's output
     cannot be parsed the scores fall back to a neutral 0.5 and `parsed` is False (counted, never raised).
-    The critics in `agents.critic` score each action by the model's probability of picking it as the best,
-    so parsed scores sum to 1 over the node's actions.
+    The critics in `agents.critic` ask about each action alone (p(Yes) to "is this a good move?"), so an
+    action's score does not depend on the other candidates or their order. `prompt` is the question's text
+    with `{action}` where each candidate goes.
     """
 
     prompt: str

@@ -5,7 +5,7 @@ Two endpoints are used, both standard:
   log-prob of every prompt token, and the tokens that fall inside an action's characters add up to its
   log-prob. All candidates go in one request (`prompt` as a list); servers with prefix caching (vLLM)
   compute the shared prompt once.
-- `POST {base_url}/chat/completions` with `logprobs: true` samples free-text actions, and the critic's letter.
+- `POST {base_url}/chat/completions` with `logprobs: true` samples free-text actions, and the critic's Yes or No.
 
 Servers differ in what they support. Where one returns no log-probs, a candidate's log-prob is None and
 ranking falls back to votes over sampled replies, then list order. Replies that are not valid JSON or not

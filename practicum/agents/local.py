@@ -6,7 +6,8 @@ trick: the prompt is run once (`prefill`) and its key/value cache is reused.
   candidate (`cache.batch_repeat_interleave`) and all candidates go through ONE forward pass, right-padded.
   This is ~6x faster than one full pass per candidate on CPU and gives the same numbers (FACTS.md).
 - `sample`: k free-text completions from one shared prefill, with a seeded generator.
-- `prefill` alone: the distribution of the reply's first token (the critic reads option labels there).
+- `prefill` alone: the distribution of the reply's first token; `next_logprobs` the same after each of several
+  continuations of one prompt (the critic reads Yes and No there, one continuation per candidate).
 
 `LocalPolicy` turns those into the `Policy` interface; `agents.critic.LocalCritic` shares the same
 `LocalModel`, so a policy and its critic load the weights once.
@@ -217,37 +218,68 @@ class LocalModel:
         first = torch.log_softmax(first_logits, dim=-1)  # distribution of every candidate's first token
         results: list[float] = []
         for start in range(0, len(cands), self.score_batch_size):
-            chunk = cands[start : start + self.score_batch_size]
-            batch, width = len(chunk), max(len(c) for c in chunk)
-            ids = torch.full((batch, width), self.pad_id, dtype=torch.long, device=self.device)
-            mask = torch.zeros((batch, width), dtype=torch.long, device=self.device)
-            for row, cand in enumerate(chunk):
-                ids[row, : len(cand)] = torch.tensor(cand, device=self.device)
-                mask[row, : len(cand)] = 1
+            ids, mask = self._padded(cands[start : start + self.score_batch_size])
+            batch, width = ids.shape
             # Token j of a candidate is predicted at position j-1; token 0 by the prompt's last position.
             token_lp = torch.empty((batch, width), device=self.device)
             token_lp[:, 0] = first[ids[:, 0]]
             if width > 1:
                 # The last token of each candidate is only predicted, never read: feed the others.
-                inputs, seen = ids[:, :-1], mask[:, :-1]
-                # Repeat the prompt's cache once per candidate (copy first: repeating rebinds the cache's
-                # tensors, the forward pass appends to them, and the caller may reuse the prefill).
-                repeated = copy.deepcopy(cache)
-                repeated.batch_repeat_interleave(batch)
-                # Right padding: real tokens sit at positions prompt_len.. and never attend to the pads after.
-                ones = torch.ones((batch, prompt_len), dtype=torch.long, device=self.device)
-                positions = torch.arange(prompt_len, prompt_len + width - 1, device=self.device).expand(batch, -1)
-                out = self.model(
-                    input_ids=inputs,
-                    attention_mask=torch.cat([ones, seen], 1),
-                    position_ids=positions,
-                    cache=repeated,
-                    use_cache=True,
-                )
-                logp = torch.log_softmax(out.logits.float(), dim=-1)  # [batch, width - 1, vocab]
+                logits = self._after_prompt(cache, prompt_len, ids[:, :-1], mask[:, :-1])
+                logp = torch.log_softmax(logits.float(), dim=-1)  # [batch, width - 1, vocab]
                 token_lp[:, 1:] = logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
             results.extend((token_lp * mask).sum(dim=1).tolist())
         return results
+
+    @torch.inference_mode()
+    def next_logprobs(self, prompt: str, continuations: Sequence[str]) -> tuple[torch.Tensor, int, int]:
+        """The next-token log-probs after `prompt + c` for each continuation c: shape [len(continuations), vocab].
+
+        One prefill of the shared `prompt`, then all continuations in batched forward passes over its repeated
+        cache (right-padded; each row is read at its own last token). Each row depends on its own text only,
+        not on the other continuations or their order. Also returns the prompt's and the continuations' token
+        counts. Continuations must be non-empty.
+        """
+        conts = [self.encode(c) for c in continuations]
+        if not conts or any(not c for c in conts):
+            raise ConfigError("next_logprobs needs at least one continuation, and none of them empty")
+        cache, _, prompt_len = self.prefill(prompt)
+        rows: list[torch.Tensor] = []
+        for start in range(0, len(conts), self.score_batch_size):
+            ids, mask = self._padded(conts[start : start + self.score_batch_size])
+            logits = self._after_prompt(cache, prompt_len, ids, mask)  # [batch, width, vocab]
+            last = mask.sum(dim=1) - 1  # each row's own last token
+            rows.append(torch.log_softmax(logits[torch.arange(len(ids), device=self.device), last].float(), dim=-1))
+        return torch.cat(rows), prompt_len, sum(map(len, conts))
+
+    def _padded(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token sequences right-padded into one batch: ids and attention mask, shape [batch, longest]."""
+        width = max(len(x) for x in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long, device=self.device)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long, device=self.device)
+        for row, seq in enumerate(seqs):
+            ids[row, : len(seq)] = torch.tensor(seq, device=self.device)
+            mask[row, : len(seq)] = 1
+        return ids, mask
+
+    def _after_prompt(self, cache: Any, prompt_len: int, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The logits of a right-padded batch run after a prefilled prompt: shape [batch, width, vocab]."""
+        batch, width = ids.shape
+        # Repeat the prompt's cache once per row (copy first: repeating rebinds the cache's tensors, the forward
+        # pass appends to them, and the caller may reuse the prefill).
+        repeated = copy.deepcopy(cache)
+        repeated.batch_repeat_interleave(batch)
+        # Right padding: real tokens sit at positions prompt_len.. and never attend to the pads after them.
+        ones = torch.ones((batch, prompt_len), dtype=torch.long, device=self.device)
+        positions = torch.arange(prompt_len, prompt_len + width, device=self.device).expand(batch, -1)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=torch.cat([ones, mask], 1),
+            position_ids=positions,
+            cache=repeated,
+            use_cache=True,
+        )
+        return out.logits
 
     def score(self, prompt: str, completions: Sequence[str]) -> Scored:
         """log p(completion + end-of-turn | prompt) for each completion: one prefill, batched candidates."""

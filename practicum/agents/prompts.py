@@ -1,8 +1,8 @@
 """Every prompt practicum sends to a model, in one place and versioned.
 
-A prompt is built as chat messages (`policy_messages`, `critic_messages`) and rendered to the exact text the
+A prompt is built as chat messages (`policy_messages`, `judge_messages`) and rendered to the exact text the
 model reads with the tokenizer's own chat template (`render`). That text, not the messages, is what
-`Proposal.prompt` and `Critique.prompt` carry, together with `PROMPT_VERSION`, so the store keeps exactly what
+`Proposal.prompt` and `Critique.prompt` (the judge question with `{action}` in the action's place) carry, together with `PROMPT_VERSION`, so the store keeps exactly what
 the model saw and the trainer can train on the same string. Change the wording here and bump the version.
 
 Prompts are short on purpose: the default model is a 135M-parameter model running on CPU, where every prompt
@@ -11,26 +11,28 @@ token costs time at every node of the search tree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from practicum.agents.base import StepContext
 from practicum.errors import ConfigError
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 Message = dict[str, str]
 
 # The policy and the critic share the system message and the situation text, and differ only in the request
 # at the end: a local model then computes the shared part once per node (`LocalModel.prefill` reuses it).
-# For the critic, replying with a candidate's letter is its way of naming exactly one action.
 SYSTEM = "You act in a text environment to reach a goal. Reply with exactly one action and nothing else."
 POLICY_SYSTEM = SYSTEM
 CRITIC_SYSTEM = SYSTEM
 
-# Option labels for the critic: single characters, which common BPE vocabularies encode as one token each,
-# so one next-token distribution scores all of them at once.
-OPTION_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# The critic's question about one proposed action. The action ends its own line, so that the text before it
+# (shared by every candidate of a node) never ends in a space that BPE would merge into the action.
+JUDGE_LEAD = "Proposed action:\n"
+JUDGE_QUESTION = "Is the proposed action a good move towards the goal? Answer Yes or No."
+JUDGE_ANSWERS = ("Yes", "No")
+_ACTION_SLOT = "\x00action\x00"  # a placeholder no observation contains (sanitised text has no NUL)
 
 # Only the most recent actions go into the prompt; older ones are already reflected in the observation.
 MAX_HISTORY = 8
@@ -69,28 +71,27 @@ def policy_messages(context: StepContext) -> list[Message]:
     ]
 
 
-def critic_messages(context: StepContext, actions: Sequence[str]) -> list[Message]:
-    """The chat messages asking which candidate action is best, the candidates labelled A, B, C...
+def judge_messages(context: StepContext, action: str) -> list[Message]:
+    """The chat messages asking whether one proposed action is good; the reply starts with Yes or No.
 
-    The assistant's reply starts with the label of the best action; its next-token distribution over the
-    labels is the critic's score.
+    The critic asks this once per candidate, each question alone: a candidate's score then depends on the
+    situation and on that action only, never on which other candidates there are or the order they come in
+    (a list of lettered options is read by a small model mostly by position: option A won whatever it held).
     """
-    if not actions:
-        raise ConfigError("critic_messages needs at least one candidate action; pass a non-empty list")
-    if len(actions) > len(OPTION_LABELS):
-        raise ConfigError(
-            f"the critic can compare at most {len(OPTION_LABELS)} actions at once, got {len(actions)}; "
-            "lower the number of candidates per node"
-        )
-    options = "\n".join(f"{label}. {action}" for label, action in zip(OPTION_LABELS, actions, strict=False))
     return [
         {"role": "system", "content": CRITIC_SYSTEM},
-        {
-            "role": "user",
-            "content": f"{_situation(context)}\n\nCandidate next actions:\n{options}\n\n"
-            "Which candidate is best for reaching the goal? Reply with its letter, then a short reason.",
-        },
+        {"role": "user", "content": f"{_situation(context)}\n\n{JUDGE_LEAD}{action}\n\n{JUDGE_QUESTION}"},
     ]
+
+
+def judge_parts(render_fn: Callable[[Sequence[Message]], str], context: StepContext) -> tuple[str, str]:
+    """The rendered judge prompt split around the action: (`prefix`, `suffix`), so that the prompt for action
+    `a` is exactly `prefix + a + suffix` and every candidate of a node shares `prefix` (computed once)."""
+    text = render_fn(judge_messages(context, _ACTION_SLOT))
+    prefix, found, suffix = text.partition(_ACTION_SLOT)
+    if not found or _ACTION_SLOT in suffix:
+        raise ConfigError("the chat template changed the judge prompt's action slot; use a plain template")
+    return prefix, suffix
 
 
 def render(tokenizer: ChatTemplater, messages: Sequence[Message]) -> str:

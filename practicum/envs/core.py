@@ -119,6 +119,10 @@ class TextEnv(gym.Env[str, str], ABC):
 
     metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 - gymnasium declares it a plain attribute
     max_observation_chars: ClassVar[int] = 32_768
+    #: The observation alone says everything a decision needs (a board, a position and what lies around it),
+    #: so the agent's prompt leaves the action history out: a history of moves in front of a small model
+    #: invites it to repeat them. False (pages, partial views): the recent actions are shown.
+    observation_is_state: bool = False
 
     def __init__(self, *, suite: str, task_factory: Any, max_steps: int = 50) -> None:
         """`task_factory(seed) -> Task` builds the suite's task for a seed; `max_steps` truncates episodes."""

@@ -20,6 +20,7 @@ import yaml
 
 from practicum.agents.config import CriticConfig, PolicyConfig
 from practicum.errors import ConfigError
+from practicum.loop.warmup import WarmupConfig
 from practicum.search.config import SearchConfig
 from practicum.trainer.config import (
     DataSettings,
@@ -43,8 +44,21 @@ def _default_search() -> SearchConfig:
     # candidate (k=4 covers FrozenLake), and random rollouts (no model call) find the sparse goal reward that
     # the model's own rollouts, confidently walking one way, never reach. Measured on FrozenLake 4x4 train
     # tasks: search solved 0 of 4 with 3 simulations, k=3 and model rollouts, 4 of 6 with these settings.
+    # alpha 1: search does not trust the critic. Measured with exact values (benchmarks/signal.py): the default
+    # model's critic picks an optimal move no more often than chance (FrozenLake 4x4 55% vs 45% at random,
+    # below the policy's own 63%; tic-tac-toe 35% vs 32%), so blending it in only adds noise. A stronger critic
+    # earns its weight back: measure it with signal.py and set `search.alpha`.
+    # A discount below 1 makes a path that reaches the goal sooner worth more, so search and the step pairs it
+    # ranks prefer the short way over a detour that also arrives (undiscounted, both were worth 1).
     return SearchConfig(
-        simulations=8, k=4, max_depth=3, rollout_depth=8, rollout_policy="random", alpha=0.5, evaluation="rollout"
+        simulations=8,
+        k=4,
+        max_depth=3,
+        rollout_depth=8,
+        rollout_policy="random",
+        alpha=1.0,
+        evaluation="rollout",
+        discount=0.95,
     )
 
 
@@ -129,6 +143,9 @@ class PracticeConfig:
     train: TrainConfig = field(default_factory=_default_train)
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(min_new_pairs=4, min_new_episodes=4))
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    """The format warm-up before iteration 0 (`loop.warmup`): a local base model first learns to answer with
+    a legal action, with no preference between them; `warmup: {states: 0}` starts from the base model as is."""
 
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:

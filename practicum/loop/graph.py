@@ -192,7 +192,10 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
     adopted = _finished_round_since(ctx, state)
     if adopted is not None:  # the round finished before a kill, after the last checkpoint: don't train twice
         return adopted
-    due = round_due(ctx.store, state["policy_id"], config.schedule, data=config.train_config.data)
+    # Only this run's episodes: another run in the same store (another suite, another model) is not its data.
+    due = round_due(
+        ctx.store, state["policy_id"], config.schedule, data=config.train_config.data, run_id=state["run_id"]
+    )
     if not due.due:
         return {"train_note": f"no round: {due.reason}"}
     ctx.reporter.note(f"iteration {state['iteration']} · training ({due.reason})")
@@ -202,6 +205,7 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
             config.train_config,
             policy_id=state["policy_id"],
             run_id=state["run_id"],
+            data_run_id=state["run_id"],
             output_root=ctx.checkpoint_dir,
             progress=ctx.show_training,
         )

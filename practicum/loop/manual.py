@@ -18,16 +18,27 @@ from practicum.trainer.rounds import RoundResult, run_round
 
 
 def train_once(
-    store: Store, *, policy: str | None, method: str, output_root: Path, max_steps: int, argv: list[str]
+    store: Store,
+    *,
+    policy: str | None,
+    method: str,
+    output_root: Path,
+    max_steps: int,
+    argv: list[str],
+    data_run: str | None = None,
 ) -> RoundResult:
-    """Train one round from `policy` (default: the promoted one) on the data that arrived since it was made."""
+    """Train one round from `policy` (default: the promoted one) on the data that arrived since it was made:
+    the episodes of run `data_run` (id or name) only, or of every run in the store without it."""
     config = TrainConfig(method=method)  # type: ignore[arg-type]
     config = replace(config, dpo=replace(config.dpo, max_steps=max_steps), rft=replace(config.rft, max_steps=max_steps))
-    policy_id = None
-    if policy is not None:
-        with store.session() as s:
+    policy_id = data_run_id = None
+    with store.session() as s:
+        if policy is not None:
             policy_id = queries.get_policy(s, int(policy) if policy.isdigit() else policy).id
-    record = run_record({"command": "train", "method": method, "max_steps": max_steps}, {"train": config.seed}, argv)
+        if data_run is not None:
+            data_run_id = queries.get_run(s, data_run).id
+    settings = {"command": "train", "method": method, "max_steps": max_steps, "data_run": data_run_id}
+    record = run_record(settings, {"train": config.seed}, argv)
     run_id = store.create_run(
         config=record["config"],
         seeds=record["seeds"],
@@ -36,7 +47,15 @@ def train_once(
         git_rev=record["git_revision"],
     )
     try:
-        result = run_round(store, config, policy_id=policy_id, run_id=run_id, output_root=output_root, progress=True)
+        result = run_round(
+            store,
+            config,
+            policy_id=policy_id,
+            run_id=run_id,
+            data_run_id=data_run_id,
+            output_root=output_root,
+            progress=True,
+        )
     except BaseException:
         store.finish_run(run_id, status="failed")
         raise

@@ -40,6 +40,7 @@ from practicum.errors import ConfigError
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec
 from practicum.loop.graph import Interrupted, LoopContext, Reporter, build_graph
+from practicum.loop.warmup import warm_up
 from practicum.provenance import run_record
 from practicum.store import Store, open_store, parse_url, queries
 from practicum.store.models import Run
@@ -191,7 +192,12 @@ def _base_policy(ctx: LoopContext) -> int:
         from practicum.agents.default import default_model_dir
 
         model_dir = str(default_model_dir())
-    return register_base_policy(ctx.store, model_dir, run_id=ctx.runner.spec.run_id)
+    if ctx.config.warmup.states == 0:
+        return register_base_policy(ctx.store, model_dir, run_id=ctx.runner.spec.run_id)
+    root = Path(ctx.checkpoint_dir).parent  # shared by the runs beside this store: the warm-up is done once
+    warmed = warm_up(model_dir, ctx.suite, ctx.config.warmup, root, ctx.reporter.note)
+    name = f"{Path(model_dir).name}+format-{ctx.suite.name}" if warmed != Path(model_dir).resolve() else None
+    return register_base_policy(ctx.store, warmed, name=name, run_id=ctx.runner.spec.run_id)
 
 
 def _start_run(store: Store, config: PracticeConfig, argv: list[str] | None) -> int:

@@ -69,9 +69,11 @@ class SearchConfig:
     model rolling out, each one costs `rollout_depth` model calls."""
 
     resample_chance: bool = True
-    """Rollouts draw the environment's chance events afresh (`TextEnv.reseed_chance`: an opponent's random
-    moves) instead of the ones this episode's saved generator holds. Without it every rollout knows the
-    opponent's coming coin flips, and search learns which moves win this game rather than which are good."""
+    """Expansions and rollouts during search draw the environment's chance events afresh
+    (`TextEnv.reseed_chance`: an opponent's random moves), from seeds derived from `seed`, instead of the
+    ones this episode's saved generator holds. Without it every sibling expanded from one node meets the same
+    coin flip and every simulation knows the opponent's coming flips, so search learns which moves win this
+    game rather than which are good. Greedy and sampled play always meet the episode's own chance."""
 
     rollout_policy: RolloutPolicy = "policy"
     """Who plays rollouts: "policy" (the model, one call per step) or "random" (a uniformly random legal
@@ -86,7 +88,8 @@ class SearchConfig:
     """Discount applied to rewards one step further down a trajectory, in (0, 1]."""
 
     seed: int = 0
-    """Seed for everything random in search: rollout sampling and the seeds passed to the policy."""
+    """Seed for everything random in search: rollout sampling, the seeds passed to the policy and the chance
+    seeds of expansions and rollouts (`resample_chance`)."""
 
     temperature: float = 0.0
     """Sampling temperature passed to the policy for free-text proposals and rollouts (>= 0; 0 is greedy)."""

@@ -6,6 +6,10 @@ cursor replays the node's action prefix from `reset` (or from the node the envir
 an ancestor) and checks that every replayed observation equals the one recorded when the node was first
 reached: a mismatch is a `Divergence`, which the search reports as an `env` failure, never an agent one.
 
+Search may also let the environment draw a step's chance events from a seed of its own (`reseed_chance`):
+such a step's waypoint carries that seed, and replay applies it again before the step, so a replayed state is
+the one search expanded, not the one the episode's own generator would have led to.
+
 Exceptions raised by the environment itself (a browser that died, a socket that closed) become `EnvCrash`,
 reported as an `infra` failure with the error text. `PracticumError`s still propagate: they mean a misuse
 or a bad configuration that the user must fix.
@@ -33,11 +37,13 @@ class EnvCrash(Exception):
 
 @dataclass(frozen=True)
 class Waypoint:
-    """One step of a route from the root: the node reached, the action that reached it, its observation."""
+    """One step of a route from the root: the node reached, the action that reached it, its observation, and
+    the seed its chance events were drawn from when search expanded it (None: the episode's own generator)."""
 
     idx: int
     action: str
     observation: str
+    chance_seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,14 @@ class EnvCursor:
         self._at = None
         return StepResult(obs, float(reward), bool(terminated), bool(truncated), info)
 
-    def reseed_chance(self, seed: int) -> None:
-        """Let the environment draw its coming chance events from `seed` (a rollout's, not the episode's own);
-        the next `goto` restores or replays the episode's own state, generator included."""
+    def reseed_chance(self, seed: int) -> bool:
+        """Let the environment draw its coming chance events from `seed` (search's, not the episode's own);
+        the next `goto` restores or replays the recorded state, generator included. Returns whether the
+        environment has chance events to reseed."""
         if self._call(lambda: self.env.reseed_chance(seed)):
             self._at = None  # no longer exactly at a recorded node: its future differs
+            return True
+        return False
 
     def mark(self, index: int, *, keep: bool) -> None:
         """Record that the environment is now exactly at node `index`; snapshot it if `keep` and possible."""
@@ -131,6 +140,8 @@ class EnvCursor:
             self._check(obs, root_observation, 0, how="replayed")
             start = 0
         for waypoint in route[start:]:
+            if waypoint.chance_seed is not None:
+                self.reseed_chance(waypoint.chance_seed)  # the chance search drew when it expanded this node
             result = self.step(waypoint.action)
             self.replayed_steps += 1
             self._check(result.observation, waypoint.observation, waypoint.idx, how="replayed")

@@ -7,14 +7,25 @@ For every committed step, from the committed node:
 2. critique: the critic scores the candidates in one call (Agent Q's self-critique);
 3. select: descend by PUCT or UCT over Q^ = alpha·Q_mcts + (1 - alpha)·critic score;
 4. expand: execute the selected child's action in the environment (restoring a snapshot of the parent, or
-   replaying the action prefix), which fills its observation, reward and terminal flag;
+   replaying the action prefix), which fills its observation, reward and terminal flag; with
+   `resample_chance` the environment's chance events for that step (an opponent's coin flip) are drawn from
+   a seed of the search's own, so siblings meet independent draws and no simulation reads the episode's future;
 5. evaluate the new leaf: the mean of `rollouts` rollouts (by the policy or at random), the environment's
-   reward alone, or the critic's best score among the leaf's own candidates;
+   reward alone, or the critic's best score among the leaf's own candidates (rollouts reseed chance too);
 6. back up the discounted return to every node on the path, up to the episode's root.
 
 After `simulations` simulations (or `wall_clock_s`) the agent commits to the most visited child (or the one
 with the best Q^), and search continues from there; the tree keeps every node it ever created. Search never
 writes to the store and never trains: it returns an `EpisodeTree` and the loop does the rest.
+
+Chance. A snapshot holds the environment's random generator, so without reseeding every expansion from one
+node would see the same coming coin flips, up to `max_depth` levels ahead: search would learn which moves win
+this very game (and RFT would reward luck) rather than which moves are good. With `resample_chance` every
+expansion during search reseeds the environment's chance from a generator seeded by `SearchConfig.seed`
+(reproducible; a separate stream from the policy's seeds, so a game without chance searches exactly as it
+would without the option). A committed step then keeps the outcome that search expanded: in a search episode
+the environment's own generator decides only what happens at reset. Greedy and sampled play never reseed:
+their steps meet the episode's own chance, as an evaluation must.
 """
 
 from __future__ import annotations
@@ -116,7 +127,13 @@ class _Episode:
         self.cfg = config
         self.clock = clock
         self.rng = random.Random(config.seed)
+        # Expansions' chance seeds come from their own stream, so an environment without chance sees the same
+        # policy seeds, rollouts and tree whether or not `resample_chance` is on.
+        self.chance_rng = random.Random(f"chance:{config.seed}")
+        self.chance_seeds: dict[int, int] = {}  # the seed each node's step drew its chance events from
         self.cursor = EnvCursor(env, task=task, seed=seed, clock=clock)
+        # Where the observation is the whole state, the prompt shows no action history (it invites repetition).
+        self.show_history = not getattr(env, "observation_is_state", False)
         self.nodes: list[Node] = []
         self.legal: dict[int, tuple[str, ...] | None] = {}  # legal actions at each expanded node
         self.env_failure: dict[int, str | None] = {}  # the environment's failure kind at each expanded node
@@ -304,6 +321,11 @@ class _Episode:
         assert node.parent_idx is not None and node.action is not None  # only proposed children are expanded
         cursor = self.cursor
         self._goto(self.nodes[node.parent_idx])
+        if self.cfg.searches and self.cfg.resample_chance:
+            # Siblings must not all meet the coin flips the parent's snapshot holds (see the module docstring).
+            seed = self.chance_rng.randrange(2**31)
+            if cursor.reseed_chance(seed):
+                self.chance_seeds[node.idx] = seed  # replay applies it again to reach this node
         result = cursor.step(node.action)
         node.observation = result.observation
         node.reward = result.reward
@@ -350,7 +372,8 @@ class _Episode:
             weight *= self.cfg.discount
             if result.done:
                 break
-            history.append(action)
+            if self.show_history:
+                history.append(action)
             observation, legal = result.observation, _legal(result.info)
         return total
 
@@ -379,7 +402,10 @@ class _Episode:
 
     # ================================================================= helpers
     def _goto(self, node: Node) -> None:
-        route = [Waypoint(n.idx, n.action or "", n.observation or "") for n in self._route(node)]
+        route = [
+            Waypoint(n.idx, n.action or "", n.observation or "", self.chance_seeds.get(n.idx))
+            for n in self._route(node)
+        ]
         self.cursor.goto(self.nodes[0].observation or "", route)
 
     def _ancestors(self, node: Node) -> list[Node]:
@@ -396,6 +422,10 @@ class _Episode:
         return [*self._ancestors(node), node][1:]
 
     def _history(self, node: Node) -> tuple[str, ...]:
+        """The actions taken from the root to `node`, as the prompt shows them (none where the observation is
+        the whole state)."""
+        if not self.show_history:
+            return ()
         return tuple(n.action for n in self._route(node) if n.action is not None)
 
     def _context(self, node: Node) -> StepContext:

@@ -260,7 +260,8 @@ class Pair(Base):
     """A preference pair for DPO: `chosen` over `rejected` after `prompt`.
 
     Step pairs point at the parent node `(episode_id, node_idx)` and, where they are tree nodes, at the
-    chosen and rejected children; trajectory pairs point at a successful and a failed episode of one task.
+    chosen and rejected children; trajectory pairs point at a successful and a failed episode of one task
+    (and `chosen_idx` / `rejected_idx` at the node of each where their paths parted, without `episode_id`).
     `round_id` is the training round that used the pair (NULL: not used yet).
     """
 

@@ -163,7 +163,8 @@ class PairRecord:
 
     Step pairs (`kind="step"`) are sibling actions under node `node_idx` of one episode; `chosen_idx` and
     `rejected_idx` name the sibling nodes when they are in the tree. Trajectory pairs (`kind="trajectory"`)
-    are a success and a failure on one task: `chosen_episode_id` and `rejected_episode_id`.
+    are a success and a failure on one task: `chosen_episode_id` and `rejected_episode_id`, and where given
+    `chosen_idx` / `rejected_idx` name the node of each episode where their paths parted.
     `episode_id` is filled by `write_episode`; give it yourself only for `Store.add_pairs`.
     """
 

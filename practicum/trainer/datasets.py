@@ -4,12 +4,14 @@
 made (the store's `training_cutoff`), mines their trees (`practicum.trainer.mining`) into step pairs,
 trajectory pairs and RFT examples, and mixes in a seeded replay share of older rows; pairs relabelled by hand
 in `practicum browse` keep their label (`practicum.trainer.labels`). The episodes it may read stop at
-`through_episode_id` (fixed at the first build and kept in `spec`), so building again with the same spec from
-the same store gives the same rows, in the same order, with the same fingerprint.
+`through_episode_id` (fixed at the first build and kept in `spec`), and with `run_id` to that run's episodes (the
+practice loop reads its own run only; the filter is kept in `spec` too), so building again with the same spec
+from the same store gives the same rows, in the same order, with the same fingerprint.
 
 Every row remembers its source (episodes, nodes, the policy that collected it). `TrainingSet.to_hf()` and
-`to_jsonl()` write TRL's own column layouts: `prompt`/`chosen`/`rejected` for DPO (text for step pairs, chat
-messages for trajectory pairs) and `prompt`/`completion` for SFT, plus the source columns, which TRL ignores.
+`to_jsonl()` write TRL's own column layouts: `prompt`/`chosen`/`rejected` for DPO (text: the exact prompt the
+policy saw and two actions, for step and trajectory pairs alike) and `prompt`/`completion` for SFT, plus the
+source columns, which TRL ignores.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ values become TRL's `ref_chosen_logps` / `ref_rejected_logps` columns and no ref
 
 - TRL 1.16 reads those columns only with `precompute_ref_log_probs=True`, and then recomputes them anyway
   (and fails on the duplicate columns). `StoredReferenceDPOTrainer._precompute_ref_logps` keeps the given
-  values and lets TRL compute only the missing ones (pairs without stored log-probs, e.g. trajectory pairs).
+  values and lets TRL compute only the missing ones (pairs without stored log-probs, e.g. trajectory pairs
+  whose two episodes two different policies collected).
 - Before training it recomputes a few pairs that the policy being trained collected itself with TRL's own
   code and compares. If they disagree (another tokenisation, another prompt format), every reference value is
   recomputed and the reason is recorded: a wrong reference silently skews DPO, so it is never trusted blind.
@@ -127,25 +128,16 @@ def pairs_to_trl(
 ) -> Any:
     """A `datasets.Dataset` of standard-format preference rows for `DPOTrainer`.
 
-    Conversational rows (trajectory pairs) are rendered with the tokenizer's chat template by TRL's own
-    `apply_chat_template`. With `stored_reference`, the behaviour log-probs become `ref_chosen_logps` /
+    Every pair (step or trajectory) is text: the exact prompt the policy saw and two actions, so DPO trains
+    on the agent's own actions only. With `stored_reference`, the behaviour log-probs become `ref_chosen_logps` /
     `ref_rejected_logps` (NaN where a pair has none), and `reference_is_behaviour` marks the rows that
     `policy_id` collected itself, whose stored values must match the model being trained.
     """
     import datasets
-    from trl.data_utils import apply_chat_template
 
-    eos = tokenizer.eos_token
     rows: list[dict[str, Any]] = []
     for pair in pairs:
-        row: dict[str, Any]
-        if isinstance(pair.prompt, list):
-            example: dict[str, Any] = {"prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected}
-            text = apply_chat_template(example, tokenizer)
-            # The template closes the last turn with EOS and a newline; end on EOS so TRL adds no second one.
-            row = {k: _end_on(text[k], eos) if k != "prompt" else text[k] for k in ("prompt", "chosen", "rejected")}
-        else:
-            row = {"prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected}
+        row: dict[str, Any] = {"prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected}
         if stored_reference:
             have = pair.chosen_logprob is not None and pair.rejected_logprob is not None
             row[REF_COLUMNS[0]] = _nan_if_none(pair.chosen_logprob if have else None)
@@ -167,11 +159,6 @@ def _precompute_pays(rows: int, settings: DPOSettings) -> bool:
     """
     scored = settings.max_steps * settings.batch_size if settings.max_steps else settings.epochs * rows
     return rows <= scored
-
-
-def _end_on(text: str, eos: str) -> str:
-    stripped = text.rstrip()
-    return stripped if stripped.endswith(eos) else text
 
 
 def train_dpo(

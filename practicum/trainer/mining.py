@@ -4,7 +4,8 @@
   beats another's by more than a margin. The prompt is the exact text the policy saw at that node, and the
   behaviour log-probs logged with each action come along (they can serve as DPO's reference).
 - `trajectory_pairs`: ETO's trajectory-level preferences: a success and an agent failure on the same task,
-  each written as the conversation the agent had with the environment.
+  reduced to the first step where the two diverge: the exact prompt the policy saw there, the success's
+  action over the failure's, labelled by the two outcomes.
 - `rft_examples`: rejection sampling: the committed steps of successful episodes; optionally the steps of
   failed episodes that search valued highly ("Exploring Expert Failures").
 
@@ -21,11 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from practicum.agents.prompts import POLICY_SYSTEM
-
-Message = dict[str, str]
 PairKind = Literal["step", "trajectory"]
-ExampleKind = Literal["success", "failed_good"]
+ExampleKind = Literal["success", "failed_good", "format"]
 
 
 class TreeNode(Protocol):
@@ -70,18 +68,21 @@ class EpisodeInfo:
 class PreferencePair:
     """One DPO pair with where it came from.
 
-    Step pairs: `prompt`, `chosen` and `rejected` are text; the two actions are children `chosen_idx` and
-    `rejected_idx` of node `node_idx` in episode `chosen_episode_id` (== `rejected_episode_id`), and
-    `chosen_logprob` / `rejected_logprob` are the behaviour policy's log-probs of `action + EOS` logged when it
-    proposed them. Trajectory pairs: conversational (lists of chat messages), from two episodes of `task`.
-    `margin` is the Q^ gap (step) or the reward gap (trajectory).
+    Both kinds are text: `prompt` is the exact prompt the policy saw at one node, `chosen` and `rejected` two
+    actions taken there. Step pairs: the two actions are children `chosen_idx` and `rejected_idx` of node
+    `node_idx` in episode `chosen_episode_id` (== `rejected_episode_id`). Trajectory pairs: a success
+    (`chosen_episode_id`) and an agent failure (`rejected_episode_id`) of `task` at the first step where their
+    committed paths part: `chosen_idx` is that step's node in the success, `rejected_idx` in the failure
+    (`node_idx` is None: the parent is a node of each tree). `chosen_logprob` / `rejected_logprob` are the
+    behaviour policy's log-probs of `action + EOS` logged when it proposed them (for a trajectory pair only when
+    one policy collected both episodes). `margin` is the Q^ gap (step) or the reward gap (trajectory).
     """
 
     kind: PairKind
     task: str
-    prompt: str | list[Message]
-    chosen: str | list[Message]
-    rejected: str | list[Message]
+    prompt: str
+    chosen: str
+    rejected: str
     margin: float
     chosen_episode_id: int
     rejected_episode_id: int
@@ -197,26 +198,19 @@ def step_pairs(
     return pairs
 
 
-def conversation(nodes: Sequence[TreeNode]) -> tuple[list[Message], list[Message]] | None:
-    """An episode's committed path as chat messages: `(prompt, completion)`, or None without a step.
+def divergence(winner: Sequence[TreeNode], loser: Sequence[TreeNode]) -> tuple[TreeNode, TreeNode] | None:
+    """The two committed steps where two episodes' paths first part: the same prompt, different actions.
 
-    The prompt is the policy's system instruction and the first observation; the completion alternates the
-    actions taken (assistant) with the observations they led to (user) and ends on the last action.
+    Returns `(winner's step, loser's step)`, or None when the paths never part, or when the prompts differ
+    before the actions do (the environment's chance or another prompt version led them to different states:
+    no single prompt is shared), or when the winner's step is missing its prompt.
     """
-    path = _path(nodes)
-    if len(path) < 2 or path[0].observation is None:
-        return None
-    prompt: list[Message] = [
-        {"role": "system", "content": POLICY_SYSTEM},
-        {"role": "user", "content": path[0].observation},
-    ]
-    completion: list[Message] = []
-    steps = [n for n in path[1:] if n.action is not None]
-    for i, node in enumerate(steps):
-        completion.append({"role": "assistant", "content": str(node.action)})
-        if i < len(steps) - 1:
-            completion.append({"role": "user", "content": node.observation or ""})
-    return (prompt, completion) if completion else None
+    for good, bad in zip(_path(winner)[1:], _path(loser)[1:], strict=False):
+        if good.action is None or bad.action is None or not good.prompt or good.prompt != bad.prompt:
+            return None
+        if good.action.strip() != bad.action.strip():
+            return good, bad
+    return None
 
 
 def trajectory_pairs(
@@ -224,38 +218,63 @@ def trajectory_pairs(
 ) -> list[PreferencePair]:
     """ETO pairs: each task's successes against its agent failures, biggest reward gap first.
 
-    Both episodes must start from the same observation (so the prompt is shared); failures caused by the
+    A pair is the first step where the success and the failure part (`divergence`): the exact prompt the
+    policy saw there, the success's action chosen and the failure's rejected. Why not the whole conversation:
+    TRL's DPO scores every token of the completion, so a conversation would train the model to produce the
+    environment's observations too, and a prompt rebuilt from the first observation is not the text the policy
+    read (its instruction, goal, history and legal actions); the stored prompt is. Why the first divergence:
+    it is the last state both episodes share, so it is the one step where the two actions compete from the
+    same prompt; the outcomes label it (noisily: a failure may also come from a later mistake, as in ETO).
+
+    A pair whose chosen action the environment rejected is skipped, and so is a repeat of a pair already
+    taken for the task (two successes that part from one failure the same way). Failures caused by the
     environment or infrastructure are not used.
     """
-    by_task: dict[str, list[tuple[EpisodeInfo, tuple[list[Message], list[Message]]]]] = defaultdict(list)
+    by_task: dict[str, list[tuple[EpisodeInfo, Sequence[TreeNode]]]] = defaultdict(list)
     for info, nodes in episodes:
-        if not info.usable:
-            continue
-        chat = conversation(nodes)
-        if chat is not None:
-            by_task[info.task].append((info, chat))
+        if info.usable:
+            by_task[info.task].append((info, nodes))
     pairs: list[PreferencePair] = []
     for task in sorted(by_task):
-        wins = [(i, c) for i, c in by_task[task] if i.success]
-        losses = [(i, c) for i, c in by_task[task] if i.agent_failure]
-        combos = [(w, lo) for w in wins for lo in losses if w[1][0] == lo[1][0] and w[1][1] != lo[1][1]]
+        wins = [(i, n) for i, n in by_task[task] if i.success]
+        losses = [(i, n) for i, n in by_task[task] if i.agent_failure]
+        combos = []
+        for win, win_nodes in wins:
+            for loss, loss_nodes in losses:
+                parted = divergence(win_nodes, loss_nodes)
+                if parted is not None and not parted[0].invalid:
+                    combos.append((win, loss, *parted))
         # Ties keep the input's order (sort is stable), not the ids, which depend on who wrote first.
-        combos.sort(key=lambda p: -(p[0][0].reward - p[1][0].reward))
-        for (win, (prompt, chosen)), (loss, (_, rejected)) in combos[:max_per_task]:
+        combos.sort(key=lambda c: -(c[0].reward - c[1].reward))
+        seen: set[tuple[str, str, str]] = set()
+        for win, loss, good, bad in combos:
+            key = (str(good.prompt), str(good.action), str(bad.action))
+            if key in seen:
+                continue
+            seen.add(key)
+            same_policy = win.policy_id is not None and win.policy_id == loss.policy_id
             pairs.append(
                 PreferencePair(
                     kind="trajectory",
                     task=task,
-                    prompt=prompt,
-                    chosen=chosen,
-                    rejected=rejected,
+                    prompt=str(good.prompt),
+                    chosen=str(good.action),
+                    rejected=str(bad.action),
                     margin=win.reward - loss.reward,
                     chosen_episode_id=win.id,
                     rejected_episode_id=loss.id,
                     chosen_policy_id=win.policy_id,
                     rejected_policy_id=loss.policy_id,
+                    chosen_idx=good.idx,
+                    rejected_idx=bad.idx,
+                    # Logged by one policy for one prompt, they are that policy's reference log-probs; from two
+                    # policies they are not one reference, so TRL computes them.
+                    chosen_logprob=good.prior_logprob if same_policy else None,
+                    rejected_logprob=bad.prior_logprob if same_policy else None,
                 )
             )
+            if len(seen) == max_per_task:
+                break
     return pairs
 
 

@@ -3,7 +3,8 @@
 `run_round(store, config)`:
 1. takes the policy to train (default: the promoted one) and checks its checkpoint: present, complete, and of
    the lineage's base model (a `CheckpointError` otherwise, before anything is recorded);
-2. builds the datasets (`datasets.build_datasets`: new data plus the configured replay share);
+2. builds the datasets (`datasets.build_datasets`: new data plus the configured replay share), from one
+   run's episodes when `data_run_id` is given (the practice loop passes its own run), else the whole store;
 3. runs the stages `config.method` names (RFT, DPO, or RFT then DPO) with TRL, each from the previous one's
    model; a stage without enough data is skipped, and with no stage left the round is recorded as skipped
    with its reason (never an exception: the loop simply collects more and tries again);
@@ -91,6 +92,7 @@ def run_round(
     *,
     policy_id: int | None = None,
     run_id: int | None = None,
+    data_run_id: int | None = None,
     output_root: str | Path = "checkpoints",
     through_episode_id: int | None = None,
     progress: bool = False,
@@ -99,8 +101,10 @@ def run_round(
 
     Files go to `output_root/round-<id>/`: `datasets/` (JSONL + spec), one folder per stage with `model/`
     (merged) and, under LoRA, `adapter/`. Without `run_id` a run is created for the round (as `practicum train`
-    does). Returns the round's result; raises `CheckpointError` for an unusable checkpoint and
-    `TrainingError` when training itself crashed (the round is recorded as failed first).
+    does). `data_run_id` keeps the datasets to that run's episodes (None: every run in the store); the filter
+    is recorded in the round's data spec, so `rebuild_datasets` gives the same rows. Returns the round's
+    result; raises `CheckpointError` for an unusable checkpoint and `TrainingError` when training itself
+    crashed (the round is recorded as failed first).
     """
     config = config or TrainConfig()
     with store.session() as s:
@@ -125,7 +129,12 @@ def run_round(
             git_rev=git_revision(),
         )
     data = build_datasets(
-        store, policy_id=policy.id, settings=config.data, seed=config.seed, through_episode_id=through_episode_id
+        store,
+        policy_id=policy.id,
+        settings=config.data,
+        seed=config.seed,
+        run_id=data_run_id,
+        through_episode_id=through_episode_id,
     )
     stages, skipped = _plan(config, data)
     round_config = {
@@ -291,15 +300,12 @@ def _pair_ids(store: Store, pairs: tuple[PreferencePair, ...]) -> list[int]:
 
 
 def _pair_record(p: PreferencePair) -> PairRecord:
-    def text(value: Any) -> str:
-        return value if isinstance(value, str) else _render_messages(value)
-
     step = p.kind == "step"
     return PairRecord(
         kind=p.kind,
-        prompt=text(p.prompt),
-        chosen=text(p.chosen),
-        rejected=text(p.rejected),
+        prompt=p.prompt,
+        chosen=p.chosen,
+        rejected=p.rejected,
         margin=p.margin,
         episode_id=p.chosen_episode_id if step else None,
         node_idx=p.node_idx,
@@ -311,11 +317,6 @@ def _pair_record(p: PreferencePair) -> PairRecord:
         rejected_logprob=p.rejected_logprob,
         info={"task": p.task},
     )
-
-
-def _render_messages(messages: list[dict[str, str]]) -> str:
-    """Chat messages as readable text for the pairs table (the datasets keep the messages themselves)."""
-    return "\n\n".join(f"[{m['role']}] {m['content']}" for m in messages)
 
 
 def _unique_name(store: Store, wanted: str) -> str:

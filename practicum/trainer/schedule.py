@@ -28,19 +28,21 @@ def round_due(
     config: ScheduleConfig | None = None,
     *,
     data: DataSettings | None = None,
+    run_id: int | None = None,
     now: datetime | None = None,
 ) -> Due:
     """Whether `policy_id` should be trained now under `config`.
 
-    New episodes are the training-split successes and agent failures since the policy's cutoff; new pairs are
-    the step and trajectory pairs they yield under `data` (the same mining a round does, without replay).
+    New episodes are the training-split successes and agent failures since the policy's cutoff (of run
+    `run_id` only, when given: the data a round of that run would train on); new pairs are the step and
+    trajectory pairs they yield under `data` (the same mining a round does, without replay).
     """
     config = config or ScheduleConfig()
     settings = data or DataSettings()
     fresh = dataclasses.replace(settings, replay_fraction=0.0)
     with store.session() as s:
         since = queries.training_cutoff(s, policy_id)
-    built = build_datasets(store, policy_id=policy_id, settings=fresh)
+    built = build_datasets(store, policy_id=policy_id, settings=fresh, run_id=run_id)
     episodes = int(built.spec["new_episodes"])
     pairs = len(built.pairs)
     elapsed = ((now or datetime.now(UTC)) - since).total_seconds()

@@ -13,7 +13,9 @@ and `POST /v1/chat/completions` (sampling with `logprobs` / `top_logprobs`) on 1
 - "prose": chat replies are a fixed sentence without log-probs;
 - "ignore_n": returns one chat reply whatever `n` asks for;
 - "scripted": chat replies are `scripted` in turn, and nothing has log-probs (a fake model: only for testing
-  what the client does with given replies, such as vote counting).
+  what the client does with given replies, such as vote counting);
+- "verdicts": chat replies to the critic's question about one proposed action are `verdicts[action]` (PROSE
+  for an action not in it), without log-probs, like a server that answers in text only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 import torch
 
+from practicum.agents import prompts
 from practicum.agents.local import LocalModel
 
 PROSE = "Well, all of these look reasonable to me, it depends on what you want."
@@ -41,6 +44,7 @@ class OpenAIServer:
         self.fail_first = 2
         self.delay = 1.0
         self.scripted: list[str] = []
+        self.verdicts: dict[str, str] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()  # one model call at a time; the client is sequential anyway
         server = self
@@ -153,8 +157,11 @@ class OpenAIServer:
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt = self.model.render(body["messages"])
         n = 1 if self.mode == "ignore_n" else int(body.get("n", 1))
-        if self.mode in {"prose", "scripted"}:
-            replies = [PROSE] if self.mode == "prose" else (self.scripted * n)[:n]
+        if self.mode in {"prose", "scripted", "verdicts"}:
+            if self.mode == "verdicts":
+                replies = [self.verdicts.get(self._proposed_action(body["messages"]) or "", PROSE)] * n
+            else:
+                replies = [PROSE] if self.mode == "prose" else (self.scripted * n)[:n]
             choices = [
                 {"index": i, "message": {"role": "assistant", "content": text}, "logprobs": None}
                 for i, text in enumerate(replies)
@@ -183,6 +190,13 @@ class OpenAIServer:
             choices.append(choice)
         usage = {"prompt_tokens": len(prompt_ids), "completion_tokens": sum(s.tokens for s in samples)}
         return {"object": "chat.completion", "model": self.model_name, "choices": choices, "usage": usage}
+
+    @staticmethod
+    def _proposed_action(messages: list[dict[str, str]]) -> str | None:
+        """The action a critic question asks about (the line after `prompts.JUDGE_LEAD`), or None."""
+        content = messages[-1].get("content", "") if messages else ""
+        _, found, rest = content.partition(prompts.JUDGE_LEAD)
+        return rest.split("\n", 1)[0] if found else None
 
     def _token_logprobs(self, prompt_ids: list[int], text: str, top_n: int) -> list[dict[str, Any]]:
         """Per-token log-probs of a reply (and the top alternatives), OpenAI's chat `logprobs.content`."""

@@ -55,6 +55,27 @@ def test_scores_are_log_probabilities_of_the_whole_reply(tiny_model: LocalModel)
     assert score < 0
 
 
+@pytest.mark.parametrize("batch_size", [4, 1])
+def test_next_logprobs_equal_one_full_pass_per_continuation(tiny_model_dir: Path, batch_size: int) -> None:
+    model = LocalModel(tiny_model_dir, score_batch_size=batch_size)
+    prompt = LocalPolicy(model).prompt(lake())
+    conts = ["left", "type[search box][red running shoes size 9]", "down\n\nIs it safe?", "up", "click[buy now]"]
+    assert len({len(model.encode(c)) for c in conts}) >= 4  # right padding within a batch is exercised
+    got, prompt_len, cont_tokens = model.next_logprobs(prompt, conts)
+    assert got.shape == (len(conts), len(model.tokenizer))
+    assert (prompt_len, cont_tokens) == (len(model.encode(prompt)), sum(len(model.encode(c)) for c in conts))
+    for row, cont in zip(got, conts, strict=True):
+        # By hand: one full forward pass over the prompt's and the continuation's tokens, no cache, no batch.
+        ids = model.encode(prompt) + model.encode(cont)
+        with torch.inference_mode():
+            logits = model.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+        assert float((row - torch.log_softmax(logits, -1)).abs().max()) < 1e-4
+    with pytest.raises(ConfigError, match="at least one continuation, and none of them empty"):
+        model.next_logprobs(prompt, ["left", ""])
+    with pytest.raises(ConfigError, match="at least one continuation"):
+        model.next_logprobs(prompt, [])
+
+
 def test_score_keeps_the_given_order_and_prompt(tiny_model: LocalModel) -> None:
     policy = LocalPolicy(tiny_model)
     actions = ["up", "left", "down"]

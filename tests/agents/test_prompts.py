@@ -32,7 +32,7 @@ def test_policy_prompt_is_a_stable_string_holding_the_observation(tokenizer: Pre
         "2. right\n\nActions so far: down\n\nReply with one of the legal actions, copied exactly.<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
-    assert prompts.PROMPT_VERSION == "v1"
+    assert prompts.PROMPT_VERSION == "v2"
     assert prompts.render(tokenizer, prompts.policy_messages(CONTEXT)) == text
 
 
@@ -60,18 +60,29 @@ def test_only_the_recent_history_goes_into_the_prompt() -> None:
     assert "a11;" not in content
 
 
-def test_critic_prompt_labels_the_candidates_with_letters(tokenizer: PreTrainedTokenizerFast) -> None:
-    text = prompts.render(tokenizer, prompts.critic_messages(CONTEXT, ["right", "left"]))
-    assert "Candidate next actions:\nA. right\nB. left\n" in text
+def test_judge_prompt_asks_about_one_proposed_action(tokenizer: PreTrainedTokenizerFast) -> None:
+    text = prompts.render(tokenizer, prompts.judge_messages(CONTEXT, "right"))
+    assert text.endswith(
+        "Actions so far: down\n\nProposed action:\nright\n\n"
+        "Is the proposed action a good move towards the goal? Answer Yes or No.<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert "1. left\n2. right" in text  # the observation's own numbering stays as it is
-    assert text.endswith("<|im_start|>assistant\n")
+    assert "left" not in text.split("Proposed action:")[1]  # no other candidate, no option letters
 
 
-def test_critic_prompt_rejects_empty_or_oversized_candidate_lists() -> None:
-    with pytest.raises(ConfigError, match="at least one candidate"):
-        prompts.critic_messages(CONTEXT, [])
-    with pytest.raises(ConfigError, match="at most 26 actions at once, got 27"):
-        prompts.critic_messages(CONTEXT, [f"a{i}" for i in range(27)])
+def test_judge_parts_split_the_rendered_prompt_around_the_action(tokenizer: PreTrainedTokenizerFast) -> None:
+    for render in (lambda m: prompts.render(tokenizer, m), prompts.render_plain):
+        prefix, suffix = prompts.judge_parts(render, CONTEXT)
+        assert prefix.endswith(prompts.JUDGE_LEAD) and suffix.startswith("\n\n" + prompts.JUDGE_QUESTION)
+        for action in ("right", "left", "type[search box][red shoes]"):
+            assert prefix + action + suffix == render(prompts.judge_messages(CONTEXT, action))
+
+
+def test_judge_parts_rejects_a_template_that_loses_or_repeats_the_action() -> None:
+    with pytest.raises(ConfigError, match="changed the judge prompt's action slot"):
+        prompts.judge_parts(lambda m: "a fixed prompt", CONTEXT)
+    with pytest.raises(ConfigError, match="changed the judge prompt's action slot"):
+        prompts.judge_parts(lambda m: m[-1]["content"] * 2, CONTEXT)
 
 
 def test_plain_rendering_is_used_without_a_chat_template(tokenizer: PreTrainedTokenizerFast) -> None:
@@ -110,6 +121,6 @@ def test_clean_action_keeps_the_first_non_empty_line() -> None:
 
 def test_policy_and_critic_prompts_share_everything_up_to_the_request(tokenizer: PreTrainedTokenizerFast) -> None:
     policy = prompts.render(tokenizer, prompts.policy_messages(CONTEXT))
-    critic = prompts.render(tokenizer, prompts.critic_messages(CONTEXT, ["left", "right"]))
+    critic, _ = prompts.judge_parts(lambda m: prompts.render(tokenizer, m), CONTEXT)
     shared = policy[: policy.index("Actions so far: down\n\n") + len("Actions so far: down\n\n")]
     assert critic.startswith(shared)

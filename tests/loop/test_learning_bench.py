@@ -8,6 +8,7 @@ from types import ModuleType
 
 import pytest
 
+from practicum.envs.games.tictactoe import board_text
 from practicum.loop.config import overlay
 from tests.benchmarks import load_benchmark
 
@@ -36,7 +37,7 @@ def test_the_opening_values_match_the_known_figures_against_this_opponent(bench:
 def test_training_data_is_scored_against_the_exact_move_values(bench: ModuleType, tmp_path: Path) -> None:
     # X to move on X X . / O O . / . . .: c3 wins, a1 lets O win. One optimal and one poor RFT example; one
     # step pair the right way round and one reversed.
-    prompt = "Your turn (X).\n\n  a b c\n3 X X .\n2 O O .\n1 . . .\nLegal actions: ..."
+    prompt = board_text("XX.OO....") + "\nYour turn (X).\n\nLegal actions: ..."
     datasets = tmp_path / "run-1" / "round-1" / "datasets"
     datasets.mkdir(parents=True)
     rows = [{"prompt": prompt, "completion": "c3"}, {"prompt": prompt, "completion": "a1"}]

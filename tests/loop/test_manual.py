@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from practicum.cli import main
 from practicum.store import open_store, queries
+from practicum.store.models import TrainingRound
 from practicum.trainer.rounds import register_base_policy
 
 
@@ -51,3 +53,18 @@ def test_train_without_new_data_records_a_skipped_round(
     assert main(["train", "--db", url, "--out", str(tmp_path / "ckpt")]) == 0
     out = capsys.readouterr().out
     assert "skipped" in out and "no new training episodes" in out
+
+
+def test_train_on_one_runs_episodes_records_the_filter_in_the_rounds_data_spec(
+    store_with_policy: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = store_with_policy
+    with open_store(url) as store:
+        collected = store.create_run(config={"command": "practice"})
+    assert main(["train", "--db", url, "--run", str(collected), "--out", str(tmp_path / "ckpt")]) == 0
+    assert "skipped" in capsys.readouterr().out
+    with open_store(url) as store, store.session() as s:
+        (round_,) = s.scalars(select(TrainingRound)).all()
+        assert round_.config["data"]["run_id"] == collected and round_.run_id != collected
+    assert main(["train", "--db", url, "--run", "99", "--out", str(tmp_path / "ckpt")]) == 2
+    assert "no run named '99'" in capsys.readouterr().err

@@ -11,10 +11,11 @@ import pytest
 
 from practicum.agents.base import StepContext
 from practicum.agents.config import CriticConfig, PolicyConfig, load_critic
+from practicum.envs.games.tictactoe import board_text
 from tests.benchmarks import load_benchmark
 
 # X to move on X X . / O O . / . . .: c3 wins at once; a1 and b1 let O win with c2 on its perfect half.
-BOARD = "Your turn (X).\n\n  a b c\n3 X X .\n2 O O .\n1 . . ."
+BOARD = board_text("XX.OO....") + "\nYour turn (X)."
 
 
 @pytest.fixture(scope="module")

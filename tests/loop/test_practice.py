@@ -31,7 +31,7 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
         "iterations": 2,
         "train_tasks": 2,
         "heldout_tasks": 2,
-        "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2},
+        "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2, "alpha": 0.5},
         "pass_k": 2,
         # Two simulations visit no sibling three times: pair once-visited siblings, ranked by Q^ (the tiny
         # model's critic scores count), so the test has pairs even where search found no reward.
@@ -41,6 +41,7 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
             "data": {"min_visits": 1, "pair_value": "blended"},
         },
         "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
+        "warmup": {"states": 2, "steps": 1, "batch_size": 2},
     }
     data.update(extra)
     return config_from_dict(data)
@@ -80,6 +81,10 @@ def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(tiny_mod
         assert run is not None and run.status == "finished"
         assert run.config["suite"] == "frozenlake-4x4" and run.versions["torch"]
         assert run.seeds == {"run": 0, "search": 0}
+        base = [p for p in s.scalars(select(Policy)).all() if p.iteration == 0]
+        # Practice starts from the format warm-up of the base model, written beside the run's checkpoints.
+        assert [p.base_model for p in base] == [f"{tiny_model_dir.name}+format-frozenlake-4x4"]
+        assert Path(base[0].checkpoint_path).parent.name.startswith("format-frozenlake-4x4-")
         decided = [p for p in s.scalars(select(Policy)).all() if p.iteration > 0]
         assert decided and all(p.state in ("promoted", "rejected", "retired") for p in decided)
         assert s.scalar(select(func.count(Pair.id))) >= 1
@@ -113,7 +118,10 @@ def test_a_fresh_store_beside_another_stores_checkpoints_starts_afresh_and_keeps
     assert counts(f"sqlite:///{tmp_path / 'b.db'}", second.run_id)["search_episodes"] == 2
     still = {p.relative_to(shared) for p in Path(shared).rglob("*") if p.is_file()}
     assert kept and set(kept) <= still  # the first store's policies and graph are all still there
-    assert len({p.parts[0] for p in still}) == 2  # one folder per run
+    folders = {p.parts[0] for p in still}
+    warmups = {f for f in folders if f.startswith("format-")}
+    assert len(warmups) == 1  # the format warm-up was done once and reused by the second store's run
+    assert len(folders - warmups) == 2  # one folder per run
 
 
 def _search_episodes_written(db: Path) -> int:

@@ -6,13 +6,14 @@ from types import ModuleType
 
 import pytest
 
+from practicum.envs.games.tictactoe import board_text
 from practicum.search.tree import Node
 from practicum.trainer.config import DataSettings
 from practicum.trainer.mining import EpisodeInfo
 from tests.benchmarks import load_benchmark
 
 # X to move on X X . / O O . / . . .: c3 wins at once, a1 lets O win whenever it plays its perfect half.
-PROMPT = "Your turn (X).\n\n  a b c\n3 X X .\n2 O O .\n1 . . .\nLegal actions: ..."
+PROMPT = board_text("XX.OO....") + "\nYour turn (X).\n\nLegal actions: ..."
 
 
 @pytest.fixture(scope="module")

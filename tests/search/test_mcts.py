@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from typing import Any
 
 import pytest
@@ -12,7 +13,17 @@ from practicum.envs.core import FailureKind, TextEnv
 from practicum.errors import ConfigError
 from practicum.search import EpisodeTree, Node, SearchConfig, play_greedy, search_episode
 from practicum.search.mcts import backup
-from tests.search.toys import SECRET, ChoiceGame, CoinGame, FakeClock, OracleCritic, TableCritic, TablePolicy
+from tests.search.toys import (
+    SECRET,
+    ChoiceGame,
+    CoinGame,
+    DiceGame,
+    FakeClock,
+    OracleCritic,
+    TableCritic,
+    TablePolicy,
+    rolls,
+)
 
 # Greedy play with this policy picks "a" every time and never finds the secret "b a c".
 MISLEADING = {"a": -0.1, "b": -2.5, "c": -3.0}
@@ -128,7 +139,7 @@ def test_rollouts_draw_chance_afresh_instead_of_reading_the_episodes_future(head
     # "pass" scores a sure 0.9; "bet" wins 1 on heads, and this episode's generator will show `heads`.
     # Rollouts that replay the generator value "bet" at exactly 1 (or 0): search learns how lucky this game
     # is, and bets on a coin it has seen. Rollouts that draw the coin afresh value "bet" near its expectation,
-    # 0.5, and take the sure 0.9. Either way the committed flip meets the episode's own coin.
+    # 0.5, and take the sure 0.9.
     def play(resample: bool) -> tuple[float, EpisodeTree]:
         tree = search(
             CoinGame(heads=heads),
@@ -150,6 +161,38 @@ def test_rollouts_draw_chance_afresh_instead_of_reading_the_episodes_future(head
     assert clairvoyant.actions[0] == ("bet" if heads else "pass") and clairvoyant.success is heads
     assert 0.25 < fresh < 0.75
     assert fair.actions == ["pass", "flip"] and fair.reward == 0.9
+
+
+def dice_search(**overrides: Any) -> EpisodeTree:
+    return search(DiceGame(), TablePolicy({}), **{"simulations": 12, "k": 3, "alpha": 1.0, **overrides})
+
+
+def first_rolls(tree: EpisodeTree) -> list[int]:
+    """The die roll each child of the root met when search expanded it."""
+    return [rolls(n.observation)[0] for n in tree.nodes if n.parent_idx == 0 and n.expanded]
+
+
+def test_siblings_expanded_from_one_node_each_meet_their_own_chance() -> None:
+    # The root's snapshot holds the dice's generator: restored for every sibling, it would show each of them
+    # the same coming roll, and search would rank moves by this game's luck. Expansions reseed chance instead.
+    fair = dice_search()
+    assert len(first_rolls(fair)) == 3 and len(set(first_rolls(fair))) == 3
+    deeper = [rolls(n.observation) for n in fair.nodes if n.depth == 2 and n.expanded]
+    assert len({r[1] for r in deeper}) == len(deeper) > 1  # at every level, not only below the root
+    # Reproducible for one SearchConfig.seed; another seed draws other chance.
+    assert [dataclasses.asdict(n) for n in dice_search().nodes] == [dataclasses.asdict(n) for n in fair.nodes]
+    assert first_rolls(dice_search(seed=1)) != first_rolls(fair)
+    # Without resample_chance every sibling meets the episode's own roll, as before.
+    assert len(set(first_rolls(dice_search(resample_chance=False)))) == 1
+
+
+def test_greedy_and_sampled_play_meet_the_episodes_own_chance() -> None:
+    dice = random.Random(0)  # the dice game seeds its generator with the task seed
+    own = [dice.randrange(1000) for _ in range(2)]
+    greedy = play_greedy(DiceGame(), TablePolicy({}), seed=0)
+    sampled = search_episode(DiceGame(), TablePolicy({}), None, SearchConfig(mode="sample", temperature=1.0), seed=0)
+    for tree in (greedy, sampled):
+        assert rolls(tree.path[-1].observation) == own
 
 
 def test_critic_scores_steer_selection_when_search_values_get_no_weight() -> None:
@@ -369,3 +412,19 @@ def test_sample_mode_is_reproducible_by_seed_and_reaches_what_greedy_never_does(
 def test_sample_mode_without_a_temperature_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"mode='sample'\) needs a positive temperature.*temperature=1.0"):
         SearchConfig(mode="sample")
+
+
+@pytest.mark.parametrize("observation_is_state", [False, True])
+def test_prompts_show_the_action_history_only_where_the_observation_is_not_the_whole_state(
+    observation_is_state: bool,
+) -> None:
+    env = ChoiceGame()
+    env.observation_is_state = observation_is_state
+    policy = TablePolicy(MISLEADING)
+    tree = search(env, policy, evaluation="rollout", rollout_depth=2, simulations=6)
+    assert tree.steps == 3  # the episode went on past its first step
+    histories = [c.history for c in policy.contexts]
+    if observation_is_state:
+        assert all(h == () for h in histories)
+    else:
+        assert any(len(h) >= 2 for h in histories)  # deeper nodes and rollouts see the moves that led there

@@ -14,10 +14,13 @@ from tests.search.toys import (
     ChoiceGame,
     ChoiceGameNoSnapshot,
     CrashingGame,
+    DiceGame,
+    DiceGameNoSnapshot,
     DriftingGame,
     FakeClock,
     TableCritic,
     TablePolicy,
+    rolls,
 )
 
 CONFIG = SearchConfig(simulations=40, evaluation="rollout", rollout_depth=3)
@@ -33,6 +36,19 @@ def test_replay_without_snapshots_builds_the_same_tree_as_snapshots() -> None:
     # Snapshots need one reset; replay resets again whenever it must go back to a state off its current line.
     assert with_snapshots.resets == 1
     assert without.resets > 10
+
+
+def test_replay_draws_the_chance_search_drew_and_builds_the_same_tree_as_snapshots() -> None:
+    # Expansions reseed the dice; replay from reset must apply each node's seed again, or it reaches other
+    # rolls than the recorded ones (a divergence).
+    with_snapshots, without = DiceGame(turns=3), DiceGameNoSnapshot(turns=3)
+    a = search_episode(with_snapshots, TablePolicy({}), TableCritic(), CONFIG, clock=FakeClock())
+    b = search_episode(without, TablePolicy({}), TableCritic(), CONFIG, clock=FakeClock())
+    assert a.failure_kind == b.failure_kind and b.error is None
+    assert [dataclasses.asdict(n) for n in a.nodes] == [dataclasses.asdict(n) for n in b.nodes]
+    first = [rolls(n.observation)[0] for n in b.nodes if n.parent_idx == 0]
+    assert len(set(first)) == len(first) == 3  # siblings met their own rolls
+    assert b.path[-1].is_terminal
 
 
 def test_replay_that_diverges_is_an_env_failure_not_an_agent_one() -> None:

@@ -44,6 +44,9 @@ def test_naive_critic_reads_a_ranking_from_generated_text(tiny_lm: LocalModel) -
     verdict = critic.critique(tictactoe_context(), ["b2", "a1", "c3"], rationale=True)
     assert len(verdict.scores) == 3 and all(0.0 <= s <= 1.0 for s in verdict.scores)
     assert verdict.completion_tokens > 0 and verdict.rationale is not None
+    # Its own lettered ranking prompt: the situation as the policy sees it, then the candidates A, B, C.
+    assert "Candidate next actions:\nA. b2\nB. a1\nC. c3\n\nRank all candidates" in verdict.prompt
+    assert "Your turn (X)." in verdict.prompt
     if verdict.parsed:  # a ranking: best 1.0, worst 0.0, evenly spaced
         assert sorted(verdict.scores) == [0.0, 0.5, 1.0]
     else:

@@ -8,6 +8,7 @@ build a policy whose greedy play misses the secret and check that search finds i
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -136,6 +137,63 @@ class CoinGame(TextEnv):
     def reseed_chance(self, seed: int) -> bool:
         self._coin = random.Random(seed)
         return True
+
+
+class DiceGameNoSnapshot(TextEnv):
+    """A game of chance whose every step shows a die roll: pick one of `options`, then a die of `faces` is
+    rolled by a generator seeded from the task, so that the observation tells which draw a step met. After
+    `turns` turns the episode ends with the last roll (scaled to [0, 1]) as its reward. No snapshot support:
+    search must replay action prefixes."""
+
+    def __init__(self, *, options: Sequence[str] = OPTIONS, faces: int = 1000, turns: int = 2) -> None:
+        super().__init__(suite="dice", task_factory=choice_task, max_steps=turns + 1)
+        self.options = tuple(options)
+        self.faces = faces
+        self.turns = turns
+        self.picks: list[str] = []
+        self.rolls: list[int] = []
+        self._dice = random.Random()
+
+    def _start(self, task: Task) -> None:
+        self.picks, self.rolls = [], []
+        self._dice = random.Random(task.seed)
+
+    def _render(self) -> str:
+        return f"Picks: {' '.join(self.picks) or '-'}. Rolls: {' '.join(map(str, self.rolls)) or '-'}."
+
+    def _legal_actions(self) -> list[str]:
+        return list(self.options)
+
+    def _apply(self, action: Any) -> Outcome:
+        self.picks.append(action)
+        self.rolls.append(self._dice.randrange(self.faces))
+        if len(self.rolls) < self.turns:
+            return Outcome()
+        reward = self.rolls[-1] / (self.faces - 1)
+        won = reward >= 0.5
+        return Outcome(reward=reward, terminated=True, success=won, failure=None if won else FailureKind.AGENT)
+
+    def reseed_chance(self, seed: int) -> bool:
+        self._dice = random.Random(seed)
+        return True
+
+
+class DiceGame(DiceGameNoSnapshot):
+    """The dice game with snapshot support: the snapshot holds the dice's generator, as a board game's does."""
+
+    def _get_state(self) -> Any:
+        return list(self.picks), list(self.rolls), self._dice.getstate()
+
+    def _set_state(self, state: Any) -> None:
+        picks, rolls, dice = state
+        self.picks, self.rolls = list(picks), list(rolls)
+        self._dice.setstate(dice)
+
+
+def rolls(observation: str | None) -> list[int]:
+    """The die rolls a dice game's observation shows."""
+    found = re.search(r"Rolls: ([\d ]+)\.", observation or "")
+    return [int(r) for r in found.group(1).split()] if found else []
 
 
 class TablePolicy(Policy):

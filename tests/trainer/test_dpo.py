@@ -75,8 +75,9 @@ def test_dpo_on_mined_pairs_changes_the_weights_lowers_the_loss_and_widens_the_m
     assert m["train/dpo_margin_last"] > m["train/dpo_margin_first"]
     reference = m["train/dpo_reference"]
     assert reference["source"] == "stored" and not reference["recomputed_all"]
-    assert reference["stored_rows"] == len(steps)  # no reference pass for these
-    assert reference["computed_rows"] == len(trajectories)  # trajectory pairs have no stored log-probs
+    # No reference pass at all: trajectory pairs are steps too, and one policy collected both of their episodes.
+    assert all(p.chosen_logprob is not None for p in trajectories)
+    assert reference["stored_rows"] == len(steps) + len(trajectories) and reference["computed_rows"] == 0
     assert reference["checked_rows"] == 2 and reference["max_abs_diff"] < 1e-4
 
     before, after = weights(tiny_model_dir), weights(result.model_dir)

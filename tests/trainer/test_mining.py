@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from practicum.store import NodeRecord
-from practicum.trainer.mining import EpisodeInfo, conversation, rft_examples, step_pairs, trajectory_pairs
+from practicum.trainer.mining import EpisodeInfo, divergence, rft_examples, step_pairs, trajectory_pairs
 
 PROMPT = "<|im_start|>user\nGoal: exit. Legal actions: left, right, up<|im_end|>\n<|im_start|>assistant\n"
 
@@ -108,36 +110,70 @@ def test_failed_episode_steps_count_only_when_enabled_and_judged_good_by_search(
     assert rft_examples(lost, beaten, include_failed=True, good_value=0.5) == []
 
 
-def two_step_path(actions: list[str]) -> list[NodeRecord]:
-    nodes = [node(0, None, None, None, on_path=True, observation="start")]
+def walk(actions: list[str], *, start: str = "start", prompts: list[str] | None = None) -> list[NodeRecord]:
+    """A committed path from `start`; each step's prompt is the one the policy saw in the state before it."""
+    nodes = [node(0, None, None, None, on_path=True, observation=start)]
     for i, action in enumerate(actions, start=1):
-        nodes.append(node(i, i - 1, action, 0.5, on_path=True, observation=f"after {action}"))
+        seen = prompts[i - 1] if prompts else f"PROMPT[{start} | {' '.join(actions[: i - 1])}]"
+        nodes.append(node(i, i - 1, action, 0.5, on_path=True, observation=f"after {action}", prompt=seen))
     return nodes
 
 
-def test_conversation_alternates_actions_and_the_observations_they_led_to() -> None:
-    prompt, completion = conversation(two_step_path(["right", "left"]))  # type: ignore[misc]
-    assert prompt[-1] == {"role": "user", "content": "start"}
-    assert completion == [
-        {"role": "assistant", "content": "right"},
-        {"role": "user", "content": "after right"},
-        {"role": "assistant", "content": "left"},
-    ]
+def lost(eid: int, **kw: object) -> EpisodeInfo:
+    return EpisodeInfo(**{"id": eid, "task": "path:0", "policy_id": 7, "success": False, "failure_kind": "agent", **kw})  # type: ignore[arg-type]
 
 
-def test_trajectory_pairs_put_a_success_over_an_agent_failure_of_the_same_task() -> None:
-    win = (episode(1, reward=1.0), two_step_path(["right", "left"]))
-    loss = (episode(2, success=False, failure="agent", reward=0.0), two_step_path(["up"]))
-    other_task = (
-        EpisodeInfo(id=3, task="path:9", policy_id=7, success=False, failure_kind="agent"),
-        two_step_path(["down"]),
-    )
+def test_trajectory_pair_is_the_first_diverging_step_with_the_exact_prompt_the_policy_saw() -> None:
+    # Both episodes went "right" first, then parted: "left" won, "up" lost. The pair is that second step:
+    # the stored prompt of that node (the policy's whole input), and the two actions alone, no observation.
+    win = (episode(1, reward=1.0), walk(["right", "left"]))
+    loss = (lost(2, reward=0.0), walk(["right", "up", "down"]))
+    other_task = (dataclasses.replace(lost(3), task="path:9"), walk(["down"]))
     pairs = trajectory_pairs([win, loss, other_task], max_per_task=4)
     assert len(pairs) == 1
     pair = pairs[0]
     assert (pair.kind, pair.task, pair.chosen_episode_id, pair.rejected_episode_id) == ("trajectory", "path:0", 1, 2)
-    assert pair.chosen[-1]["content"] == "left" and pair.rejected == [{"role": "assistant", "content": "up"}]
-    assert pair.margin == 1.0 and pair.chosen_logprob is None
+    assert pair.prompt == win[1][2].prompt == loss[1][2].prompt == "PROMPT[start | right]"
+    assert (pair.chosen, pair.rejected) == ("left", "up")
+    assert (pair.node_idx, pair.chosen_idx, pair.rejected_idx) == (None, 2, 2)
+    assert pair.margin == 1.0
+    # One policy collected both: its logged log-probs are a valid reference for this prompt.
+    assert (pair.chosen_logprob, pair.rejected_logprob) == (-2.0, -2.0)
+    assert divergence(win[1], loss[1]) == (win[1][2], loss[1][2])
+
+
+def test_trajectory_pair_from_two_policies_leaves_the_reference_to_the_model() -> None:
+    win = (episode(1), walk(["right"]))
+    loss = (lost(2, policy_id=8), walk(["up"]))
+    (pair,) = trajectory_pairs([win, loss], max_per_task=4)
+    assert (pair.prompt, pair.chosen, pair.rejected) == ("PROMPT[start | ]", "right", "up")
+    assert pair.chosen_logprob is None and pair.rejected_logprob is None
+
+
+def test_no_trajectory_pair_where_the_states_part_before_the_actions_do() -> None:
+    # Same first action, but chance (or another prompt version) showed them different states: no shared prompt.
+    win = (episode(1), walk(["right", "left"], prompts=["P0", "P1 after a slide"]))
+    loss = (lost(2), walk(["right", "up"], prompts=["P0", "P1 without a slide"]))
+    assert trajectory_pairs([win, loss], max_per_task=4) == []
+    # Identical paths never part either, and a chosen action the environment rejected is never preferred.
+    assert (
+        trajectory_pairs([win, (lost(2), walk(["right", "left"], prompts=["P0", "P1 after a slide"]))], max_per_task=4)
+        == []
+    )
+    bad_win = walk(["left"])
+    bad_win[1].invalid = True
+    assert trajectory_pairs([(episode(1), bad_win), (lost(2), walk(["up"]))], max_per_task=4) == []
+
+
+def test_trajectory_pairs_that_part_the_same_way_are_kept_once_per_task() -> None:
+    wins = [(episode(i), walk(["right", "left"])) for i in (1, 2)]
+    losses = [(lost(3), walk(["right", "up"])), (lost(4), walk(["down"]))]
+    pairs = trajectory_pairs([*wins, *losses], max_per_task=4)
+    assert [(p.chosen, p.rejected, p.chosen_episode_id, p.rejected_episode_id) for p in pairs] == [
+        ("left", "up", 1, 3),
+        ("right", "down", 1, 4),
+    ]
+    assert len(trajectory_pairs([*wins, *losses], max_per_task=1)) == 1
 
 
 def test_mining_is_deterministic() -> None:

@@ -34,6 +34,7 @@ class TwoPlayerEnv(TextEnv):
     sides: tuple[str, str] = ("first player", "second player")
     #: How the opponent is called in the observation.
     opponent_name: str = "the opponent"
+    observation_is_state = True  # the board and whose turn it is
 
     def __init__(
         self,

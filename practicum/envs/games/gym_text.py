@@ -90,6 +90,7 @@ class GymTextEnv(TextEnv):
         goal: str = "Finish the game successfully.",
         task_factory: Callable[[int], Task] | None = None,
         max_steps: int = 100,
+        observation_is_state: bool = False,
     ) -> None:
         """Wrap `env_id` (a registered id such as "FrozenLake-v1", or a callable returning a gymnasium env).
 
@@ -98,10 +99,12 @@ class GymTextEnv(TextEnv):
         `on_reset(env, task, obs) -> obs` may adjust the env after each reset (e.g. a start cell).
         `state_attrs` lists the env attributes that make up its state (faster snapshots); None copies them all.
         Without `task_factory`, seed s is the task "`goal`, gymnasium reset seed s" in the train split.
+        `observation_is_state`: the renderer's text holds the whole state (see `TextEnv.observation_is_state`).
         """
         name = suite or f"gym:{env_id if isinstance(env_id, str) else getattr(env_id, '__name__', 'env')}"
         super().__init__(suite=name, task_factory=task_factory or _plain_tasks(name, goal), max_steps=max_steps)
         self._env_id = env_id
+        self.observation_is_state = observation_is_state
         self._render_fn = render
         self._legal_fn = legal_actions
         self._judge = judge

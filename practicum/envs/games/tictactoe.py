@@ -3,11 +3,16 @@ and a random-move share.
 
 Cells are named like chess squares, column letter and row number: a1 is bottom-left, c3 top-right. X moves
 first; the agent plays X on even seeds and O on odd ones.
+
+The observation names every cell with its content, row by row ("Row 3: a3 X, b3 empty, c3 O"), so a small
+model never maps a grid position to a cell name, and says which lines hold two of one player's marks with the
+third cell empty. `board_from_text` reads such a text back into the solver's board string.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +27,9 @@ MARKS = ("X", "O")
 CELLS = tuple(f"{'abc'[i % 3]}{3 - i // 3}" for i in range(9))
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 _INDEX = {name: i for i, name in enumerate(CELLS)}
+_WORDS = {"X": "X", "O": "O", EMPTY: "empty"}  # a cell's content as the observation writes it
+# The three row lines `board_text` writes, top row first; each group is one cell's content.
+_BOARD_PATTERN = re.compile("\n".join(f"Row {n}: " + ", ".join(f"{c}{n} (X|O|empty)" for c in "abc") for n in "321"))
 
 
 def to_move(board: str) -> int:
@@ -73,12 +81,46 @@ def best_moves(board: str, depth: int = 9) -> list[str]:
 
 
 def board_text(board: str) -> str:
-    """The board with column letters and row numbers."""
-    lines = ["  a b c"]
+    """The cells named with their contents, one line per row from the top: "Row 3: a3 X, b3 empty, c3 O"."""
+    lines = []
     for row in range(3):
-        lines.append(f"{3 - row} " + " ".join(board[3 * row : 3 * row + 3]))
-    lines.append("Cells are named by column letter and row number: a1 is bottom-left, c3 top-right; . is empty.")
+        cells = (f"{CELLS[i]} {_WORDS[board[i]]}" for i in range(3 * row, 3 * row + 3))
+        lines.append(f"Row {3 - row}: " + ", ".join(cells))
     return "\n".join(lines)
+
+
+def two_in_a_line(board: str, mark: str) -> list[tuple[str, list[str]]]:
+    """(the empty cell, the line's cells) for every line holding two `mark`s and one empty cell."""
+    found = []
+    for line in _LINES:
+        marks = [board[i] for i in line]
+        if marks.count(mark) == 2 and marks.count(EMPTY) == 1:
+            empty = CELLS[line[marks.index(EMPTY)]]
+            found.append((empty, sorted(CELLS[i] for i in line)))
+    return found
+
+
+def lines_text(board: str, agent: int) -> str:
+    """Two sentences, the agent's (side `agent`) then the opponent's, naming every line where that player has
+    two marks and the third cell is empty: "You (X) have two in a line with c1 empty: a1 b1 c1."."""
+    me, them = MARKS[agent], MARKS[1 - agent]
+    sentences = []
+    for mark, who in ((me, f"You ({me}) have"), (them, f"The opponent ({them}) has")):
+        found = [f"with {empty} empty: {' '.join(cells)}" for empty, cells in two_in_a_line(board, mark)]
+        if found:
+            sentences.append(f"{who} two in a line {'; '.join(found)}.")
+        else:
+            sentences.append(f"{who} no two in a line with the third cell empty.")
+    return "\n".join(sentences)
+
+
+def board_from_text(text: str) -> str | None:
+    """The board (9 characters, index 3 * row + col, row 0 at the top, "." empty) of the last board written by
+    `board_text` in `text` (an observation or a whole prompt); None if it holds none."""
+    boards = _BOARD_PATTERN.findall(text)
+    if not boards:
+        return None
+    return "".join(EMPTY if word == "empty" else word for word in boards[-1])
 
 
 class TicTacToeEnv(TwoPlayerEnv):
@@ -127,7 +169,9 @@ class TicTacToeEnv(TwoPlayerEnv):
         return moves[int(self._rng.integers(len(moves)))]  # ties broken by the seeded generator
 
     def _board_text(self, state: Any) -> str:
-        return board_text(state)
+        if winner(state) is not None:  # the game is over: no line is worth pointing at
+            return board_text(state)
+        return board_text(state) + "\n" + lines_text(state, self.agent_side)
 
 
 def build_task(name: str, opponent: str) -> Callable[[int, Split], Task]:

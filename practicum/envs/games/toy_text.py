@@ -1,8 +1,10 @@
 """gymnasium's toy-text games as text: FrozenLake, Taxi and CliffWalking.
 
-Each is the real gymnasium env driven through `GymTextEnv`, with a renderer that draws the grid with a
-legend and names positions by row and column (row 0 is the top), so that a small model reads the state
-without decoding integers. Tasks:
+Each is the real gymnasium env driven through `GymTextEnv`, with a renderer that names positions by row and
+column (row 0 is the top), so that a small model reads the state without decoding integers. FrozenLake is
+described in words (where the goal lies from the player, what lies one step away in each direction), as
+BALROG does, instead of a grid the model would have to index; Taxi and CliffWalking draw their grid with a
+legend. On FrozenLake and CliffWalking a move off the edge of the grid is not a legal action. Tasks:
 
 - FrozenLake: a random lake per seed (gymnasium's own generator, always solvable), 4x4 or 8x8, optionally
   slippery; start top-left, goal bottom-right.
@@ -30,6 +32,9 @@ from practicum.envs.games.tasks import draw_for_split, game_suite
 LAKE_ACTIONS = ("left", "down", "right", "up")  # gymnasium's order: 0 left, 1 down, 2 right, 3 up
 TAXI_ACTIONS = ("down", "up", "right", "left", "pickup", "dropoff")  # 0 south, 1 north, 2 east, 3 west, ...
 CLIFF_ACTIONS = ("up", "right", "down", "left")  # 0 up, 1 right, 2 down, 3 left
+# (row, column) change of each move; row 0 is the top.
+LAKE_MOVES = dict(zip(LAKE_ACTIONS, ((0, -1), (1, 0), (0, 1), (-1, 0)), strict=True))
+CLIFF_MOVES = dict(zip(CLIFF_ACTIONS, ((-1, 0), (0, 1), (1, 0), (0, -1)), strict=True))
 
 # A toy-text env's whole state is its current cell, the last action and its random generator.
 _TOY_STATE = ("s", "lastaction")
@@ -45,29 +50,54 @@ def grid_text(cells: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _last_move(env: Any, names: tuple[str, ...]) -> str:
-    # Says what the last action was, so that a move into the edge (which changes nothing) is visible.
-    return "" if env.lastaction is None else f"Your last move: {names[int(env.lastaction)]}. "
+def moves_inside(moves: dict[str, tuple[int, int]], row: int, col: int, nrow: int, ncol: int) -> list[str]:
+    """The moves (in `moves`' order) that stay on an `nrow` x `ncol` grid from (`row`, `col`)."""
+    return [name for name, (dr, dc) in moves.items() if 0 <= row + dr < nrow and 0 <= col + dc < ncol]
 
 
 # ----------------------------------------------------------------------------------------------------- FrozenLake
+_TILE_WORDS = {"S": "frozen ice", "F": "frozen ice", "H": "a hole", "G": "the goal"}
+
+
 def render_lake(env: Any, obs: Any) -> str:
-    """FrozenLake as a lettered grid with the player as @, a legend and the player's position in words."""
+    """FrozenLake in words: the player's cell, where the goal lies from it, and what lies one step away in each
+    legal direction (a tiny model reads this more reliably than it indexes a grid)."""
     desc = env.desc
-    nrow, ncol = desc.shape
-    row, col = divmod(int(env.s), ncol)
-    cells = [[desc[r, c].decode() for c in range(ncol)] for r in range(nrow)]
-    tile = cells[row][col]
-    cells[row][col] = "@"
+    row, col = divmod(int(env.s), desc.shape[1])
+    tile = desc[row, col].decode()
     if tile == "H":
-        status = f"You fell into the hole at row {row}, column {col}. Game over."
-    elif tile == "G":
-        status = f"You reached the goal at row {row}, column {col}."
-    else:
-        status = f"You are at row {row}, column {col}."
+        return f"You fell into the hole at row {row}, column {col}. Game over."
+    if tile == "G":
+        return f"You reached the goal at row {row}, column {col}."
+    goal_row, goal_col = (int(v) for v in np.argwhere(desc == b"G")[0])
+    near = []
+    for name in lake_legal(env, obs):
+        d_row, d_col = LAKE_MOVES[name]
+        near.append(f"{name} is {_TILE_WORDS[desc[row + d_row, col + d_col].decode()]}")
     slippery = " The ice is slippery: you may slide sideways." if _is_slippery(env) else ""
-    legend = "Legend: @ you, S start, F frozen ice (safe), H hole, G goal. Row 0 is the top, column 0 the left."
-    return f"Frozen lake:\n{grid_text(cells)}\n{legend}\n{_last_move(env, LAKE_ACTIONS)}{status}{slippery}"
+    return (
+        f"You are at row {row}, column {col}. {_goal_direction(goal_row - row, goal_col - col)}\n"
+        f"Next to you: {', '.join(near)}.{slippery}"
+    )
+
+
+def _goal_direction(d_row: int, d_col: int) -> str:
+    """Where the goal lies, from its row and column offsets: "The goal is 2 rows down and 1 column right."."""
+    parts = []
+    if d_row:
+        parts.append(f"{abs(d_row)} row{'s' if abs(d_row) > 1 else ''} {'down' if d_row > 0 else 'up'}")
+    if d_col:
+        parts.append(f"{abs(d_col)} column{'s' if abs(d_col) > 1 else ''} {'right' if d_col > 0 else 'left'}")
+    return f"The goal is {' and '.join(parts)}."
+
+
+def lake_legal(env: Any, obs: Any) -> list[str]:
+    """The moves that stay on the lake, in gymnasium's order. A move into the edge leaves the player where they
+    are and search would waste simulations on it; on slippery ice it could still slide them sideways, but it is
+    left out there too, so that every listed move is a direction the player can go."""
+    nrow, ncol = env.desc.shape
+    row, col = divmod(int(env.s), ncol)
+    return moves_inside(LAKE_MOVES, row, col, nrow, ncol)
 
 
 def _is_slippery(env: Any) -> bool:
@@ -80,7 +110,7 @@ def lake_task(name: str, size: int, slippery: bool) -> Callable[[int, Split], Ta
 
     def build(seed: int, split: Split) -> Task:
         sub, rows = draw_for_split(seed, split, lambda s: generate_random_map(size, 0.8, seed=s), "".join)
-        goal = f"Reach the goal G at row {size - 1}, column {size - 1} without falling into a hole H."
+        goal = f"Reach the goal at row {size - 1}, column {size - 1} without falling into a hole."
         if slippery:
             goal += " The ice is slippery: a move can slide you sideways."
         params = {"reset_seed": sub, "make_kwargs": {"desc": rows, "is_slippery": slippery}}
@@ -98,9 +128,11 @@ def lake_env(make_task: Callable[[int], Task], name: str, max_steps: int) -> Cal
             "FrozenLake-v1",
             render=render_lake,
             actions=LAKE_ACTIONS,
+            legal_actions=lake_legal,
             state_attrs=_TOY_STATE,
             suite=name,
             task_factory=make_task,
+            observation_is_state=True,
             **options,
         )
 
@@ -130,7 +162,7 @@ def render_taxi(env: Any, obs: Any) -> str:
         ": no wall. Row 0 is the top, column 0 the left."
     )
     status = f"Taxi at row {taxi_row}, column {taxi_col}. Passenger: {passenger}. Destination: {dest}."
-    return "Map:\n" + "\n".join(rows) + f"\n{legend}\n{_last_move(env, TAXI_ACTIONS)}{status}"
+    return "Map:\n" + "\n".join(rows) + f"\n{legend}\n{status}"
 
 
 def _stop(env: Any, idx: int) -> str:
@@ -183,6 +215,7 @@ def taxi_env(make_task: Callable[[int], Task], name: str, max_steps: int) -> Cal
             state_attrs=(*_TOY_STATE, "fickle_step", "taxi_orientation"),
             suite=name,
             task_factory=make_task,
+            observation_is_state=True,
             **options,
         )
 
@@ -209,7 +242,14 @@ def render_cliff(env: Any, obs: Any) -> str:
         "Row 0 is the top, column 0 the left."
     )
     status = f"You reached the goal at row {row}, column {col}." if at_goal else f"You are at row {row}, column {col}."
-    return f"Cliff:\n{grid_text(cells)}\n{legend}\n{_last_move(env, CLIFF_ACTIONS)}{status}"
+    return f"Cliff:\n{grid_text(cells)}\n{legend}\n{status}"
+
+
+def cliff_legal(env: Any, obs: Any) -> list[str]:
+    """The moves that stay on the grid (a move into the edge changes nothing), in gymnasium's order."""
+    nrow, ncol = env.shape
+    row, col = divmod(int(env.s), ncol)
+    return moves_inside(CLIFF_MOVES, row, col, nrow, ncol)
 
 
 def judge_cliff(step: GymStep) -> Outcome:
@@ -252,11 +292,13 @@ def cliff_env(make_task: Callable[[int], Task], name: str, max_steps: int) -> Ca
             "CliffWalking-v1",
             render=render_cliff,
             actions=CLIFF_ACTIONS,
+            legal_actions=cliff_legal,
             judge=judge_cliff,
             on_reset=_place_cliff_start,
             state_attrs=_TOY_STATE,
             suite=name,
             task_factory=make_task,
+            observation_is_state=True,
             **options,
         )
 

@@ -1,0 +1,170 @@
+"""The format warm-up: teach the base model to answer with a legal action before practice starts.
+
+A pretrained chat model answers a game's prompt in prose: the default SmolLM2-135M-Instruct put 0.03% of its
+probability on FrozenLake's legal actions and 0.4% on tic-tac-toe's ("You", "1" and "The" came first). Then the
+first practice round spends its SFT steps learning the answer format (loss 4.7 -> 1.2) instead of which move is
+good, and DPO compares two actions the policy almost never says. The warm-up is a short SFT on states of the
+train split where every legal action is a target once: the loss is lowest when all legal actions share the
+probability equally, so the model learns the format and no preference between moves. Practice starts from the
+warmed-up model (iteration 0 is evaluated after it), so the learning curve measures practice alone.
+
+The warmed-up model is written once per (base model, suite, settings, prompt version) under the checkpoint
+root and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from practicum.agents import prompts, templates
+from practicum.agents.base import StepContext
+from practicum.envs.registry import Suite
+from practicum.errors import ConfigError
+from practicum.trainer.checkpoints import model_signature
+from practicum.trainer.config import LoraSettings, RFTSettings, TrainConfig
+from practicum.trainer.mining import RFTExample
+
+
+@dataclass(frozen=True)
+class WarmupConfig:
+    """The format warm-up before practice (local models only). `states` 0 turns it off."""
+
+    states: int = 40
+    """Train-split states to teach the format on (>= 0; 0: no warm-up). Each legal action of each is a row."""
+
+    max_walk: int = 3
+    """A state is reached by up to this many uniformly random legal moves from a train task's start (>= 0)."""
+
+    steps: int = 10
+    """SFT optimizer steps (>= 1)."""
+
+    batch_size: int = 8
+    """Rows per optimizer step (>= 1)."""
+
+    learning_rate: float = 3e-4
+    """LoRA learning rate (> 0, < 1)."""
+
+    seed: int = 0
+    """Seed for the walks, the row order and the adapter's initialisation (>= 0)."""
+
+    def __post_init__(self) -> None:
+        for name, low in (("states", 0), ("max_walk", 0), ("steps", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"warmup.{name} must be an integer >= {low}; got {value!r}")
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
+            raise ConfigError(f"warmup.learning_rate must be a number in (0, 1), e.g. 3e-4; got {rate!r}")
+
+
+def format_states(suite: Suite, config: WarmupConfig) -> list[StepContext]:
+    """`config.states` decision points of the suite's train split, each reached by a short random walk.
+
+    Only states with a closed list of legal actions count (free-text steps have no format to teach). Each
+    walk starts a fresh train task, in seed order, so the states are reproducible.
+    """
+    rng = random.Random(config.seed)
+    states: list[StepContext] = []
+    env = suite.env()
+    try:
+        for task in suite.tasks("train", limit=max(config.states * 2, 1)):
+            if len(states) >= config.states:
+                break
+            obs, info = env.reset(options={"task": task})
+            done = False
+            for _ in range(rng.randint(0, config.max_walk)):
+                legal = templates.concrete(list(info.get("legal_actions") or []))
+                if not legal:
+                    break
+                obs, _, terminated, truncated, info = env.step(rng.choice(legal))
+                if terminated or truncated:
+                    done = True
+                    break
+            legal = templates.concrete(list(info.get("legal_actions") or []))
+            if not done and legal:
+                states.append(StepContext(goal=task.goal, observation=obs, history=(), legal_actions=tuple(legal)))
+    finally:
+        env.close()
+    return states
+
+
+def format_examples(states: Sequence[StepContext], render: Callable[[StepContext], str]) -> list[RFTExample]:
+    """One SFT row per legal action of every state: the exact policy prompt and the action."""
+    return [
+        RFTExample(
+            kind="format",  # a kind of its own: not mined from the store
+            task="",
+            prompt=render(state),
+            completion=action,
+            episode_id=0,
+            node_idx=0,
+            policy_id=None,
+            value=None,
+        )
+        for state in states
+        for action in dict.fromkeys(state.legal_actions or ())
+    ]
+
+
+def warm_up(
+    base_dir: str | Path, suite: Suite, config: WarmupConfig, root: str | Path, note: Callable[[str], None]
+) -> Path:
+    """The warmed-up copy of the model in `base_dir` for `suite` (trained now, or found from an earlier run)."""
+    from transformers import AutoTokenizer
+
+    from practicum.trainer.rft import train_rft
+
+    base = Path(base_dir).resolve()
+    key = _cache_key(base, suite.name, config)
+    out = Path(root) / f"format-{suite.name}-{key}"
+    model_dir = out / "model"
+    if (model_dir / "config.json").is_file():
+        note(f"format warm-up: reusing {model_dir}")
+        return model_dir
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    states = format_states(suite, config)
+    rows = format_examples(states, lambda s: prompts.render(tokenizer, prompts.policy_messages(s)))
+    if not rows:
+        note(f"format warm-up: {suite.name} has no states with legal actions; practice starts from the base model")
+        return base
+    random.Random(config.seed).shuffle(rows)
+    note(f"format warm-up: {config.steps} SFT steps on {len(rows)} (state, legal action) rows of {len(states)} states")
+    train = TrainConfig(
+        method="rft",
+        finetune="lora",
+        lora=LoraSettings(),
+        rft=RFTSettings(
+            learning_rate=config.learning_rate,
+            max_steps=config.steps,
+            batch_size=config.batch_size,
+            micro_batch_size=config.batch_size,
+        ),
+        seed=config.seed,
+    )
+    result = train_rft(base, rows, out, train)
+    (out / "warmup.json").write_text(
+        json.dumps({"base": str(base), "suite": suite.name, "config": asdict(config), "metrics": result.metrics})
+    )
+    loss = result.metrics.get("train/rft_loss_first"), result.metrics.get("train/rft_loss_last")
+    note(f"format warm-up done: loss {_fmt(loss[0])} -> {_fmt(loss[1])}")
+    return result.model_dir
+
+
+def _cache_key(base: Path, suite: str, config: WarmupConfig) -> str:
+    ident = {
+        "base": str(base),
+        "signature": model_signature(base),
+        "suite": suite,
+        "config": asdict(config),
+        "prompt": prompts.PROMPT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _fmt(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else "?"

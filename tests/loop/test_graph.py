@@ -1,0 +1,95 @@
+"""The loop's graph nodes on their own, over a real store (no episodes played, no model loaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from practicum.loop.config import config_from_dict
+from practicum.loop.graph import LoopContext, LoopState, train
+from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store
+from practicum.store.models import Episode, TrainingRound
+from practicum.trainer.datasets import build_datasets, rebuild_datasets
+from practicum.trainer.rounds import register_base_policy
+
+
+def searched_episode(run_id: int, seed: int, *, won: bool) -> EpisodeRecord:
+    """A searched FrozenLake episode: two valued siblings under the root (a step pair); a win committed to the
+    first ("right"), a loss to the second ("left")."""
+    nodes = [NodeRecord(idx=0, parent_idx=None, depth=0, observation=f"map {seed}", on_path=True, visits=6)]
+    for idx, (action, value) in enumerate((("right", 0.9), ("left", 0.1)), start=1):
+        nodes.append(
+            NodeRecord(
+                idx=idx,
+                parent_idx=0,
+                depth=1,
+                action=action,
+                prompt=f"PROMPT[map {seed}]",
+                observation=f"moved {action}",
+                prior_logprob=-float(idx),
+                visits=3,  # the loop pairs siblings that search visited 3+ times
+                value=value,
+                blended_value=value,
+                reward=1.0 if won and idx == 1 else 0.0,
+                is_terminal=True,
+                success=won and idx == 1,
+                on_path=idx == (1 if won else 2),
+                expanded=True,
+            )
+        )
+    return EpisodeRecord(
+        run_id=run_id,
+        task=TaskRecord(suite="frozenlake-4x4", seed=seed, split="train", goal="reach the goal"),
+        mode="search",
+        outcome="success" if won else "failure",
+        failure_kind=None if won else "agent",
+        reward=1.0 if won else 0.0,
+        nodes=nodes,
+        uid=f"r{run_id}/i1/search/{seed}",
+    )
+
+
+def context(store: Store, model_dir: Path, tmp_path: Path, **schedule: Any) -> LoopContext:
+    # Thresholds no round can reach: the round is recorded as skipped with its datasets' spec, nothing trains.
+    config = config_from_dict(
+        {
+            "suite": "frozenlake-4x4",
+            "policy": {"model": str(model_dir)},
+            "store": str(store.engine.url),
+            "train": {"data": {"min_pairs": 10_000, "min_rft_examples": 10_000}},
+            "schedule": {"min_new_pairs": 0, "min_new_episodes": 1, **schedule},
+        }
+    )
+    return LoopContext(config, store, None, None, str(tmp_path / "checkpoints"))  # type: ignore[arg-type]
+
+
+def test_a_round_of_the_loop_builds_its_datasets_from_its_own_runs_episodes_only(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'shared.db'}") as store:
+        policy = register_base_policy(store, tiny_model_dir)
+        other, own = store.create_run(config={"suite": "other"}), store.create_run(config={"suite": "own"})
+        for seed in range(3):  # another run's data in the same store, on other tasks and on the loop's own task
+            store.write_episode(searched_episode(other, seed, won=False))
+        store.write_episode(searched_episode(own, 0, won=True))
+        with store.session() as s:
+            own_ids = set(s.scalars(select(Episode.id).where(Episode.run_id == own)))
+        everything = build_datasets(store, policy_id=policy)  # the whole store, as `practicum train` reads it
+        assert not set(everything.step_pairs.episode_ids) <= own_ids and len(everything.trajectory_pairs) == 1
+
+        state: LoopState = {"run_id": own, "iteration": 1, "policy_id": policy, "history": []}
+        # One new episode of its own: a round that wants two is not due, whatever the other run collected.
+        assert train(context(store, tiny_model_dir, tmp_path, min_new_episodes=2), state) == {
+            "train_note": "no round: not yet: 1 new episodes, 1 new pairs"
+        }
+        out = train(context(store, tiny_model_dir, tmp_path), state)
+        assert out["train_note"].startswith("skipped")
+        with store.session() as s:
+            spec = s.get(TrainingRound, out["round_id"]).config["data"]  # type: ignore[union-attr]
+        assert spec["run_id"] == own and spec["new_episodes"] == 1
+        again = rebuild_datasets(store, spec)  # the spec records the filter
+        assert again.step_pairs.episode_ids == sorted(own_ids) and len(again.step_pairs) == 1
+        assert len(again.trajectory_pairs) == 0  # the other run's failure on the same task is not a partner
+        assert again.rft.episode_ids == sorted(own_ids)
