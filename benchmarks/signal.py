@@ -82,6 +82,7 @@ _ttt_board = _learning._ttt_board
 _ttt_move_values = _learning._ttt_move_values
 
 OUT = ROOT / "benchmarks" / "results" / "signal.json"
+PAIR_CONFIDENCES = (0.0, 1.0, 2.0)  # step-pair rules scored side by side on one round's trees
 CACHE = Path.home() / ".cache" / "practicum" / "warmup"  # warmed-up models, reused across runs
 SUITES = ("frozenlake-4x4", "tictactoe")
 LEFT_OUT = {
@@ -374,14 +375,20 @@ def judge_positions(positions: Sequence[Position], policy: Any, critic: Any | No
 
 
 # ================================================================================= one round of search data
-def search_round(suite_name: str, games: int, policy: Any, critic: Any | None) -> tuple[list, dict[str, Any]]:
+def search_round(
+    suite_name: str,
+    games: int,
+    policy: Any,
+    critic: Any | None,
+    sets: Mapping[str, Any] | None = None,
+    first_task: int = 0,
+) -> tuple[list, dict[str, Any]]:
     """Search the first `games` train tasks with the practice defaults; the (task, info, tree) of each."""
     from practicum.envs.registry import get_suite
-    from practicum.loop.config import config_from_dict
     from practicum.search import search_episode
     from practicum.trainer.mining import EpisodeInfo
 
-    config = config_from_dict({"suite": suite_name})
+    config = practice_config(suite_name, sets)
     search = config.search if critic is not None else dataclasses.replace(config.search, alpha=1.0)
     if search.alpha >= 1.0 and search.evaluation != "critic":
         critic = None  # as in the loop: a critic search does not trust is not asked
@@ -389,7 +396,7 @@ def search_round(suite_name: str, games: int, policy: Any, critic: Any | None) -
     env = suite.env(**({} if config.max_steps is None else {"max_steps": config.max_steps}))
     episodes = []
     try:
-        for i, task in enumerate(suite.tasks("train", limit=games)):
+        for i, task in enumerate(suite.tasks("train", limit=first_task + games)[first_task:]):
             tree = search_episode(env, policy, critic, dataclasses.replace(search, seed=task.seed), task=task)
             failure = None if tree.success else (tree.failure_kind.value if tree.failure_kind else "agent")
             info = EpisodeInfo(id=i, task=task.key, policy_id=None, success=tree.success, failure_kind=failure)
@@ -445,6 +452,8 @@ def score_round(episodes: Sequence[tuple[Any, Any, Any]], data: Any, values: Nod
     scored: list[tuple[float, float]] = []
     unscored = 0
     gaps: list[float] = []
+    by_rule: dict[float, list[float]] = {z: [] for z in PAIR_CONFIDENCES}  # the same trees, stricter rules
+    own = getattr(data, "pair_confidence", 0.0)  # the round's own rule (absent before the setting existed)
     for task, info, tree in episodes:
         nodes = tree.nodes
         for ex in rft_examples(info, nodes, include_failed=data.include_failed_steps, good_value=data.good_step_value):
@@ -454,25 +463,34 @@ def score_round(episodes: Sequence[tuple[Any, Any, Any]], data: Any, values: Nod
                 unscored += 1
                 continue
             scored.append((at[ex.completion], max(at.values())))
-        mined = step_pairs(
-            info,
-            nodes,
-            margin=data.step_margin,
-            max_per_node=data.max_pairs_per_node,
-            min_visits=data.min_visits,
-            by=data.pair_value,
-        )
-        for pair in mined:
-            at = values.at(task, nodes, int(pair.node_idx), str(pair.prompt))
-            gap = value_gap(at, str(pair.chosen), str(pair.rejected)) if at else None
-            if gap is not None:
-                gaps.append(gap)
+        for z in sorted({own, *PAIR_CONFIDENCES}):
+            mined = step_pairs(
+                info,
+                nodes,
+                margin=data.step_margin,
+                max_per_node=data.max_pairs_per_node,
+                min_visits=data.min_visits,
+                by=data.pair_value,
+                **({"confidence": z} if z else {}),
+            )
+            for pair in mined:
+                at = values.at(task, nodes, int(pair.node_idx), str(pair.prompt))
+                gap = value_gap(at, str(pair.chosen), str(pair.rejected)) if at else None
+                if gap is not None:
+                    if z == own:
+                        gaps.append(gap)
+                    if z in by_rule:
+                        by_rule[z].append(gap)
     out: dict[str, Any] = {
         "search_train_success": share([info.success for _, info, _ in episodes]),
         "rft_rows": len(scored) + unscored,
         "rft_optimal_share": share([v >= best - EPS for v, best in scored]),
         "rft_unscored": unscored,
         **pair_shares(gaps),
+        "pair_confidence": own,
+        # The step pairs the same trees give under stricter rules (`train.data.pair_confidence`): the gap must
+        # exceed the margin plus z standard errors of the two siblings' values.
+        "pairs_by_confidence": {str(z): pair_shares(g) for z, g in by_rule.items()},
     }
     if values.suite_name == "tictactoe":
         out["rft_mean_regret"] = _optimal_and_regret(scored)[1]
@@ -480,16 +498,30 @@ def score_round(episodes: Sequence[tuple[Any, Any, Any]], data: Any, values: Nod
 
 
 # ========================================================================================================= run
-def measure_suite(suite_name: str, policy: Any, critic: Any | None, positions: int, games: int) -> dict[str, Any]:
-    """Every figure of one suite."""
-    from practicum.loop.config import config_from_dict
+def practice_config(suite_name: str, sets: Mapping[str, Any] | None = None) -> Any:
+    """The practice loop's config for a suite, with `--set` keys laid over it."""
+    from practicum.loop.config import config_from_dict, overlay
 
-    config = config_from_dict({"suite": suite_name})
+    return config_from_dict(overlay({"suite": suite_name}, dict(sets or {})))
+
+
+def measure_suite(
+    suite_name: str,
+    policy: Any,
+    critic: Any | None,
+    positions: int,
+    games: int,
+    sets: Mapping[str, Any] | None = None,
+    first_task: int = 0,
+) -> dict[str, Any]:
+    """Every figure of one suite."""
+
+    config = practice_config(suite_name, sets)
     started, cpu_started = time.monotonic(), time.process_time()
     found, counts = collect_positions(GAMES[suite_name], positions, max_steps=config.max_steps)
     judged = judge_positions(found, policy, critic)
     positions_s = time.monotonic() - started
-    episodes, settings = search_round(suite_name, games, policy, critic)
+    episodes, settings = search_round(suite_name, games, policy, critic, sets, first_task)
     search_s = time.monotonic() - started - positions_s
     values = NodeValues(suite_name, settings["max_steps"])
     try:
@@ -559,7 +591,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, default=CACHE, help="where warmed-up models are kept")
     parser.add_argument("--out", type=Path, default=OUT, help="the JSON file to merge into")
+    parser.add_argument(
+        "--first-task",
+        type=int,
+        default=0,
+        help="search the train tasks from this index on (a decision made on tasks 0.. is checked on others)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a practice setting for the search round and its data, e.g. search.k=9 (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        sets = _learning.parse_sets(args.set)
+    except ValueError as exc:
+        parser.error(str(exc))
     unknown = [s for s in args.suites if s not in SUITES and s not in LEFT_OUT]
     if unknown:
         parser.error(f"unknown suite {unknown[0]!r}; choose from {', '.join(SUITES)}")
@@ -599,11 +648,13 @@ def main(argv: list[str] | None = None) -> int:
             positions = args.positions if args.positions is not None else sizes["positions"]
             games = args.games if args.games is not None else sizes["games"]
             console.print(f"[bold]{suite_name}[/]: {positions} positions, {games} searched games")
-            entry = measure_suite(suite_name, policy, critic, positions, games)
+            entry = measure_suite(suite_name, policy, critic, positions, games, sets, args.first_task)
             entry.update(
                 {
                     "critic": args.critic,
                     "model": str(model_dir) if args.model else "default (SmolLM2-135M-Instruct)",
+                    "sets": sets,
+                    "first_task": args.first_task,
                     "warmup": asdict(WarmupConfig()) if args.warmup else None,
                     "quick": args.quick,
                     "git": git_revision(ROOT),

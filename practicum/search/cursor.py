@@ -111,6 +111,12 @@ class EnvCursor:
                 self.use_snapshots = False
                 self._snapshots.clear()
 
+    def forget(self, index: int) -> None:
+        """Drop what was recorded for node `index` (a node search decided not to keep)."""
+        self._snapshots.pop(index, None)
+        if self._at == index:
+            self._at = None
+
     # ----------------------------------------------------------------- going back
     def goto(self, root_observation: str, route: Sequence[Waypoint]) -> None:
         """Put the environment at the last node of `route` (the root when `route` is empty).

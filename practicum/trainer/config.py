@@ -176,6 +176,10 @@ class DataSettings:
     """Step pairs only between siblings search visited at least this often (>= 0; 0 also pairs unvisited
     siblings, whose Q^ is the critic's score alone)."""
 
+    pair_confidence: float = 0.0
+    """Step pairs: the gap must also exceed this many standard errors of the two siblings' values (>= 0; 0:
+    the margin alone). A value from n visits has an error of at most 0.5 / sqrt(n); a terminal one is exact."""
+
     pair_value: PairValue = "blended"
     """What ranks siblings for step pairs: "blended" (Q^, Agent Q's choice, right with a strong critic) or
     "search" (Q_mcts alone: what the environment's rewards said; use it when the critic is the small policy
@@ -211,6 +215,9 @@ class DataSettings:
 
     def __post_init__(self) -> None:
         _number("TrainConfig.data.step_margin", self.step_margin, lambda v: v >= 0, "use a gap >= 0, e.g. 0.1")
+        _number(
+            "TrainConfig.data.pair_confidence", self.pair_confidence, lambda v: v >= 0, "use 0 (margin only) or e.g. 1"
+        )
         _int_at_least(
             "TrainConfig.data.max_pairs_per_node", self.max_pairs_per_node, 1, "keep at least one pair per node"
         )

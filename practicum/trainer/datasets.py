@@ -193,6 +193,7 @@ def build_datasets(
                     max_per_node=settings.max_pairs_per_node,
                     min_visits=settings.min_visits,
                     by=settings.pair_value,
+                    confidence=settings.pair_confidence,
                 )
             ]
         )

@@ -16,7 +16,8 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     block = README.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
     config = config_from_dict(yaml.safe_load(block))
     assert config.suite == "frozenlake-4x4" and config.recipe == "agentq"
-    assert config.search.simulations == 6 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
+    assert config.search.simulations == 8 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
+    assert config.search.alpha == 1.0 and config.search.discount == 0.95 and config.warmup.states == 40
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
 
 
@@ -36,3 +37,12 @@ def test_flags_lay_over_a_config_file_section_by_key(tmp_path: Path) -> None:
     path.write_text("search: {simulations: 5, k: 2}\niterations: 3\n")
     config = load_config(path, {"search": {"k": 6}})
     assert (config.search.simulations, config.search.k, config.iterations) == (5, 6, 3)
+
+
+def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_settings() -> None:
+    general = PracticeConfig()
+    ttt = config_from_dict({"suite": "tictactoe"})
+    assert (ttt.search.rollouts, ttt.search.simulations) == (16, 16)
+    assert ttt.search.k == general.search.k  # what the suite does not set stays the practice default
+    assert config_from_dict({"suite": "tictactoe", "search": {"rollouts": 2}}).search.rollouts == 2
+    assert config_from_dict({"suite": "frozenlake-4x4"}).search == general.search

@@ -203,6 +203,26 @@ def test_without_a_critic_the_critic_figures_are_empty(bench: ModuleType, tiny_m
     assert entry["search"]["alpha"] == 1.0 and entry["policy_top_optimal"] is not None
 
 
+def test_set_lays_practice_settings_over_the_suites_and_scores_every_pair_rule(
+    bench: ModuleType, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "signal.json"
+    argv = ["--quick", "--model", str(tiny_model_dir), "--out", str(out), "--suites", "tictactoe"]
+    assert bench.main([*argv, "--set", "search.k=9", "--set", "train.data.pair_confidence=1"]) == 0
+    entry = json.loads(out.read_text())["tictactoe"]["latest"]
+    assert entry["search"]["k"] == 9 and entry["sets"] == {
+        "search": {"k": 9},
+        "train": {"data": {"pair_confidence": 1}},
+    }
+    assert entry["pair_confidence"] == 1
+    rules = entry["pairs_by_confidence"]
+    assert set(rules) == {"0.0", "1.0", "2.0"}
+    assert rules["1.0"]["step_pairs"] == entry["step_pairs"] >= rules["2.0"]["step_pairs"]
+    assert rules["0.0"]["step_pairs"] >= rules["1.0"]["step_pairs"]
+    with pytest.raises(SystemExit):
+        bench.main([*argv, "--set", "search.k"])
+
+
 @pytest.mark.slow
 def test_quick_run_on_the_default_model_reads_every_critique(bench: ModuleType, tmp_path: Path) -> None:
     out = tmp_path / "signal.json"

@@ -169,7 +169,8 @@ def dice_search(**overrides: Any) -> EpisodeTree:
 
 def first_rolls(tree: EpisodeTree) -> list[int]:
     """The die roll each child of the root met when search expanded it."""
-    return [rolls(n.observation)[0] for n in tree.nodes if n.parent_idx == 0 and n.expanded]
+    proposed = tree.nodes[0].children[:3]  # k = 3 proposals (a committed twin, if any, comes after them)
+    return [rolls(tree.nodes[i].observation)[0] for i in proposed if tree.nodes[i].expanded]
 
 
 def test_siblings_expanded_from_one_node_each_meet_their_own_chance() -> None:
@@ -184,6 +185,19 @@ def test_siblings_expanded_from_one_node_each_meet_their_own_chance() -> None:
     assert first_rolls(dice_search(seed=1)) != first_rolls(fair)
     # Without resample_chance every sibling meets the episode's own roll, as before.
     assert len(set(first_rolls(dice_search(resample_chance=False)))) == 1
+
+
+def test_search_cannot_commit_to_the_luckiest_of_its_own_draws() -> None:
+    # The dice game's reward is its last roll. Had the committed step kept the roll search met when it
+    # expanded the chosen child, search would pick the best of its draws (about 0.75 on average for three);
+    # the episode's own roll is drawn after the choice, from a stream search never sees.
+    rewards = []
+    for seed in range(40):
+        tree = search_episode(
+            DiceGame(), TablePolicy({}), None, SearchConfig(simulations=12, k=3, alpha=1.0, seed=seed), seed=seed
+        )
+        rewards.append(tree.reward)
+    assert sum(rewards) / len(rewards) < 0.6
 
 
 def test_greedy_and_sampled_play_meet_the_episodes_own_chance() -> None:

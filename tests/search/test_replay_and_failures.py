@@ -46,8 +46,10 @@ def test_replay_draws_the_chance_search_drew_and_builds_the_same_tree_as_snapsho
     b = search_episode(without, TablePolicy({}), TableCritic(), CONFIG, clock=FakeClock())
     assert a.failure_kind == b.failure_kind and b.error is None
     assert [dataclasses.asdict(n) for n in a.nodes] == [dataclasses.asdict(n) for n in b.nodes]
-    first = [rolls(n.observation)[0] for n in b.nodes if n.parent_idx == 0]
+    proposed = b.nodes[0].children[:3]  # the k = 3 proposals; the committed twin (the episode's roll) follows
+    first = [rolls(b.nodes[i].observation)[0] for i in proposed]
     assert len(set(first)) == len(first) == 3  # siblings met their own rolls
+    assert b.path[1].idx not in proposed  # and the committed step drew its own
     assert b.path[-1].is_terminal
 
 

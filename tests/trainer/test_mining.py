@@ -67,6 +67,21 @@ def test_step_pairs_need_siblings_that_search_visited() -> None:
     assert len(step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=0)) == 3
 
 
+def test_step_pairs_with_confidence_need_a_gap_beyond_the_values_standard_errors() -> None:
+    # "right" and "left" were each valued from 4 rollouts (error <= 0.25 each, 0.354 for the gap); "hole" is
+    # terminal, its value exact.
+    nodes = star({"right": 0.75, "left": 0.25, "hole": 0.0})
+    for n, visits in zip(nodes[1:], (4, 4, 9), strict=True):
+        n.visits = visits
+    nodes[3].is_terminal = True
+    plain = step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
+    assert {(p.chosen, p.rejected) for p in plain} == {("right", "left"), ("right", "hole"), ("left", "hole")}
+    sure = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, confidence=1.0)
+    # 0.75 - 0.25 = 0.5 > 0.1 + 0.354: kept; 0.75 - 0 > 0.1 + 0.25: kept; 0.25 - 0 < 0.1 + 0.25: dropped.
+    assert [(p.chosen, p.rejected) for p in sure] == [("right", "hole"), ("right", "left")]
+    assert step_pairs(episode(), nodes, margin=0.1, max_per_node=10, confidence=3.0) == []
+
+
 def test_step_pairs_by_search_value_ignore_the_critics_share_of_q_hat() -> None:
     # Q^ says "right" (the critic liked it); the rollouts said "down" (value 0.6 against 0.0).
     nodes = star({"right": 0.45, "down": 0.3})
