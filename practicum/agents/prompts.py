@@ -2,8 +2,9 @@
 
 A prompt is built as chat messages (`policy_messages`, `judge_messages`) and rendered to the exact text the
 model reads with the tokenizer's own chat template (`render`). That text, not the messages, is what
-`Proposal.prompt` and `Critique.prompt` (the judge question with `{action}` in the action's place) carry, together with `PROMPT_VERSION`, so the store keeps exactly what
-the model saw and the trainer can train on the same string. Change the wording here and bump the version.
+`Proposal.prompt` and `Critique.prompt` (the judge question with `{action}` in the action's place) carry,
+together with `PROMPT_VERSION`, so the store keeps exactly what the model saw and the trainer can train on the
+same string. Change the wording here and bump the version.
 
 Prompts are short on purpose: the default model is a 135M-parameter model running on CPU, where every prompt
 token costs time at every node of the search tree.

@@ -101,7 +101,8 @@ class PracticeConfig:
     """The trajectory store (any SQLAlchemy URL)."""
 
     recipe: Recipe = "agentq"
-    """agentq (MCTS + critique + RFT + step DPO), rft (RFT on successes only) or none (no training)."""
+    """agentq (MCTS, its critic blended in where `search.alpha` < 1, then RFT + step DPO), rft (RFT on successes
+    only) or none (no training)."""
 
     iterations: int = 2
     """Practice iterations (collect -> train -> evaluate -> promote); >= 1."""
