@@ -44,10 +44,10 @@ def _default_search() -> SearchConfig:
     # candidate (k=4 covers FrozenLake), and random rollouts (no model call) find the sparse goal reward that
     # the model's own rollouts, confidently walking one way, never reach. Measured on FrozenLake 4x4 train
     # tasks: search solved 0 of 4 with 3 simulations, k=3 and model rollouts, 4 of 6 with these settings.
-    # alpha 1: search does not trust the critic. Measured with exact values (benchmarks/signal.py): the default
-    # model's critic picks an optimal move no more often than chance (FrozenLake 4x4 55% vs 45% at random,
-    # below the policy's own 63%; tic-tac-toe 35% vs 32%), so blending it in only adds noise. A stronger critic
-    # earns its weight back: measure it with signal.py and set `search.alpha`.
+    # alpha 1: search does not trust the critic. Measured with exact values (benchmarks/signal_bench.py): the default
+    # model's critic picks an optimal move no more often than chance (FrozenLake 4x4 12% vs 45% at random,
+    # far below the policy's own 77%; tic-tac-toe 30% vs 32%), so blending it in only adds noise. A stronger critic
+    # earns its weight back: measure it with signal_bench.py and set `search.alpha`.
     # A discount below 1 makes a path that reaches the goal sooner worth more, so search and the step pairs it
     # ranks prefer the short way over a detour that also arrives (undiscounted, both were worth 1).
     return SearchConfig(
@@ -74,7 +74,7 @@ def _default_train() -> TrainConfig:
         # DPO, 40 held-out games): min_visits 1 -> 138 pairs, 10% won; 2 -> 111 pairs, 42.5%; 3 -> 14 pairs, 45%;
         # RFT alone 42.5%.
         # And only where the gap beats one standard error of the two values (pair_confidence 1): measured by exact
-        # values on one round of FrozenLake trees (benchmarks/signal.py), 67 pairs 61% right / 34% tied / 4.5%
+        # values on one round of FrozenLake trees (benchmarks/signal_bench.py), 67 pairs 61% right / 34% tied / 4.5%
         # reversed became 29 pairs 83% right / 0% reversed; on tic-tac-toe it dropped 7 pairs of which 3 were
         # reversed.
         data=DataSettings(include_failed_steps=True, pair_value="search", min_visits=3, pair_confidence=1.0),
@@ -191,7 +191,7 @@ class PracticeConfig:
         return _plain(dataclasses.asdict(self))
 
 
-# Practice defaults that differ by suite, measured with benchmarks/signal.py (exact move values, one round's
+# Practice defaults that differ by suite, measured with benchmarks/signal_bench.py (exact move values, one round's
 # data). Tic-tac-toe against an opponent that plays perfectly half of the time: 16 random rollouts per leaf and
 # 16 simulations per move made search's RFT rows optimal moves 87% of the time (mean regret 0.016) instead of
 # 71% (0.047) with one rollout and 8 simulations, for about the same time (the model's proposals, not the

@@ -160,7 +160,7 @@ def step_pairs(
     `confidence` z asks the gap to exceed `margin` plus z standard errors of the difference: a sibling's value
     is the mean of its `visits` returns in [0, 1], whose standard error is at most 0.5 / sqrt(visits), and a
     terminal sibling's value is exact (error 0). Measured on FrozenLake and tic-tac-toe trees by exact values
-    (benchmarks/signal.py), most reversed and tied pairs were gaps between two siblings valued from a few
+    (benchmarks/signal_bench.py), most reversed and tied pairs were gaps between two siblings valued from a few
     random rollouts each.
     """
     if not episode.usable:

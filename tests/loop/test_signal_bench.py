@@ -23,7 +23,7 @@ MOVES = {"left": 0, "down": 1, "right": 2, "up": 3}
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    return load_benchmark("signal")
+    return load_benchmark("signal_bench")
 
 
 def test_lake_distances_count_moves_to_the_goal_around_the_holes(bench: ModuleType) -> None:

@@ -33,16 +33,15 @@ replay would not reach the same board).
 The shop is left out: no exact value exists for a shop page's actions. Results are merged into
 `benchmarks/results/signal.json` under `[suite][label]`, so "before" and "after" measurements sit side by side.
 
-    .venv/bin/python benchmarks/signal.py --label before              # both suites, ~10 CPU minutes each
-    .venv/bin/python benchmarks/signal.py --suites tictactoe --positions 30 --games 6 --label quick-look
-    .venv/bin/python benchmarks/signal.py --critic none --label no-critic
+    .venv/bin/python benchmarks/signal_bench.py --label before              # both suites, ~10 CPU minutes each
+    .venv/bin/python benchmarks/signal_bench.py --suites tictactoe --positions 30 --games 6 --label quick-look
+    .venv/bin/python benchmarks/signal_bench.py --critic none --label no-critic
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -58,28 +57,9 @@ from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# This file's name is the standard library's `signal`: with its folder on the path (as `python
-# benchmarks/signal.py` puts it), the next `import signal` (subprocess, torch) would run this file instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-
-def _load_learning() -> Any:
-    """`benchmarks/learning.py` (its exact tic-tac-toe values), loaded by path, not through the folder."""
-    if "learning" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("learning", HERE / "learning.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["learning"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["learning"]
-
-
-_learning = _load_learning()
-_gap_shares = _learning._gap_shares
-_optimal_and_regret = _learning._optimal_and_regret
-_ttt_board = _learning._ttt_board
-_ttt_move_values = _learning._ttt_move_values
+sys.path.insert(0, str(HERE))  # the exact-value helpers of learning.py
+from learning import _gap_shares, _optimal_and_regret, _ttt_board, _ttt_move_values, parse_sets  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "signal.json"
 PAIR_CONFIDENCES = (0.0, 1.0, 2.0)  # step-pair rules scored side by side on one round's trees
@@ -606,7 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        sets = _learning.parse_sets(args.set)
+        sets = parse_sets(args.set)
     except ValueError as exc:
         parser.error(str(exc))
     unknown = [s for s in args.suites if s not in SUITES and s not in LEFT_OUT]
