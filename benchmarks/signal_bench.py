@@ -370,7 +370,7 @@ def search_round(
 
     config = practice_config(suite_name, sets)
     search = config.search if critic is not None else dataclasses.replace(config.search, alpha=1.0)
-    if search.alpha >= 1.0 and search.evaluation != "critic":
+    if not search.consults_critic:
         critic = None  # as in the loop: a critic search does not trust is not asked
     suite = get_suite(suite_name)
     env = suite.env(**({} if config.max_steps is None else {"max_steps": config.max_steps}))

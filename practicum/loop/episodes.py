@@ -182,14 +182,12 @@ class EpisodeRunner:
                 time.sleep(poll_s)
 
     def _play_and_write(self, job: Job) -> Played:
-        search = self.spec.search
-        # A critic search does not trust (alpha 1, values from rollouts) would cost a model pass per node for
-        # nothing: it is loaded only where its scores count.
-        needs_critic = job.mode == "search" and (search.alpha < 1.0 or search.evaluation == "critic")
-        policy, critic = self.players.get(job.policy, with_critic=needs_critic)
         seed = episode_seed(self.spec.seed, job.uid)
         temperature = self.spec.sample_temperature if job.mode == "sample" else self.spec.search.temperature
         config = replace(self.spec.search, seed=seed, mode=job.mode, temperature=temperature)
+        # A critic search does not read (alpha 1, values from rollouts) would cost a model pass per node for
+        # nothing: it is loaded only where its scores count.
+        policy, critic = self.players.get(job.policy, with_critic=config.consults_critic)
         tree = search_episode(self.env, policy, critic, config, task=job.task, seed=job.task.seed)
         record = episode_record(
             tree,

@@ -129,6 +129,11 @@ class SearchConfig:
         """Whether this configuration searches (True) or plays greedily (False)."""
         return self.mode == "search"
 
+    @property
+    def consults_critic(self) -> bool:
+        """Whether the search reads a critic: its scores are blended into Q^ (alpha < 1) or value the leaves."""
+        return self.searches and (self.alpha < 1.0 or self.evaluation == "critic")
+
 
 def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:

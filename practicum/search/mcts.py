@@ -78,7 +78,7 @@ def search_episode(
     so far is returned. Bad configuration raises `ConfigError`.
     """
     config = config or SearchConfig()
-    if config.searches and critic is None and (config.evaluation == "critic" or config.alpha < 1.0):
+    if critic is None and config.consults_critic:
         raise ConfigError(
             f"SearchConfig(evaluation={config.evaluation!r}, alpha={config.alpha}) needs a critic, but none was "
             "given; pass a Critic, or set alpha=1.0 with evaluation='rollout' or 'reward' to search without one"

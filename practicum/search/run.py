@@ -40,7 +40,7 @@ def run_episode(
     task = suite.task(seed)
     base = config or SearchConfig()
     cfg = dataclasses.replace(base, mode="search" if search else "greedy")
-    if search and critic is None and (cfg.alpha < 1.0 or cfg.evaluation == "critic"):
+    if critic is None and cfg.consults_critic:
         from practicum.agents.critic import critic_for  # loads nothing new: it shares the policy's model
 
         critic = critic_for(policy)

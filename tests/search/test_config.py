@@ -42,3 +42,16 @@ def test_defaults_are_valid_and_greedy_mode_does_not_search() -> None:
     assert SearchConfig().searches
     assert not SearchConfig(mode="greedy").searches
     assert SearchConfig(wall_clock_s=0.5, alpha=0, discount=1, exploration=0).wall_clock_s == 0.5
+
+
+@pytest.mark.parametrize(
+    "settings,consults",
+    [
+        ({"alpha": 0.5}, True),
+        ({"alpha": 1.0}, False),
+        ({"alpha": 1.0, "evaluation": "critic"}, True),
+        ({"alpha": 0.5, "mode": "greedy"}, False),
+    ],
+)
+def test_a_search_consults_its_critic_only_where_the_scores_count(settings: dict, consults: bool) -> None:
+    assert SearchConfig(**settings).consults_critic is consults
