@@ -42,7 +42,7 @@ def test_flags_lay_over_a_config_file_section_by_key(tmp_path: Path) -> None:
 def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_settings() -> None:
     general = PracticeConfig()
     ttt = config_from_dict({"suite": "tictactoe"})
-    assert (ttt.search.rollouts, ttt.search.simulations) == (16, 16)
+    assert (ttt.search.rollouts, ttt.search.simulations) == (16, 48)
     assert ttt.search.k == general.search.k  # what the suite does not set stays the practice default
     assert config_from_dict({"suite": "tictactoe", "search": {"rollouts": 2}}).search.rollouts == 2
     assert config_from_dict({"suite": "frozenlake-4x4"}).search == general.search
