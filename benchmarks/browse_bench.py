@@ -191,7 +191,7 @@ def measure(path: Path, label: str, samples: int, progress: Progress) -> dict[st
             progress.advance(job)
             run_page = _timed(client, [f"/runs/{run_id}"] * 10)
             progress.advance(job)
-            list_url = f"/runs/{run_id}/episodes?split=heldout&outcome=failure&per_page=50&page=10"
+            list_url = f"/runs/{run_id}/episodes?split=test&outcome=failure&per_page=50&page=10"
             list_page = _timed(client, [list_url] * 20)
             progress.advance(job)
             episode_page = _timed(client, [f"/episodes/{e}" for e in sample])

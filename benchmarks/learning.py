@@ -1,14 +1,15 @@
-"""Does practice make the policy better? Held-out greedy success per iteration, per recipe, side by side.
+"""Does practice make the policy better? Test greedy success per iteration, per recipe, side by side.
 
 Runs `practicum practice` from the default policy (SmolLM2-135M-Instruct) on one suite with one recipe:
 - agentq: MCTS + self-critique, then RFT (successes and the good steps of failures) and step-level DPO;
 - rft: the same search, RFT on successful episodes only;
 - none: the same collection and evaluation, no training (the noise floor).
-Every recipe of a suite uses the same seed, so the same train tasks and the same held-out tasks (disjoint from
-training); greedy evaluation is deterministic, so iteration 0 is the same number for all three.
+Every recipe of a suite uses the same seed, so the same train, validation and test tasks (disjoint from each
+other); greedy evaluation is deterministic, so iteration 0 is the same number for all three. Promotions are
+decided on the validation tasks; the test tasks only measure.
 
-The curve is the held-out success of the policy the loop holds after each iteration (a rejected candidate
-leaves the parent's number); the candidates' own numbers are kept beside it. Each run writes its store under
+The curve is the test success of the policy the loop holds after each iteration (a rejected candidate leaves
+the parent's number); the candidates' own numbers are kept beside it. Each run writes its store under
 `benchmarks/results/learning-runs/` (not committed) and merges its numbers into
 `benchmarks/results/learning.json`; the plot `benchmarks/results/learning.png` is redrawn from the merged file.
 
@@ -48,15 +49,15 @@ RECIPES = ("agentq", "rft", "none")
 TARGET_GAIN = {"game": 30.0, "shop": 20.0}
 
 # The game runs are tic-tac-toe against an opponent that plays perfectly half of the time: cheap episodes, a
-# starting policy that wins 32.5% of held-out games greedily (a perfect player would win ~72%, a random one
+# starting policy that wins 32.5% of test games greedily (a perfect player would win ~72%, a random one
 # ~20%), and a search that wins most train games. They use the `practicum practice` search and training
 # defaults, with two collection workers (one torch thread each) and pass@2, so that two iterations fit.
 # Measured and not kept (2026-12-04, one agentq run each, 2 iterations): every legal move a candidate (k=9),
 # 12 simulations, 16 random rollouts per leaf, alpha=0.8 and one-visit step pairs: search won as many train
 # games as with the defaults (16 of 24) and gave 146 step pairs a round instead of 16, but the candidates won
-# 30% and 22.5% held-out, both rejected: labels far from the policy's own top moves, learnt in 8 steps, moved
+# 30% and 22.5% of test games, both rejected: labels far from the policy's own top moves, learnt in 8 steps, moved
 # its greedy choices erratically.
-# (FrozenLake, measured first: the default model walks "right" into the wall from every cell, 0% held-out,
+# (FrozenLake, measured first: the default model walks "right" into the wall from every cell, 0% on test lakes,
 # and a few rounds of RFT/DPO moved it to another single direction, not to a policy that reads the map.)
 # The shop's pages make every model call ~4x dearer, so it gets fewer tasks, fewer steps and simulations.
 SUITES: dict[str, dict[str, Any]] = {
@@ -64,7 +65,8 @@ SUITES: dict[str, dict[str, Any]] = {
         "suite": "tictactoe",
         "max_steps": None,
         "train_tasks": 12,
-        "heldout_tasks": 40,
+        "validation_tasks": 40,
+        "test_tasks": 40,
         "pass_k": 2,
         "workers": 2,
     },
@@ -72,7 +74,8 @@ SUITES: dict[str, dict[str, Any]] = {
         "suite": "shop",
         "max_steps": 8,
         "train_tasks": 3,
-        "heldout_tasks": 12,
+        "validation_tasks": 12,
+        "test_tasks": 12,
         "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 4, "rollout_policy": "random"},
         "pass_k": 2,
     },
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=12.0, help="time budget: no iteration starts after it")
     parser.add_argument("--iterations", type=int, default=6, help="most iterations after the baseline")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from learning.json")
-    parser.add_argument("--smoke", action="store_true", help="1 train and 2 held-out tasks, results not merged")
+    parser.add_argument("--smoke", action="store_true", help="1 train, 2 validation and 2 test tasks, not merged")
     parser.add_argument(
         "--critic",
         choices=("self", "oracle"),
@@ -210,7 +213,7 @@ def run_one(
         "checkpoint_dir": str(RUNS / f"{name}-checkpoints"),
     }
     if smoke:
-        settings.update(train_tasks=1, heldout_tasks=2)
+        settings.update(train_tasks=1, validation_tasks=2, test_tasks=2)
     config = config_from_dict(settings)
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -231,14 +234,15 @@ def run_one(
         "final_ci95": wilson(round(curve[-1] * n), n),
         "minutes": round(wall_min, 2),
         "iterations": len(curve) - 1,
-        "heldout_tasks": n,
+        "test_tasks": n,
+        "validation_tasks": config.validation_tasks,
         "train_tasks_per_iteration": config.train_tasks,
         "decisions": [row.get("decision") for row in result.history],
         "train_success_under_search": [row.get("train_success") for row in result.history[1:]],
         "train_solved_at_least_once": [row.get("train_solved_anywhere") for row in result.history[1:]],
         "train_pass_at_1": [row.get("train_pass_at_1") for row in result.history[1:]],
         f"train_pass_at_{config.pass_k}": [row.get("train_pass_at_k") for row in result.history[1:]],
-        "heldout_move_quality": move_quality(str(db), result.run_id, config.suite, curve_policies(result.history)),
+        "test_move_quality": move_quality(str(db), result.run_id, config.suite, curve_policies(result.history)),
         "time_split_min": time_split(str(db), result.run_id),
         "rounds": round_sizes(str(db), result.run_id),
         "training_data_quality": data_quality(Path(settings["checkpoint_dir"]), config.suite),
@@ -248,12 +252,13 @@ def run_one(
 
 
 def held_curve(history: list[dict[str, Any]]) -> tuple[list[float], list[float | None]]:
-    """Success of the policy held after each iteration, and of each iteration's candidate (None: none)."""
-    held, candidates = [], []
+    """Test success of the policy held after each iteration, and of each iteration's candidate (None: none)."""
+    held: list[float] = []
+    candidates: list[float | None] = []
     for row in history:
-        success = float(row.get("heldout_success", 0.0))
-        if row.get("decision") == "rejected":
-            held.append(float(row.get("parent_success", held[-1] if held else 0.0)))
+        success = float(row.get("test_success", 0.0))
+        if row.get("decision") == "rejected":  # the parent is held, and its test success has not changed
+            held.append(held[-1] if held else 0.0)
         else:
             held.append(success)
         candidates.append(success if row.get("decision") in ("promoted", "rejected") else None)
@@ -261,7 +266,7 @@ def held_curve(history: list[dict[str, Any]]) -> tuple[list[float], list[float |
 
 
 def curve_policies(history: list[dict[str, Any]]) -> list[int]:
-    """The policy held after each iteration (the one whose held-out success the curve shows)."""
+    """The policy held after each iteration (the one whose test success the curve shows)."""
     held, out = int(history[0]["policy_id"]), []
     for row in history:
         if row.get("decision") in ("promoted", "no candidate"):
@@ -271,7 +276,7 @@ def curve_policies(history: list[dict[str, Any]]) -> list[int]:
 
 
 def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[str, list[float | None]] | None:
-    """Tic-tac-toe only: how good each held policy's greedy held-out moves are by the exact values of the game
+    """Tic-tac-toe only: how good each held policy's greedy test moves are by the exact values of the game
     against this opponent (expectimax over its perfect and random halves): the share of optimal moves and the
     mean regret (win probability lost per move). Far less noisy than 40 wins and losses."""
     if suite != "tictactoe":
@@ -403,7 +408,8 @@ def held_policy(history: list[dict[str, Any]]) -> int:
 
 
 def eval_outcomes(db: str, run_id: int) -> dict[int, dict[str, bool]]:
-    """Per policy, per held-out task: did the greedy evaluation episode succeed."""
+    """Per policy, per test task: did the greedy evaluation episode succeed (validation episodes, played afresh
+    every iteration, have the iteration in their uid and are left out)."""
     import sqlite3
 
     con = sqlite3.connect(db)
@@ -479,7 +485,7 @@ def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
 
 
 def paired_gain_ci(base: dict[str, bool], final: dict[str, bool], z: float = 1.96) -> list[float] | None:
-    """A 95% interval for the gain in points, from the paired per-task differences (same held-out tasks)."""
+    """A 95% interval for the gain in points, from the paired per-task differences (same test tasks)."""
     tasks = sorted(set(base) & set(final))
     if not tasks:
         return None
@@ -529,7 +535,7 @@ def verdict(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def plot(data: dict[str, Any]) -> None:
-    """One panel per suite, one curve per recipe (held-out greedy success per iteration, 95% bars at the end);
+    """One panel per suite, one curve per recipe (test greedy success per iteration, 95% bars at the end);
     a recipe's run with the oracle critic, where there is one, dashed beside it."""
     import matplotlib
 
@@ -557,10 +563,10 @@ def plot(data: dict[str, Any]) -> None:
                 label = f"{recipe}, oracle critic ({oracle['gain_points']:+g} pts)"
                 ax.plot(oracle["curve"], marker="s", linestyle="--", color=line.get_color(), label=label)
         first = next(iter(data[key].values()))
-        ax.set_title(f"{key}: {first['suite']} · {first['heldout_tasks']} held-out tasks")
+        ax.set_title(f"{key}: {first['suite']} · {first['test_tasks']} test tasks")
         ax.set_xlabel("iteration")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("held-out greedy success")
+        ax.set_ylabel("test greedy success")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -64,7 +64,7 @@ def synthetic_episode(run_id: int, i: int, policies: list[int], rng: random.Rand
     """Episode `i`: 50 nodes of ~1 KB text each, its step pairs, spread over suites, splits and policies."""
     suite = SUITES[i % len(SUITES)]
     seed = (i // len(SUITES)) % 500
-    task = TaskRecord(suite=suite, seed=seed, split="heldout" if seed % 5 == 0 else "train", goal=f"goal {seed}")
+    task = TaskRecord(suite=suite, seed=seed, split="test" if seed % 5 == 0 else "train", goal=f"goal {seed}")
     nodes: list[NodeRecord] = []
     on_path = {0}
     for idx in range(NODES_PER_EPISODE):
@@ -359,7 +359,7 @@ def build_and_read(workdir: Path, n_nodes: int, label: str, progress: Progress) 
         if summary.nodes != n_nodes:
             raise RuntimeError(f"the run summary counts {summary.nodes} nodes, expected {n_nodes}")
         page_ms = _median_ms(
-            lambda: queries.run_episodes(s, run_id, split="heldout", outcome="failure", limit=50, offset=500), 20
+            lambda: queries.run_episodes(s, run_id, split="test", outcome="failure", limit=50, offset=500), 20
         )
     store.close()
     size = sum(f.stat().st_size for f in workdir.glob(f"store-{label}.db*"))

@@ -59,7 +59,7 @@ def envs_command(
     if domain not in (None, "web", "game"):
         raise PracticumError(f"unknown domain {domain!r}; use --domain web or --domain game")
     table = Table(title="practicum task suites")
-    for column in ("suite", "domain", "train", "held-out"):
+    for column in ("suite", "domain", "train", "validation", "test"):
         table.add_column(column, no_wrap=True)
     table.add_column("example goal", overflow="ellipsis", no_wrap=True, max_width=70)
     for suite in registry.suites():
@@ -67,7 +67,7 @@ def envs_command(
             continue
         counts = suite.counts()
         example = suite.tasks("train", limit=1)[0].goal
-        table.add_row(suite.name, suite.domain, str(counts["train"]), str(counts["heldout"]), example)
+        table.add_row(suite.name, suite.domain, *(str(counts[s]) for s in ("train", "validation", "test")), example)
     console.print(table)
 
 
@@ -185,7 +185,12 @@ def practice_command(
         float | None, typer.Option("--time-budget", help="Minutes after which no new iteration starts.")
     ] = None,
     train_tasks: Annotated[int | None, typer.Option(help="Train tasks searched per iteration.")] = None,
-    heldout_tasks: Annotated[int | None, typer.Option(help="Held-out tasks every policy is evaluated on.")] = None,
+    validation_tasks: Annotated[
+        int | None, typer.Option(help="Validation tasks a candidate and its parent play for each promotion decision.")
+    ] = None,
+    test_tasks: Annotated[
+        int | None, typer.Option(help="Test tasks of the reported curve (never used for a decision).")
+    ] = None,
     simulations: Annotated[int | None, typer.Option(help="MCTS simulations per committed step.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default 12).")] = None,
     pass_k: Annotated[
@@ -204,7 +209,7 @@ def practice_command(
     ] = None,
     tasks: TasksOption = None,
 ) -> None:
-    """Practise: search train tasks, train on the trees, evaluate on held-out tasks, promote, repeat.
+    """Practise: search train tasks, train on the trees, promote on validation tasks, report test tasks, repeat.
 
     With no options it runs the built-in defaults (frozenlake-4x4, SmolLM2-135M-Instruct, an SQLite store
     here) and ends with a table of every iteration and a learning-curve plot beside the store.
@@ -218,7 +223,8 @@ def practice_command(
         "iterations": iterations,
         "time_budget_minutes": time_budget,
         "train_tasks": train_tasks,
-        "heldout_tasks": heldout_tasks,
+        "validation_tasks": validation_tasks,
+        "test_tasks": test_tasks,
         "workers": workers,
         "ray_address": ray_address,
         "seed": seed,
@@ -322,7 +328,7 @@ def eval_command(
     policy: Annotated[str, typer.Option(help="Policy id or name to evaluate.")],
     suite: Annotated[str, typer.Option(help="Task suite (see `practicum envs`).")],
     db: DbOption = None,
-    split: Annotated[str, typer.Option(help="heldout or train.")] = "heldout",
+    split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
     tasks: Annotated[int, typer.Option(min=1, help="Evaluate on the first N tasks of the split.")] = 10,
     search: Annotated[bool, typer.Option("--search/--greedy", help="Evaluate with MCTS, or greedily.")] = False,
     simulations: Annotated[int, typer.Option(min=1, help="MCTS simulations per step with --search.")] = 3,

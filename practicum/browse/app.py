@@ -244,7 +244,7 @@ def create_app(
             run_row = summary.run
             policies = queries.list_policies(s, run_id=run_row.id)
             rounds = bq.run_rounds(s, run_row.id)
-            curve = bq.heldout_curve(s, run_row.id)
+            curve = bq.test_curve(s, run_row.id)
             losses = bq.training_losses(s, run_row.id)
             return page(
                 request,
@@ -255,7 +255,7 @@ def create_app(
                 rounds=rounds,
                 curve=curve,
                 plotly_style_ids=plotly_style_ids(),
-                curve_figure=charts.heldout_success_figure(curve),
+                curve_figure=charts.test_success_figure(curve),
                 loss_figure=charts.training_loss_figure(losses),
                 policy_names=bq.policy_names(
                     s, {p for r in rounds for p in (r.policy_in_id, r.policy_out_id) if p is not None}
@@ -432,14 +432,14 @@ def create_app(
             pb = queries.get_policy(s, b_id) if b_id is not None else None
             common: list[str] = []
             if pa is not None and pb is not None:
-                common = sorted(bq.heldout_tasks_of(s, pa.id) & bq.heldout_tasks_of(s, pb.id))
+                common = sorted(bq.held_out_tasks_of(s, pa.id) & bq.held_out_tasks_of(s, pb.id))
             sides = []
             task_row = None
             if task_key is not None:
                 task_row = bq.get_task(s, task_key)
-                if task_row.split != "heldout":
+                if task_row.split not in bq.HELD_OUT_SPLITS:
                     raise PracticumError(
-                        f"task {task_key!r} is a {task_row.split} task; compare policies on a held-out task"
+                        f"task {task_key!r} is a {task_row.split} task; compare policies on a validation or test task"
                     )
                 if pa is None or pb is None:
                     raise PracticumError("choose both policies (a and b) to compare them on a task")

@@ -35,8 +35,8 @@ def _as_json(figure: go.Figure) -> str:
     return str(figure.to_json())
 
 
-def heldout_success_figure(points: list[CurvePoint]) -> str | None:
-    """Held-out success rate per policy iteration, one line per suite and mode; None without evals."""
+def test_success_figure(points: list[CurvePoint]) -> str | None:
+    """Test success rate per policy iteration, one line per suite and mode; None without test evals."""
     if not points:
         return None
     lines: dict[tuple[str, str], list[CurvePoint]] = defaultdict(list)
@@ -56,7 +56,7 @@ def heldout_success_figure(points: list[CurvePoint]) -> str | None:
             )
         )
     figure.update_layout(
-        title="Held-out success per iteration",
+        title="Test success per iteration",
         xaxis={"title": "policy iteration", "dtick": 1},
         yaxis={"title": "success rate", "range": [0, 1.05], "tickformat": ".0%"},
         **_LAYOUT,

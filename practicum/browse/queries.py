@@ -229,7 +229,7 @@ def count_edits(session: Session) -> int:
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """Held-out success of one policy (at its iteration) on one suite and mode, pooled over its evals."""
+    """Test success of one policy (at its iteration) on one suite and mode, pooled over its evals."""
 
     suite: str
     mode: str
@@ -245,8 +245,8 @@ class CurvePoint:
         return self.successes / self.n_tasks if self.n_tasks else 0.0
 
 
-def heldout_curve(session: Session, run_id: int) -> list[CurvePoint]:
-    """Held-out success per policy iteration for a run: evals recorded in the run or of the run's policies."""
+def test_curve(session: Session, run_id: int) -> list[CurvePoint]:
+    """Test success per policy iteration for a run: test evals recorded in the run or of the run's policies."""
     query = (
         select(
             Eval.suite,
@@ -258,7 +258,7 @@ def heldout_curve(session: Session, run_id: int) -> list[CurvePoint]:
             func.sum(Eval.successes),
         )
         .join(Policy, Policy.id == Eval.policy_id)
-        .where(Eval.split == "heldout", or_(Eval.run_id == run_id, Policy.run_id == run_id))
+        .where(Eval.split == "test", or_(Eval.run_id == run_id, Policy.run_id == run_id))
         .group_by(Eval.suite, Eval.mode, Policy.iteration, Policy.id, Policy.name)
         .order_by(Policy.iteration, Policy.id)
     )
@@ -342,18 +342,22 @@ def child_policies(session: Session, policy_id: int) -> list[Policy]:
 # -- comparing two policies ----------------------------------------------------------------------------------
 
 
-def heldout_tasks_of(session: Session, policy_id: int, *, limit: int = 2000) -> set[str]:
-    """Keys of held-out tasks a policy has an episode or an eval result on."""
+#: The splits two policies are compared on: validation and test tasks (train tasks were practised on).
+HELD_OUT_SPLITS = ("validation", "test")
+
+
+def held_out_tasks_of(session: Session, policy_id: int, *, limit: int = 2000) -> set[str]:
+    """Keys of validation and test tasks a policy has an episode or an eval result on."""
     by_episode = (
         select(Task.key)
         .join(Episode, Episode.task_id == Task.id)
-        .where(Episode.policy_id == policy_id, Task.split == "heldout")
+        .where(Episode.policy_id == policy_id, Task.split.in_(HELD_OUT_SPLITS))
     )
     by_eval = (
         select(Task.key)
         .join(EvalResult, EvalResult.task_id == Task.id)
         .join(Eval, Eval.id == EvalResult.eval_id)
-        .where(Eval.policy_id == policy_id, Task.split == "heldout")
+        .where(Eval.policy_id == policy_id, Task.split.in_(HELD_OUT_SPLITS))
     )
     return set(session.scalars(select(union(by_episode, by_eval).subquery()).limit(limit)))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import pickle
 import string
+import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -26,8 +27,14 @@ from gymnasium import spaces
 
 from practicum.errors import EnvError, SnapshotUnsupportedError
 
-Split = Literal["train", "heldout"]
-SPLITS: tuple[Split, ...] = ("train", "heldout")
+#: Every suite has three disjoint splits: train tasks to practise on, validation tasks for the promotion
+#: decisions, and test tasks for the reported curve, never used for a decision.
+Split = Literal["train", "validation", "test"]
+SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+
+#: Shares of generated content (by hash, not by probability mass) reserved for test and for validation tasks.
+TEST_SHARE = 0.1
+VALIDATION_SHARE = 0.1
 
 
 class FailureKind(enum.StrEnum):
@@ -53,6 +60,23 @@ TEXT_CHARSET: frozenset[str] = frozenset(
 _CHARSET_STRING = "".join(sorted(TEXT_CHARSET))
 REPLACEMENT = "\ufffd"
 MAX_ACTION_CHARS = 4096
+
+
+def content_split(content: str) -> Split:
+    """The one split a piece of generated content (a lake map, a shop request) belongs to, from a stable hash
+    of its text: the lowest `TEST_SHARE` of hash values is test content, the next `VALIDATION_SHARE` validation
+    content, the rest train content. A suite that draws content redraws until it lands in the task's split, so
+    validation and test content is never trained on and validation content is never test content."""
+    position = zlib.crc32(content.encode()) / 2**32
+    if position < TEST_SHARE:
+        return "test"
+    return "validation" if position < TEST_SHARE + VALIDATION_SHARE else "train"
+
+
+def describe_splits(splits: dict[Split, range]) -> str:
+    """The seed ranges of a suite's splits in words, e.g. "train 0..99, validation none, test 100..119"."""
+    ranges = {split: splits.get(split, range(0)) for split in SPLITS}
+    return ", ".join(f"{s} {r.start}..{r.stop - 1}" if len(r) else f"{s} none" for s, r in ranges.items())
 
 
 def sanitize_text(text: str) -> str:

@@ -1,7 +1,7 @@
 """One registry of task suites, web and games alike.
 
-A suite is a family of tasks deterministic from a seed, with disjoint train and held-out seed ranges, and a
-factory for the environment that runs them. Suites register themselves when their module is imported;
+A suite is a family of tasks deterministic from a seed, with disjoint train, validation and test seed ranges,
+and a factory for the environment that runs them. Suites register themselves when their module is imported;
 `load_builtin_suites()` imports the built-in modules that exist.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from practicum.envs.core import SPLITS, Split, Task, TextEnv
+from practicum.envs.core import SPLITS, Split, Task, TextEnv, describe_splits
 from practicum.errors import ConfigError, UnknownIdError
 
 Domain = Literal["web", "game"]
@@ -30,9 +30,10 @@ BUILTIN_MODULES: tuple[str, ...] = (
 class Suite:
     """A named family of tasks and the environment that runs them.
 
-    `splits` maps each split to its seed range; the ranges must be disjoint so that held-out tasks are never
-    trained on. `make_task(seed)` must be deterministic and must set `Task.split` to the split whose range
-    holds the seed.
+    `splits` maps each split to its seed range; the ranges must be pairwise disjoint so that validation and
+    test tasks are never trained on and validation tasks are never test tasks. A range may be empty (a task
+    file without validation tasks). `make_task(seed)` must be deterministic and must set `Task.split` to the
+    split whose range holds the seed.
     """
 
     name: str
@@ -46,21 +47,21 @@ class Suite:
         missing = [s for s in SPLITS if s not in self.splits]
         if missing:
             raise ConfigError(f"suite {self.name!r} has no seed range for split(s) {missing}; give each split a range")
-        a, b = self.splits["train"], self.splits["heldout"]
-        if max(a.start, b.start) < min(a.stop, b.stop):
-            raise ConfigError(
-                f"suite {self.name!r}: train seeds {a} and held-out seeds {b} overlap; make the ranges disjoint"
-            )
+        for i, first in enumerate(SPLITS):
+            for second in SPLITS[i + 1 :]:
+                a, b = self.splits[first], self.splits[second]
+                if len(a) and len(b) and max(a.start, b.start) < min(a.stop, b.stop):
+                    raise ConfigError(
+                        f"suite {self.name!r}: {first} seeds {a} and {second} seeds {b} overlap; "
+                        "make the ranges disjoint"
+                    )
 
     def split_of(self, seed: int) -> Split:
         """The split whose seed range holds `seed`."""
         for split, seeds in self.splits.items():
             if seed in seeds:
                 return split
-        raise UnknownIdError(
-            f"seed {seed} is in no split of suite {self.name!r} "
-            f"(train {_fmt(self.splits['train'])}, held-out {_fmt(self.splits['heldout'])})"
-        )
+        raise UnknownIdError(f"seed {seed} is in no split of suite {self.name!r} ({describe_splits(self.splits)})")
 
     def tasks(self, split: Split, limit: int | None = None) -> list[Task]:
         """The first `limit` tasks of a split (all of them when `limit` is None), in seed order."""
@@ -153,7 +154,3 @@ def _unknown(kind: str, name: str, known: list[str]) -> str:
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     listing = " Run `practicum envs` to list them." if kind == "suite" else ""
     return f"unknown {kind} {name!r}.{hint}{listing}"
-
-
-def _fmt(r: range) -> str:
-    return f"{r.start}..{r.stop - 1}"

@@ -86,7 +86,7 @@ class PracticeConfig:
     """Everything `practicum practice` runs with. Defaults: a small but real run on 2 CPU cores."""
 
     suite: str = "frozenlake-4x4"
-    """The task suite to practise on (`practicum envs` lists them); its held-out split measures progress."""
+    """The task suite to practise on (`practicum envs` lists them); its test split measures progress."""
 
     task_files: tuple[str, ...] = ()
     """User task files (browser tasks in YAML or Python) whose suites `suite` may name."""
@@ -113,14 +113,19 @@ class PracticeConfig:
     train_tasks: int = 4
     """Train tasks searched per iteration (new tasks each iteration, in seed order)."""
 
-    heldout_tasks: int = 10
-    """Held-out tasks for the greedy evaluation of every policy (the same tasks every time)."""
+    validation_tasks: int = 10
+    """Validation tasks every candidate and its parent are evaluated on, greedily, for the promotion decision (the
+    same tasks every time, fresh episodes of both policies in each iteration)."""
+
+    test_tasks: int = 10
+    """Test tasks of the reported curve (the same tasks every time); never used for a decision."""
 
     max_steps: int | None = 12
     """Step limit per episode (None: the suite's own); the default suits FrozenLake 4x4's short paths."""
 
     eval_with_search: bool = False
-    """Also evaluate each policy with search (slower; greedy evaluation always runs)."""
+    """Also evaluate each policy with search on the test tasks, for the curve (slower; greedy evaluation always
+    runs, and only the greedy validation evaluation decides promotions)."""
 
     pass_k: int = 4
     """Episodes sampled from the policy alone (no search, no critic) per train task each iteration, for pass@1
@@ -155,7 +160,15 @@ class PracticeConfig:
     def __post_init__(self) -> None:
         if self.recipe not in RECIPES:
             raise ConfigError(f"recipe must be one of {', '.join(RECIPES)}; got {self.recipe!r}")
-        ints = (("iterations", 1), ("train_tasks", 1), ("heldout_tasks", 1), ("pass_k", 0), ("workers", 1), ("seed", 0))
+        ints = (
+            ("iterations", 1),
+            ("train_tasks", 1),
+            ("validation_tasks", 1),
+            ("test_tasks", 1),
+            ("pass_k", 0),
+            ("workers", 1),
+            ("seed", 0),
+        )
         for name, low in ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -1,5 +1,9 @@
 """The practice loop as a LangGraph graph: baseline -> (collect -> train -> evaluate -> advance)* -> end.
 
+Three splits keep the numbers honest: the loop searches train tasks, decides promotions on validation tasks (a
+candidate and its parent both play them afresh in the same iteration, greedily), and reports its curve on test
+tasks, which no decision ever reads.
+
 The graph's state holds ids and small values only (run, iteration, current policy, per-iteration rows); live
 models, environments and the store are in `LoopContext`, passed in when the graph is built. LangGraph's SQLite
 checkpointer saves the state after every node, so a killed run resumes at the node it was in. Each node is
@@ -26,7 +30,8 @@ from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, play_
 from practicum.store import Store, queries
 from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError
-from practicum.trainer.evaluate import PolicyHandle, evaluate_policy, promote_if_not_worse
+from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy
+from practicum.trainer.promotion import PromotionDecision, decide_promotion
 from practicum.trainer.rounds import run_round
 from practicum.trainer.schedule import round_due
 
@@ -73,9 +78,13 @@ class LoopContext:
     stop_requested: Callable[[], bool] = lambda: False
     show_training: bool = False
 
-    def heldout_tasks(self) -> list[Task]:
-        """The held-out tasks every policy is evaluated on (the same ones, every iteration)."""
-        return self.suite.tasks("heldout", limit=self.config.heldout_tasks)
+    def validation_tasks(self) -> list[Task]:
+        """The validation tasks that decide promotions (the same ones, every iteration)."""
+        return self.suite.tasks("validation", limit=self.config.validation_tasks)
+
+    def test_tasks(self) -> list[Task]:
+        """The test tasks of the reported curve (the same ones, every iteration); no decision reads them."""
+        return self.suite.tasks("test", limit=self.config.test_tasks)
 
     def train_tasks(self, iteration: int) -> list[Task]:
         """Fresh train tasks for `iteration` (1-based): the next `train_tasks` seeds of the train split."""
@@ -126,13 +135,16 @@ def _timed(ctx: LoopContext) -> Callable[[Callable[[LoopContext, LoopState], dic
 
 # ----------------------------------------------------------------------------------------------- nodes
 def baseline(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
-    """Iteration 0: evaluate the starting policy on the held-out tasks, greedily."""
-    report = _evaluate(ctx, state, state["policy_id"], mode="greedy")
+    """Iteration 0: evaluate the starting policy greedily on the test tasks (the curve) and on the validation
+    tasks."""
+    policy_id = state["policy_id"]
+    validation = _evaluate(ctx, state, policy_id, ctx.validation_tasks())
     row = {
         "iteration": 0,
-        "policy_id": state["policy_id"],
-        "heldout_success": report.success_rate,
-        "heldout_tasks": len(report.results),
+        "policy_id": policy_id,
+        **_curve_point(ctx, state, policy_id),
+        "validation_success": validation.success_rate,
+        "validation_tasks": len(validation.results),
         "decision": "baseline",
     }
     ctx.reporter.row(row)
@@ -217,42 +229,53 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
 
 
 def evaluate(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
-    """Evaluate the candidate on the held-out tasks; promote it if it is not worse than its parent."""
+    """Promote the candidate or reject it on fresh validation episodes of it and its parent; evaluate it on the
+    test tasks for the curve (without a candidate, the policy the loop acts with)."""
     it = state["iteration"]
     row: dict[str, Any] = {"iteration": it, **state.get("collect", {}), "train": state.get("train_note", "")}
     row.update(_round_metrics(ctx, state.get("round_id")))
     candidate = state.get("candidate_id")
     policy_id = state["policy_id"]
     if candidate is None:
-        report = _evaluate(ctx, state, policy_id, mode="greedy")
-        row.update(policy_id=policy_id, heldout_success=report.success_rate, decision="no candidate")
+        row.update(policy_id=policy_id, **_curve_point(ctx, state, policy_id), decision="no candidate")
     else:
-        modes = ["greedy", "search"] if ctx.config.eval_with_search else ["greedy"]
-        for mode in modes:  # play every held-out episode first (in parallel where asked), then decide
-            _play_eval(ctx, state, candidate, mode)
-        runners = {mode: _stored_runner(ctx, state, mode) for mode in modes}
-        decision = promote_if_not_worse(
-            ctx.store,
-            candidate,
-            ctx.heldout_tasks(),
-            runners,
-            config=ctx.config.promotion,
-            run_id=state["run_id"],
-            round_id=state.get("round_id"),
-        )
+        decision, ours, parents = promote_or_reject(ctx, state, candidate, parent_id=policy_id)
         if decision.promote:
             policy_id = candidate
         row.update(
             policy_id=candidate,
-            heldout_success=decision.candidate_success_rate,
-            parent_success=decision.parent_success_rate,
+            **_curve_point(ctx, state, candidate),
+            validation_success=ours.success_rate,
+            parent_validation_success=parents.success_rate,
+            validation_tasks=len(ours.results),
             decision="promoted" if decision.promote else "rejected",
             newly_failed=len(decision.negative_flips),
             newly_solved=len(decision.positive_flips),
         )
-    row["heldout_tasks"] = len(ctx.heldout_tasks())
     ctx.reporter.row(row)
     return {"history": [row], "policy_id": policy_id}
+
+
+def promote_or_reject(
+    ctx: LoopContext, state: LoopState, candidate_id: int, *, parent_id: int
+) -> tuple[PromotionDecision, EvalReport, EvalReport]:
+    """Evaluate the candidate and its parent greedily on the validation tasks, both afresh in this iteration,
+    and promote the candidate unless it is worse (`decide_promotion`); return the decision and both evaluations.
+
+    The parent is played again rather than read from its stored evaluation: it was promoted because it scored
+    well on these tasks once, so that score leans high, and its luck would count against every candidate."""
+    tasks = ctx.validation_tasks()
+    candidate = _evaluate(ctx, state, candidate_id, tasks, round_id=state.get("round_id"))
+    parent = _evaluate(ctx, state, parent_id, tasks)
+    decision = decide_promotion(parent.outcomes(), candidate.outcomes(), ctx.config.promotion)
+    metrics = {
+        "promotion": {"greedy": decision.as_dict()},
+        f"eval/{ctx.suite.name}/validation/greedy/success_rate": candidate.success_rate,
+    }
+    if decision.promote:
+        ctx.store.promote_policy(candidate_id)
+    ctx.store.set_policy_state(candidate_id, "promoted" if decision.promote else "rejected", metrics=metrics)
+    return decision, candidate, parent
 
 
 def advance(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
@@ -270,15 +293,49 @@ def advance(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------------------------- helpers
 def _eval_uid(state: LoopState, policy_id: int, mode: str, task: Task) -> str:
-    return f"r{state['run_id']}/eval/{mode}/p{policy_id}/{task.key}"
+    """The uid of a policy's evaluation episode on a task. A test episode is played once per policy (a policy's
+    curve point is the same in every iteration); a validation episode is played afresh in every iteration, so
+    that a parent's score in a promotion decision is never the one it was promoted on."""
+    episode = f"eval/{mode}/p{policy_id}/{task.key}"
+    if task.split == "test":
+        return f"r{state['run_id']}/{episode}"
+    return f"r{state['run_id']}/i{state.get('iteration', 0)}/{episode}"
 
 
-def _play_eval(ctx: LoopContext, state: LoopState, policy_id: int, mode: str) -> list[Played]:
+def _curve_point(ctx: LoopContext, state: LoopState, policy_id: int) -> dict[str, Any]:
+    """A policy's test success, greedy (and with search where `eval_with_search` asks): the reported curve."""
+    tasks = ctx.test_tasks()
+    point: dict[str, Any] = {"test_success": _evaluate(ctx, state, policy_id, tasks).success_rate}
+    if ctx.config.eval_with_search:
+        point["test_search_success"] = _evaluate(ctx, state, policy_id, tasks, mode="search").success_rate
+    point["test_tasks"] = len(tasks)
+    return point
+
+
+def _evaluate(
+    ctx: LoopContext,
+    state: LoopState,
+    policy_id: int,
+    tasks: list[Task],
+    *,
+    mode: str = "greedy",
+    round_id: int | None = None,
+) -> EvalReport:
+    """Play a policy's episodes on `tasks` (in parallel where asked), then record them as one evaluation."""
     ref = ctx.ref(policy_id)
-    tasks = ctx.heldout_tasks()
     jobs = [Job(_eval_uid(state, policy_id, mode, t), ref, t, mode) for t in tasks]  # type: ignore[arg-type]
-    ctx.reporter.phase(f"iteration {state.get('iteration', 0)} · {mode} eval of policy {policy_id}", len(jobs))
-    return _play(ctx, jobs, "evaluation")
+    split = tasks[0].split if tasks else "?"
+    ctx.reporter.phase(f"iteration {state.get('iteration', 0)} · {mode} {split} eval of policy {policy_id}", len(jobs))
+    _play(ctx, jobs, "evaluation")
+    return evaluate_policy(
+        ctx.store,
+        policy_id,
+        tasks,
+        _stored_runner(ctx, state, mode),
+        mode=mode,
+        run_id=state["run_id"],
+        round_id=round_id,
+    )
 
 
 def _play(ctx: LoopContext, jobs: list[Job], phase: str) -> list[Played]:
@@ -304,18 +361,6 @@ def _stored_runner(ctx: LoopContext, state: LoopState, mode: str) -> Callable[[P
         return ctx.runner.play(Job(_eval_uid(state, policy.id, mode, task), ref, task, mode))  # type: ignore[arg-type]
 
     return run_episode
-
-
-def _evaluate(ctx: LoopContext, state: LoopState, policy_id: int, *, mode: str) -> Any:
-    _play_eval(ctx, state, policy_id, mode)
-    return evaluate_policy(
-        ctx.store,
-        policy_id,
-        ctx.heldout_tasks(),
-        _stored_runner(ctx, state, mode),
-        mode=mode,
-        run_id=state["run_id"],
-    )
 
 
 def _finished_round_since(ctx: LoopContext, state: LoopState) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from practicum.agents.config import CriticConfig, PolicyConfig
+from practicum.envs.core import SPLITS
 from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError
 from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, RunnerSpec
@@ -77,11 +78,11 @@ def evaluate_once(
     argv: list[str],
 ) -> EvalReport:
     """Evaluate one stored policy on the first `tasks` tasks of a split, greedily or with search."""
-    if split not in ("train", "heldout"):
-        raise ConfigError(f"unknown split {split!r}; use --split heldout or --split train")
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r}; use --split train, --split validation or --split test")
     if tasks < 1:
         raise ConfigError(f"--tasks must be >= 1, got {tasks}")
-    chosen = get_suite(suite).tasks(split, limit=tasks)  # type: ignore[arg-type]
+    chosen = get_suite(suite).tasks(split, limit=tasks)
     with store.session() as s:
         row = queries.get_policy(s, int(policy) if policy.isdigit() else policy)
         handle = PolicyHandle.of(row)

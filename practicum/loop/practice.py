@@ -1,8 +1,9 @@
 """`practicum practice`: run the practice loop, show its progress, and leave a table and a learning curve.
 
 A run starts from a config (built-in defaults, a YAML file, flags), records itself in the store (config, seeds,
-versions, git revision), evaluates the starting policy on held-out tasks, then iterates: search train tasks,
-train when due, evaluate, promote or reject. `resume` continues a killed or interrupted run from its last
+versions, git revision), evaluates the starting policy on validation and test tasks, then iterates: search train
+tasks, train when due, promote or reject on fresh validation episodes of the candidate and its parent, and
+evaluate on test tasks for the curve. `resume` continues a killed or interrupted run from its last
 checkpoint with the config it was started with.
 """
 
@@ -220,7 +221,13 @@ def _load_run(store: Store, run: str) -> tuple[int, PracticeConfig]:
 def _check_before_work(config: PracticeConfig) -> None:
     """Fail fast, before a run is created, on what would only fail later: suite, model, endpoint."""
     load_task_files(config.task_files)
-    get_suite(config.suite)  # unknown suite: did-you-mean
+    suite = get_suite(config.suite)  # unknown suite: did-you-mean
+    for split in ("validation", "test"):
+        if not suite.splits[split]:
+            raise ConfigError(
+                f"suite {suite.name!r} has no {split} tasks; practice decides promotions on validation tasks and "
+                f"reports its curve on test tasks: mark some tasks `split: {split}` in its task file"
+            )
     model = config.policy.model
     if not config.policy.is_endpoint and model != DEFAULT_MODEL:
         path = Path(model)
@@ -344,7 +351,9 @@ class _ProgressView:
 
     def row(self, row: dict[str, Any]) -> None:
         minutes = (time.monotonic() - self._start) / 60
-        parts = [f"iteration {row['iteration']}: held-out success {row.get('heldout_success', 0):.0%}"]
+        parts = [f"iteration {row['iteration']}: test success {row.get('test_success', 0):.0%}"]
+        if "validation_success" in row:
+            parts.append(f"validation success {row['validation_success']:.0%}")
         if "train_success" in row:
             parts.append(f"train success {row['train_success']:.0%}")
         if row.get("decision"):
@@ -355,12 +364,15 @@ class _ProgressView:
 
 
 def summary_table(run_id: int, history: list[dict[str, Any]]) -> Table:
-    """One row per iteration: exploration beside exploitation, training and the promotion decision."""
+    """One row per iteration: the test curve, the validation scores the promotion decided on, exploration beside
+    exploitation, and training."""
     table = Table(title=f"practice run {run_id}")
     k = next((row["pass_k"] for row in history if "pass_k" in row), "k")
     columns = [
         ("iter", "iteration", "{}"),
-        ("held-out greedy", "heldout_success", "{:.0%}"),
+        ("test greedy", "test_success", "{:.0%}"),
+        ("validation", "validation_success", "{:.0%}"),
+        ("parent validation", "parent_validation_success", "{:.0%}"),
         ("train success (search)", "train_success", "{:.0%}"),
         ("train solved at least once", "train_solved_anywhere", "{:.0%}"),
         ("train pass@1 (sampled)", "train_pass_at_1", "{:.0%}"),
@@ -371,6 +383,8 @@ def summary_table(run_id: int, history: list[dict[str, Any]]) -> Table:
         ("decision", "decision", "{}"),
         ("newly failed / solved", None, ""),
     ]
+    if any("test_search_success" in row for row in history):
+        columns.insert(2, ("test search", "test_search_success", "{:.0%}"))
     for title, _, _ in columns:
         table.add_column(title, overflow="fold")
     for row in history:
@@ -386,7 +400,8 @@ def summary_table(run_id: int, history: list[dict[str, Any]]) -> Table:
 
 
 def draw_curve(history: list[dict[str, Any]], path: Path, *, title: str) -> Path | None:
-    """Held-out greedy success (and train success under search) per iteration, as a PNG at `path`."""
+    """Test success, greedy (and with search where evaluated), and train success under search per iteration, as
+    a PNG at `path`."""
     if not history:
         return None
     import matplotlib
@@ -396,7 +411,10 @@ def draw_curve(history: list[dict[str, Any]], path: Path, *, title: str) -> Path
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     iterations = [r["iteration"] for r in history]
-    ax.plot(iterations, [r.get("heldout_success", 0.0) for r in history], marker="o", label="held-out (greedy)")
+    ax.plot(iterations, [r.get("test_success", 0.0) for r in history], marker="o", label="test (greedy)")
+    searched = [(r["iteration"], r["test_search_success"]) for r in history if "test_search_success" in r]
+    if searched:
+        ax.plot(*zip(*searched, strict=True), marker="^", label="test (search)")
     train = [(r["iteration"], r["train_success"]) for r in history if "train_success" in r]
     if train:
         ax.plot(*zip(*train, strict=True), marker="s", linestyle="--", label="train (search)")

@@ -16,7 +16,8 @@ from typing import Any, Literal, TypeVar
 
 from practicum.store.errors import RecordError
 
-Split = Literal["train", "heldout"]
+# Equal to `practicum.envs.core.Split` (the store does not import envs; a test checks they agree).
+Split = Literal["train", "validation", "test"]
 Mode = Literal["greedy", "search", "sample"]
 Outcome = Literal["success", "failure"]
 FailureKind = Literal["agent", "env", "infra"]
@@ -25,7 +26,7 @@ PolicyState = Literal["candidate", "promoted", "rejected", "retired"]
 RunStatus = Literal["running", "finished", "failed", "interrupted"]
 RoundStatus = Literal["running", "finished", "failed"]
 
-SPLITS: tuple[str, ...] = ("train", "heldout")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
 MODES: tuple[str, ...] = ("greedy", "search", "sample")
 OUTCOMES: tuple[str, ...] = ("success", "failure")
 FAILURE_KINDS: tuple[str, ...] = ("agent", "env", "infra")

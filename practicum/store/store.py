@@ -546,7 +546,7 @@ class Store:
         if cached[1] != task.split:
             raise RecordError(
                 f"task {key!r} is stored with split {cached[1]!r} but given as {task.split!r}; "
-                "train and held-out tasks must stay disjoint"
+                "train, validation and test tasks must stay disjoint"
             )
         return cached[0]
 

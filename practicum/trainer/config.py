@@ -207,6 +207,11 @@ class DataSettings:
     replay_fraction: float = 0.0
     """Share of each dataset drawn from data older than the current policy, in [0, 1)."""
 
+    aggregate: bool = False
+    """Every round learns from all the episodes read so far (of the run, when the round reads one run), not only
+    those that arrived since the policy was made: the data grows round by round, as in STaR and ReST, instead of
+    each round seeing a handful of new episodes. `replay_fraction` then has nothing older to draw from."""
+
     min_pairs: int = 1
     """A DPO stage runs only with at least this many pairs; otherwise the round is skipped (>= 1)."""
 

@@ -164,14 +164,15 @@ def build_datasets(
 ) -> Datasets:
     """Mine the store's training-split episodes into step pairs, trajectory pairs and RFT examples.
 
-    New data is what arrived after `since` (default: `policy_id`'s training cutoff; with neither, everything
-    is new). With `settings.replay_fraction = f > 0`, each dataset also gets older rows making up a share `f`
-    of it, sampled with `seed`. Only episodes with id <= `through_episode_id` (default: the newest now) and,
+    New data is what arrived after `since` (default: `policy_id`'s training cutoff, or nothing with
+    `settings.aggregate`; with neither, everything is new). With `settings.replay_fraction = f > 0`, each
+    dataset also gets older rows making up a share `f` of it, sampled with `seed`. Only episodes with id <=
+    `through_episode_id` (default: the newest now) and,
     with `run_id`, of that run are read. Held-out tasks are never read.
     """
     settings = settings or DataSettings()
     with store.session() as session:
-        if since is None and policy_id is not None:
+        if since is None and policy_id is not None and not settings.aggregate:
             since = queries.training_cutoff(session, policy_id)
         if through_episode_id is None:
             through_episode_id = int(session.scalar(select(func.max(Episode.id))) or 0)

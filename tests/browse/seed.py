@@ -29,8 +29,9 @@ class Seeded:
     rejected_id: int
     episode_ids: list[int]
     hostile_episode_id: int
-    heldout_task: str
+    test_task: str
     flipped_task: str
+    validation_task: str
 
 
 def seed_store(store: Store) -> Seeded:
@@ -53,7 +54,7 @@ def seed_store(store: Store) -> Seeded:
     # 24 episodes: suites x splits x outcomes x policies, written in a fixed order.
     for i in range(24):
         suite = "frozenlake-4x4" if i % 2 == 0 else "taxi"
-        split = "heldout" if i % 3 == 0 else "train"
+        split = "test" if i % 3 == 0 else "train"
         outcome = "success" if i % 4 == 0 else "failure"
         failure = None if outcome == "success" else ("agent", "env", "infra")[i % 3]
         policy = (base, child)[i % 2 if i < 20 else 0]
@@ -80,8 +81,8 @@ def seed_store(store: Store) -> Seeded:
         pair.chosen = f"chosen <script>window.__pwned = 'pair'</script> {pair.chosen_idx}"
     hostile_episode_id = store.write_episode(hostile)
 
-    # Held-out evals: the child gains one task and loses another relative to the base.
-    heldout = [make_task(suite="frozenlake-4x4", seed=s, split="heldout") for s in (100, 103)]
+    # Test evals (the curve): the child gains one task and loses another relative to the base.
+    test = [make_task(suite="frozenlake-4x4", seed=s, split="test") for s in (100, 103)]
     outcomes = {base: (True, False), child: (False, True), rejected: (False, False)}
     parents = {child: base, rejected: child}
     for round_no, (policy, (first, second)) in enumerate(outcomes.items()):
@@ -89,19 +90,19 @@ def seed_store(store: Store) -> Seeded:
             EvalRecord(
                 policy_id=policy,
                 suite="frozenlake-4x4",
-                split="heldout",
+                split="test",
                 mode="greedy",
                 run_id=run_id,
                 results=[
                     EvalTaskResult(
-                        heldout[0],
+                        test[0],
                         first,
                         float(first),
                         None if first else "agent",
                         # base's eval points at the episode it judged (not its newest on the task)
                         episode_id=episode_ids[0] if policy == base else None,
                     ),
-                    EvalTaskResult(heldout[1], second, float(second), None if second else "agent"),
+                    EvalTaskResult(test[1], second, float(second), None if second else "agent"),
                 ],
             )
         )
@@ -112,6 +113,20 @@ def seed_store(store: Store) -> Seeded:
                 policy_out_id=policy,
                 metrics={"train/dpo_loss_first": 0.69, "train/dpo_loss_last": 0.6 - 0.1 * round_no, "other": 1},
             )
+    # A validation eval of the base and the child (what a promotion decides on): the child fails the task.
+    validation = make_task(suite="frozenlake-4x4", seed=200, split="validation")
+    for policy, won in ((base, True), (child, False)):
+        result = EvalTaskResult(validation, won, float(won), None if won else "agent")
+        store.record_eval(
+            EvalRecord(
+                policy_id=policy,
+                suite="frozenlake-4x4",
+                split="validation",
+                mode="greedy",
+                run_id=run_id,
+                results=[result],
+            )
+        )
     decision = {
         "greedy": {
             "promote": True,
@@ -122,8 +137,8 @@ def seed_store(store: Store) -> Seeded:
             "n_tasks": 2,
             "parent_successes": 1,
             "candidate_successes": 1,
-            "negative_flips": [heldout[0].task_key],
-            "positive_flips": [heldout[1].task_key],
+            "negative_flips": [test[0].task_key],
+            "positive_flips": [test[1].task_key],
         }
     }
     store.set_policy_state(child, "promoted", metrics={"promotion": decision})
@@ -136,6 +151,7 @@ def seed_store(store: Store) -> Seeded:
         rejected_id=rejected,
         episode_ids=episode_ids,
         hostile_episode_id=hostile_episode_id,
-        heldout_task=heldout[1].task_key,
-        flipped_task=heldout[0].task_key,
+        test_task=test[1].task_key,
+        flipped_task=test[0].task_key,
+        validation_task=validation.task_key,
     )

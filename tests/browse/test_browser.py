@@ -89,12 +89,12 @@ def test_run_page_draws_its_learning_curve_with_plotly_under_the_strict_csp(
     url, _, ids = site
     response = page.goto(f"{url}/runs/{ids.run_id}")
     assert response is not None and response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
-    chart = page.locator("#chart-heldout[data-rendered]")
+    chart = page.locator("#chart-test[data-rendered]")
     chart.wait_for()
     assert chart.get_attribute("data-rendered") == "1"
     # plotly drew an SVG line with one marker per iteration.
-    assert page.locator("#chart-heldout .scatterlayer .trace").count() == 1
-    assert page.locator("#chart-heldout .scatterlayer .point").count() == 3
+    assert page.locator("#chart-test .scatterlayer .trace").count() == 1
+    assert page.locator("#chart-test .scatterlayer .point").count() == 3
     page.locator("#chart-loss[data-rendered]").wait_for()
     assert page.locator("#chart-loss .scatterlayer .trace").count() == 2
     assert page.evaluate("typeof window.Plotly") == "object"

@@ -34,7 +34,7 @@ def expected_ids(store: Store, run_id: int, **where: Any) -> list[int]:
     ("params", "where"),
     [
         ({"suite": "taxi"}, {"suite": "taxi"}),
-        ({"split": "heldout"}, {"split": "heldout"}),
+        ({"split": "test"}, {"split": "test"}),
         ({"outcome": "success"}, {"outcome": "success"}),
         ({"failure_kind": "env"}, {"failure_kind": "env"}),
         ({"task": "frozenlake-4x4:102"}, {"key": "frozenlake-4x4:102"}),

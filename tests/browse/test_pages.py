@@ -25,12 +25,12 @@ def figure(page: str, chart_id: str) -> dict:
     return json.loads(html.unescape(match.group(1)))
 
 
-def test_run_page_draws_heldout_success_per_iteration_and_training_losses(
+def test_run_page_draws_test_success_per_iteration_and_training_losses(
     client: TestClient, seeded: tuple[Store, Seeded]
 ) -> None:
     page = client.get(f"/runs/{seeded[1].run_id}").text
-    [line] = figure(page, "chart-heldout")["data"]
-    # base (iteration 0) solved 1 of 2, base-r1 1 of 2, base-r2 none.
+    [line] = figure(page, "chart-test")["data"]
+    # base (iteration 0) solved 1 of 2 test tasks, base-r1 1 of 2, base-r2 none (validation evals are not drawn).
     assert line["x"] == [0, 1, 2]
     assert line["y"] == [0.5, 0.5, 0.0]
     assert line["name"] == "frozenlake-4x4 (greedy)"
@@ -50,7 +50,7 @@ def test_run_without_evals_or_rounds_shows_empty_states_not_charts(
     client: TestClient, seeded: tuple[Store, Seeded]
 ) -> None:
     page = client.get(f"/runs/{seeded[1].empty_run_id}").text
-    assert 'id="chart-heldout-empty"' in page and 'id="chart-loss-empty"' in page
+    assert 'id="chart-test-empty"' in page and 'id="chart-loss-empty"' in page
     assert 'class="chart"' not in page
     assert "No policy was trained in this run yet." in page
 
@@ -147,14 +147,15 @@ def test_policy_page_shows_evals_promotion_negative_flips_and_export_command(
     negative = page[page.index('class="flips negative"') :]
     link = f"/compare?a={ids.base_id}&amp;b={ids.child_id}&amp;task={ids.flipped_task.replace(':', '%3A')}"
     assert link in negative.split("</ul>")[0]
-    assert "<td>1/2</td><td>50%</td>" in page  # its held-out eval
+    assert "<td>1/2</td><td>50%</td>" in page  # its test eval
     assert f'<a href="/policies/{ids.base_id}">base</a> → <strong>base-r1</strong>' in page
 
 
-def test_compare_shows_both_policies_on_the_same_heldout_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
+def test_compare_shows_both_policies_on_the_same_test_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
     _, ids = seeded
     chooser = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id}).text
-    assert f'<option value="{ids.heldout_task}">' in chooser  # tasks both have results on
+    assert f'<option value="{ids.test_task}">' in chooser  # tasks both have results on
+    assert f'<option value="{ids.validation_task}">' in chooser
     # The task base-r1 newly failed: base solved it (and played it in the run), base-r1 did not.
     page = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id, "task": ids.flipped_task}).text
     first, second = page.split('id="side-1"')[1].split('id="side-2"')
@@ -171,7 +172,16 @@ def test_compare_refuses_a_training_task(client: TestClient, seeded: tuple[Store
     _, ids = seeded
     response = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id, "task": "taxi:101"})
     assert response.status_code == 400
-    assert "is a train task; compare policies on a held-out task" in response.text
+    assert "is a train task; compare policies on a validation or test task" in response.text
+
+
+def test_compare_shows_both_policies_on_a_validation_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
+    _, ids = seeded
+    page = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id, "task": ids.validation_task})
+    assert page.status_code == 200
+    first, second = page.text.split('id="side-1"')[1].split('id="side-2"')
+    assert ">base</a>" in first and "solved" in first
+    assert ">base-r1</a>" in second and "failed" in second
 
 
 @pytest.mark.parametrize(

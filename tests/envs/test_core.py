@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -10,11 +12,16 @@ from gymnasium.utils.env_checker import check_env
 from practicum.envs.core import (
     MAX_ACTION_CHARS,
     REPLACEMENT,
+    SPLITS,
+    TEST_SHARE,
     TEXT_CHARSET,
+    VALIDATION_SHARE,
     FailureKind,
     Outcome,
+    Split,
     Task,
     TextEnv,
+    content_split,
     format_observation,
     sanitize_text,
     truncate,
@@ -171,3 +178,20 @@ def test_an_environment_without_chance_says_reseeding_changes_nothing() -> None:
     env = Walk()
     env.reset(seed=0)
     assert env.reseed_chance(3) is False
+
+
+def test_the_store_names_the_same_three_splits_as_the_environments() -> None:
+    # The store may not import envs, so it keeps its own copy of the split names.
+    from practicum.store import records
+
+    assert SPLITS == ("train", "validation", "test")
+    assert records.SPLITS == SPLITS
+    assert typing.get_args(records.Split) == typing.get_args(Split) == SPLITS
+
+
+def test_content_hashes_into_one_of_three_splits_in_the_configured_shares() -> None:
+    splits = Counter(content_split(f"content {i}") for i in range(20_000))
+    assert set(splits) == set(SPLITS)
+    assert splits["test"] / 20_000 == pytest.approx(TEST_SHARE, abs=0.01)
+    assert splits["validation"] / 20_000 == pytest.approx(VALIDATION_SHARE, abs=0.01)
+    assert all(content_split(f"content {i}") == content_split(f"content {i}") for i in range(100))

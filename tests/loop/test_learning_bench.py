@@ -64,3 +64,14 @@ def test_dotted_settings_nest_and_lay_over_the_suites_own_key_by_key(bench: Modu
         bench.parse_sets(["train..rft=1"])
     with pytest.raises(ValueError, match="dotted key"):
         bench.parse_sets(["rollouts16"])
+
+
+def test_a_rejected_candidate_leaves_the_held_policys_test_success_on_the_curve(bench: ModuleType) -> None:
+    history = [
+        {"iteration": 0, "policy_id": 1, "test_success": 0.3, "decision": "baseline"},
+        {"iteration": 1, "policy_id": 2, "test_success": 0.5, "decision": "promoted"},
+        {"iteration": 2, "policy_id": 3, "test_success": 0.2, "decision": "rejected"},
+        {"iteration": 3, "policy_id": 2, "test_success": 0.5, "decision": "no candidate"},
+    ]
+    assert bench.held_curve(history) == ([0.3, 0.5, 0.5, 0.5], [None, 0.5, 0.2, None])
+    assert bench.curve_policies(history) == [1, 2, 2, 2]

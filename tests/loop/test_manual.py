@@ -27,10 +27,10 @@ def test_eval_plays_the_tasks_and_records_the_eval(
     url, policy_id = store_with_policy
     args = ["eval", "--policy", str(policy_id), "--suite", "frozenlake-4x4", "--tasks", "2", "--max-steps", "3"]
     assert main([*args, "--db", url]) == 0
-    assert f"policy {policy_id} on frozenlake-4x4 heldout (greedy):" in capsys.readouterr().out
+    assert f"policy {policy_id} on frozenlake-4x4 test (greedy):" in capsys.readouterr().out  # test by default
     with open_store(url) as store, store.session() as s:
         (row,) = queries.list_evals(s, policy_id=policy_id)
-        assert (row.n_tasks, row.split, row.mode) == (2, "heldout", "greedy")
+        assert (row.n_tasks, row.split, row.mode) == (2, "test", "greedy")
         runs = queries.list_runs(s)
         assert len(runs) == 1 and runs[0].status == "finished" and runs[0].config["command"] == "eval"
         assert queries.count_episodes(s, runs[0].id) == 2
@@ -41,9 +41,9 @@ def test_eval_of_an_unknown_split_or_policy_is_a_clear_error(
 ) -> None:
     url, _ = store_with_policy
     assert main(["eval", "--policy", "99", "--suite", "frozenlake-4x4", "--db", url]) == 2
-    assert main(["eval", "--policy", "1", "--suite", "frozenlake-4x4", "--split", "test", "--db", url]) == 2
+    assert main(["eval", "--policy", "1", "--suite", "frozenlake-4x4", "--split", "dev", "--db", url]) == 2
     err = capsys.readouterr().err
-    assert "99" in err and "unknown split 'test'" in err
+    assert "99" in err and "unknown split 'dev'; use --split train, --split validation or --split test" in err
 
 
 def test_train_without_new_data_records_a_skipped_round(

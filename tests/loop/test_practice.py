@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from practicum.cli import main
+from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError, ModelError, UnknownIdError
 from practicum.loop.config import PracticeConfig, config_from_dict
-from practicum.loop.practice import practice
+from practicum.loop.practice import PracticeResult, practice
 from practicum.store import open_store, queries
-from practicum.store.models import Episode, Eval, Node, Pair, Policy, Run, TrainingRound
+from practicum.store.models import Episode, Eval, Node, Pair, Policy, Run, Task, TrainingRound
 
 
 def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
@@ -30,7 +32,8 @@ def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
         "store": store,
         "iterations": 2,
         "train_tasks": 2,
-        "heldout_tasks": 2,
+        "validation_tasks": 2,
+        "test_tasks": 2,
         "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2, "alpha": 0.5},
         "pass_k": 2,
         # Two simulations visit no sibling three times: pair once-visited siblings, ranked by Q^ (the tiny
@@ -67,13 +70,24 @@ def counts(url: str, run_id: int) -> dict[str, int]:
         }
 
 
-def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(tiny_model_dir: Path, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'p.db'}"
-    result = practice(small_config(tiny_model_dir, url), argv=["practicum", "practice"])
+@pytest.fixture(scope="module")
+def two_iterations(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, PracticeResult]:
+    """One two-iteration run, shared by the tests that read what it left (a run takes a while on CPU)."""
+    folder = tmp_path_factory.mktemp("two-iterations")
+    url = f"sqlite:///{folder / 'p.db'}"
+    return url, practice(small_config(tiny_model_dir, url), argv=["practicum", "practice"])
+
+
+def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(
+    tiny_model_dir: Path, two_iterations: tuple[str, PracticeResult]
+) -> None:
+    url, result = two_iterations
     assert result.status == "finished" and [r["iteration"] for r in result.history] == [0, 1, 2]
-    assert result.plot is not None and result.plot.exists() and result.plot.parent == tmp_path
+    assert (
+        result.plot is not None and result.plot.exists() and result.plot.parent == Path(url[len("sqlite:///") :]).parent
+    )
     got = counts(url, result.run_id)
-    # 2 held-out baseline + per iteration: 2 searched train tasks + 2 held-out evals of a new candidate
+    # per iteration 2 searched train tasks; evaluations are greedy
     assert got["search_episodes"] == 4 and got["nodes"] > got["episodes"]
     assert got["finished_rounds"] >= 1
     with open_store(url) as store, store.session() as s:
@@ -95,11 +109,65 @@ def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(tiny_mod
         for e in sampled:
             wins[e.task.key].append(e.outcome == "success")
     row = result.history[1]
-    for key in ("train_success", "train_solved_anywhere", "distinct_actions_per_node", "heldout_success"):
+    for key in ("train_success", "train_solved_anywhere", "distinct_actions_per_node", "test_success"):
         assert key in row
     assert got["sample_episodes"] == 8 and len(sampled) == 4 and row["pass_k"] == 2
     assert row["train_pass_at_1"] == sum(sum(w) for w in wins.values()) / 4
     assert row["train_pass_at_k"] == sum(any(w) for w in wins.values()) / 2
+
+
+def _validation_eval_of_iteration(s: Any, policy_id: int, iteration: int) -> Eval:
+    """The policy's validation eval whose episodes were played in `iteration` (their uids carry it)."""
+    for e in queries.list_evals(s, policy_id=policy_id):
+        episodes = [s.get(Episode, r.episode_id) for _, r in queries.eval_results(s, e.id)]
+        if e.split == "validation" and all(f"/i{iteration}/eval/greedy/" in ep.uid for ep in episodes):
+            return e
+    raise AssertionError(f"policy {policy_id} has no validation eval played in iteration {iteration}")
+
+
+def test_promotion_replays_the_parent_on_validation_and_the_curve_is_test_only(
+    two_iterations: tuple[str, PracticeResult],
+) -> None:
+    url, result = two_iterations
+    decided = [row for row in result.history if row["decision"] in ("promoted", "rejected")]
+    assert decided, "the run trained no candidate; the decision cannot be checked"
+    held = result.history[0]["policy_id"]
+    expected_validation_evals = Counter({held: 1})  # the baseline's
+    with open_store(url) as store, store.session() as s:
+        for row in result.history[1:]:
+            if row["decision"] == "no candidate":
+                continue
+            it, candidate = row["iteration"], queries.get_policy(s, row["policy_id"])
+            assert candidate.parent_id == held
+            expected_validation_evals.update([held, candidate.id])
+            # The parent played the validation tasks again in this very iteration: fresh episodes, not the score
+            # it was promoted on; the decision compares those with the candidate's.
+            parent_eval = _validation_eval_of_iteration(s, held, it)
+            candidate_eval = _validation_eval_of_iteration(s, candidate.id, it)
+            decision = candidate.metrics["promotion"]["greedy"]
+            assert decision["n_tasks"] == 2
+            assert decision["parent_successes"] == parent_eval.successes
+            assert decision["candidate_successes"] == candidate_eval.successes
+            assert (row["parent_validation_success"], row["validation_success"]) == (
+                parent_eval.success_rate,
+                candidate_eval.success_rate,
+            )
+            # No decision reads a test task.
+            flipped = decision["negative_flips"] + decision["positive_flips"] + decision["excluded"]
+            assert all(s.scalar(select(Task.split).where(Task.key == key)) == "validation" for key in flipped)
+            # The curve is the candidate's test success.
+            test_eval = next(e for e in queries.list_evals(s, policy_id=candidate.id) if e.split == "test")
+            assert (row["test_success"], row["test_tasks"]) == (test_eval.success_rate, 2)
+            if row["decision"] == "promoted":
+                held = candidate.id
+        validation_evals = Counter(
+            e.policy_id for e in queries.list_evals(s, run_id=result.run_id) if e.split == "validation"
+        )
+        assert validation_evals == expected_validation_evals
+        test_tasks = {t.key for t in get_suite("frozenlake-4x4").tasks("test", limit=2)}
+        curve = [e for e in queries.list_evals(s, run_id=result.run_id) if e.split == "test"]
+        assert curve and all({k for k, _ in queries.eval_results(s, e.id)} == test_tasks for e in curve)
+    assert all("test_success" in r for r in result.history)
 
 
 def test_a_fresh_store_beside_another_stores_checkpoints_starts_afresh_and_keeps_them(
@@ -151,7 +219,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir: Path, 
             import sys
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from tests.loop.test_practice import small_config
-            from practicum.loop.practice import practice
+            from practicum.loop.practice import PracticeResult, practice
             practice(small_config({str(tiny_model_dir)!r}, "", recipe="rft", iterations=1), store_url={url!r})
             """
         )
@@ -194,6 +262,8 @@ def test_stop_request_interrupts_cleanly_and_resume_finishes(tiny_model_dir: Pat
         (["--suite", "frozenlak-4x4"], "Did you mean 'frozenlake-4x4'"),
         (["--iterations", "-1"], "iterations must be an integer >= 1"),
         (["--pass-k", "-2"], "pass_k must be an integer >= 0"),
+        (["--validation-tasks", "0"], "validation_tasks must be an integer >= 1"),
+        (["--test-tasks", "0"], "test_tasks must be an integer >= 1"),
         (["--model", "/no/such/model"], "does not exist"),
         (["--endpoint", "http://127.0.0.1:9/v1"], "needs --endpoint-model"),
         (["--resume", "7", "--suite", "taxi"], "pass only --resume"),
@@ -206,6 +276,22 @@ def test_bad_practice_flags_fail_before_any_work(
     assert main(["practice", *args, "--db", f"sqlite:///{db}"]) == 2
     err = capsys.readouterr().err
     assert message in err
+    assert not db.exists()
+
+
+def test_a_suite_without_validation_tasks_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(
+        "suite: no-validation\n"
+        "tasks:\n"
+        "  - {id: a, start_url: 'http://127.0.0.1:1/', goal: Go., success: {url_contains: /a}}\n"
+        "  - {id: b, start_url: 'http://127.0.0.1:1/', goal: Go., success: {url_contains: /b}, split: test}\n"
+    )
+    db = tmp_path / "p.db"
+    assert main(["practice", "--tasks", str(tasks), "--suite", "no-validation", "--db", f"sqlite:///{db}"]) == 2
+    assert "suite 'no-validation' has no validation tasks" in " ".join(capsys.readouterr().err.split())
     assert not db.exists()
 
 

@@ -19,6 +19,7 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert config.search.simulations == 8 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
     assert config.search.alpha == 1.0 and config.search.discount == 0.95 and config.warmup.states == 40
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
+    assert (config.validation_tasks, config.test_tasks) == (16, 16)
 
 
 def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:

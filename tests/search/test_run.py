@@ -29,7 +29,7 @@ def choice_suite(monkeypatch: pytest.MonkeyPatch) -> str:
             description="the secret-sequence game of the search tests",
             make_task=choice_task,
             make_env=lambda **kwargs: ChoiceGame(**kwargs),
-            splits={"train": range(0, 10), "heldout": range(10, 20)},
+            splits={"train": range(0, 10), "validation": range(20, 30), "test": range(10, 20)},
         )
     )
     return name

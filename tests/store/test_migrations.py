@@ -10,10 +10,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from practicum.errors import StoreError
-from practicum.store import make_engine, open_store
+from practicum.store import EvalRecord, EvalTaskResult, make_engine, open_store
 from practicum.store.migrate import (
     alembic_config,
     current_revision,
@@ -22,7 +23,7 @@ from practicum.store.migrate import (
     known_revisions,
 )
 from practicum.store.models import TABLES, Base
-from tests.store.factories import make_episode
+from tests.store.factories import make_episode, make_task
 
 
 def _tables(url: str) -> set[str]:
@@ -143,3 +144,64 @@ def test_downgrade_from_sample_mode_drops_only_sampled_episodes(store_url: str) 
             nodes = conn.execute(text("SELECT COUNT(*) FROM nodes")).scalar_one()
     assert modes == ["search"]
     assert nodes == len(make_episode(run_id).nodes)
+
+
+def _splits(conn: Connection) -> dict[str, list[str]]:
+    tables = ("tasks", "evals")
+    return {table: [row[0] for row in conn.execute(text(f"SELECT split FROM {table} ORDER BY id"))] for table in tables}
+
+
+def test_a_held_out_task_and_eval_of_an_older_store_become_test_ones(store_url: str) -> None:
+    with open_store(store_url) as store:
+        policy = store.register_policy(name="p", base_model="m")
+        with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
+            command.downgrade(alembic_config(conn), "0004_sample_mode")
+            # What practicum wrote before the validation split: a held-out task and a greedy eval on it.
+            conn.execute(
+                text(
+                    "INSERT INTO tasks (key, suite, seed, split, goal, params) "
+                    "VALUES (:k, :s, 100000, 'heldout', 'g', '{}')"
+                ),
+                {"k": "frozenlake-4x4:100000", "s": "frozenlake-4x4"},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO evals (policy_id, suite, split, mode, n_tasks, successes, success_rate, mean_reward, "
+                    "created_at, info) VALUES (:p, 'frozenlake-4x4', 'heldout', 'greedy', 1, 1, 1.0, 1.0, "
+                    "CURRENT_TIMESTAMP, '{}')"
+                ),
+                {"p": policy},
+            )
+            conn.execute(
+                text("INSERT INTO eval_results (eval_id, task_id, success, reward) VALUES (1, 1, :yes, 1.0)"),
+                {"yes": True},
+            )
+    with open_store(store_url) as store:
+        assert store.info().revision == head_revision()
+        with store.engine.connect() as conn:
+            assert _splits(conn) == {"tasks": ["test"], "evals": ["test"]}
+        # The upgraded store takes the old task as a test task, and validation evals beside it.
+        task = make_task(seed=100000, split="test")
+        result = [EvalTaskResult(task, True, 1.0)]
+        store.record_eval(EvalRecord(policy_id=policy, suite=task.suite, split="test", mode="greedy", results=result))
+        other = [EvalTaskResult(make_task(seed=200000, split="validation"), False)]
+        store.record_eval(
+            EvalRecord(policy_id=policy, suite=task.suite, split="validation", mode="greedy", results=other)
+        )
+        with store.engine.connect() as conn:
+            assert _splits(conn) == {"tasks": ["test", "validation"], "evals": ["test", "test", "validation"]}
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:  # the new constraint refuses the old name
+            conn.execute(text("UPDATE tasks SET split = 'heldout' WHERE id = 1"))
+
+
+def test_downgrade_from_three_splits_makes_validation_and_test_held_out(store_url: str) -> None:
+    with open_store(store_url) as store:
+        policy = store.register_policy(name="p", base_model="m")
+        for seed, split in ((1, "train"), (100000, "test"), (200000, "validation")):
+            result = [EvalTaskResult(make_task(seed=seed, split=split), True)]
+            store.record_eval(
+                EvalRecord(policy_id=policy, suite="frozenlake-4x4", split=split, mode="greedy", results=result)
+            )  # type: ignore[arg-type]
+        with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
+            command.downgrade(alembic_config(conn), "0004_sample_mode")
+            assert _splits(conn) == {"tasks": ["train", "heldout", "heldout"], "evals": ["train", "heldout", "heldout"]}

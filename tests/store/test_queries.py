@@ -23,12 +23,12 @@ class World:
 
 @pytest.fixture
 def world(store: Store) -> World:
-    """Two runs; run 1 has 8 episodes over two suites, both splits, two policies and every outcome."""
+    """Two runs; run 1 has 8 episodes over two suites, two splits, two policies and every outcome."""
     run_id = store.create_run(name="main", config={"k": 3}, seeds=[1], command="practicum practice", git_rev="abc")
     other = store.create_run(name="other")
     a = store.register_policy(name="smollm2-base", base_model="SmolLM2-135M-Instruct")
     b = store.register_policy(name="smollm2-r1", base_model="SmolLM2-135M-Instruct", parent_id=a, iteration=1)
-    lake_train, lake_held = make_task("frozenlake-4x4", 1, "train"), make_task("frozenlake-4x4", 2, "heldout")
+    lake_train, lake_held = make_task("frozenlake-4x4", 1, "train"), make_task("frozenlake-4x4", 2, "test")
     shop_train = make_task("shop", 7, "train")
     specs = [
         (lake_train, a, "success", None, 5),
@@ -58,7 +58,7 @@ def test_run_episodes_filters_and_pages(store: Store, world: World) -> None:
         assert ids() == e
         assert ids(suite="shop") == [e[3], e[4], e[7]]
         assert ids(task="frozenlake-4x4:2") == [e[2], e[5], e[6]]
-        assert ids(split="heldout") == [e[2], e[5], e[6]]
+        assert ids(split="test") == [e[2], e[5], e[6]]
         assert ids(outcome="failure") == [e[1], e[2], e[6], e[7]]
         assert ids(failure_kind="agent") == [e[1], e[6]]
         assert ids(policy_id=world.policy_b, outcome="success") == [e[4], e[5]]
@@ -99,21 +99,21 @@ def test_success_rate_per_policy_and_split_from_episodes(store: Store, world: Wo
         rates = {(r.policy_name, r.split): (r.n, r.successes) for r in queries.success_rates(s, run_id=world.run_id)}
         assert rates == {
             ("smollm2-base", "train"): (3, 2),
-            ("smollm2-base", "heldout"): (1, 0),
+            ("smollm2-base", "test"): (1, 0),
             ("smollm2-r1", "train"): (2, 1),
-            ("smollm2-r1", "heldout"): (2, 1),
+            ("smollm2-r1", "test"): (2, 1),
         }
         everywhere = {(r.policy_name, r.split): r.success_rate for r in queries.success_rates(s)}
         assert everywhere[("smollm2-base", "train")] == pytest.approx(3 / 4)
 
 
 def test_success_rate_per_policy_and_split_from_evals(store: Store, world: World) -> None:
-    t = [make_task("frozenlake-4x4", seed, "heldout") for seed in (20, 21, 22, 23)]
+    t = [make_task("frozenlake-4x4", seed, "test") for seed in (20, 21, 22, 23)]
     base = store.record_eval(
         EvalRecord(
             policy_id=world.policy_a,
             suite="frozenlake-4x4",
-            split="heldout",
+            split="test",
             mode="greedy",
             results=[
                 EvalTaskResult(t[0], True, 1.0),
@@ -126,7 +126,7 @@ def test_success_rate_per_policy_and_split_from_evals(store: Store, world: World
         EvalRecord(
             policy_id=world.policy_b,
             suite="frozenlake-4x4",
-            split="heldout",
+            split="test",
             mode="greedy",
             results=[
                 EvalTaskResult(t[0], True, 1.0),
@@ -141,7 +141,7 @@ def test_success_rate_per_policy_and_split_from_evals(store: Store, world: World
         rates = {
             (r.policy_id, r.split): (r.n, r.successes, round(r.mean_reward, 4)) for r in queries.eval_success_rates(s)
         }
-        assert rates == {(world.policy_a, "heldout"): (3, 2, 0.6667), (world.policy_b, "heldout"): (4, 3, 0.625)}
+        assert rates == {(world.policy_a, "test"): (3, 2, 0.6667), (world.policy_b, "test"): (4, 3, 0.625)}
         assert queries.newly_failed_tasks(s, candidate, base) == ["frozenlake-4x4:21"]
         stored = queries.list_evals(s, policy_id=world.policy_b)[0]
         assert (stored.n_tasks, stored.successes, stored.success_rate) == (4, 3, 0.75)
@@ -158,7 +158,7 @@ def test_run_summary_counts_episodes_nodes_and_breakdowns(store: Store, world: W
     assert summary.success_rate == pytest.approx(4 / 8)
     assert summary.nodes == 5 + 5 + 1 + 13 + 13 + 4 + 4 + 1
     assert summary.total.failures == {"agent": 2, "env": 1, "infra": 1}
-    assert {k: (g.episodes, g.successes) for k, g in summary.by_split.items()} == {"train": (5, 3), "heldout": (3, 1)}
+    assert {k: (g.episodes, g.successes) for k, g in summary.by_split.items()} == {"train": (5, 3), "test": (3, 1)}
     assert {k: (g.episodes, g.successes) for k, g in summary.by_suite.items()} == {
         "frozenlake-4x4": (5, 2),
         "shop": (3, 2),

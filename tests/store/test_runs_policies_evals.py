@@ -93,22 +93,22 @@ def test_training_round_records_policy_in_and_out(store: Store) -> None:
 
 def test_eval_is_refused_when_empty_duplicated_or_for_an_unknown_policy(store: Store) -> None:
     policy = store.register_policy(name="p", base_model="m")
-    t = make_task(split="heldout")
+    t = make_task(split="test")
     with pytest.raises(RecordError, match=r"an eval has no results"):
-        store.record_eval(EvalRecord(policy_id=policy, suite="s", split="heldout", mode="greedy", results=[]))
+        store.record_eval(EvalRecord(policy_id=policy, suite="s", split="test", mode="greedy", results=[]))
     with pytest.raises(RecordError, match=r"appears twice in one eval"):
         store.record_eval(
             EvalRecord(
                 policy_id=policy,
                 suite="s",
-                split="heldout",
+                split="test",
                 mode="greedy",
                 results=[EvalTaskResult(t, True), EvalTaskResult(t, False)],
             )
         )
     with pytest.raises(UnknownIdError, match=r"policy 9 does not exist"):
         store.record_eval(
-            EvalRecord(policy_id=9, suite="s", split="heldout", mode="greedy", results=[EvalTaskResult(t, True)])
+            EvalRecord(policy_id=9, suite="s", split="test", mode="greedy", results=[EvalTaskResult(t, True)])
         )
     assert store.info().counts["evals"] == 0 and store.info().counts["tasks"] == 0
 
@@ -116,13 +116,13 @@ def test_eval_is_refused_when_empty_duplicated_or_for_an_unknown_policy(store: S
 def test_eval_results_link_to_their_episodes(store: Store) -> None:
     run_id = store.create_run()
     policy = store.register_policy(name="p", base_model="m")
-    task = make_task(seed=3, split="heldout")
+    task = make_task(seed=3, split="test")
     episode_id = store.write_episode(make_episode(run_id, task=task, policy_id=policy, mode="greedy"))
     eval_id = store.record_eval(
         EvalRecord(
             policy_id=policy,
             suite=task.suite,
-            split="heldout",
+            split="test",
             mode="greedy",
             results=[EvalTaskResult(task, True, 1.0, episode_id=episode_id)],
         )

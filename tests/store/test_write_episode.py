@@ -80,8 +80,8 @@ def test_tasks_are_shared_between_episodes_and_keep_their_split(store: Store) ->
     store.write_episode(make_episode(run_id, task=make_task(seed=1)))
     store.write_episode(make_episode(run_id, task=make_task(seed=1)))
     assert _counts(store)["tasks"] == 1
-    with pytest.raises(RecordError, match=r"stored with split 'train' but given as 'heldout'.*disjoint"):
-        store.write_episode(make_episode(run_id, task=make_task(seed=1, split="heldout")))
+    with pytest.raises(RecordError, match=r"stored with split 'train' but given as 'validation'.*disjoint"):
+        store.write_episode(make_episode(run_id, task=make_task(seed=1, split="validation")))
     assert _counts(store)["episodes"] == 2
 
 
@@ -105,7 +105,10 @@ def test_unknown_run_or_policy_raises_and_writes_nothing(store: Store) -> None:
         ({"reward": float("nan")}, r"episode reward is nan; store a finite number"),
         ({"steps": -1}, r"episode steps is -1; it counts something"),
         ({"info": {"when": datetime.now()}}, r"episode info cannot be stored as JSON"),
-        ({"task": TaskRecord(suite="s", seed=0, split="test", goal="g")}, r"split is 'test'; use one of 'train'"),  # type: ignore[arg-type]
+        (
+            {"task": TaskRecord(suite="s", seed=0, split="dev", goal="g")},  # type: ignore[arg-type]
+            r"split is 'dev'; use one of 'train', 'validation', 'test'",
+        ),
     ],
 )
 def test_bad_episode_fields_are_refused_before_writing(store: Store, change: dict[str, object], message: str) -> None:
@@ -152,7 +155,7 @@ def test_episode_from_plain_dicts(store: Store) -> None:
     record = EpisodeRecord.from_dict(
         {
             "run_id": run_id,
-            "task": {"suite": "taxi", "seed": 4, "split": "heldout", "goal": "deliver"},
+            "task": {"suite": "taxi", "seed": 4, "split": "test", "goal": "deliver"},
             "mode": "greedy",
             "outcome": "failure",
             "failure_kind": "infra",

@@ -20,7 +20,7 @@ from practicum.trainer.rounds import register_base_policy
 from tests.trainer.helpers import collect, path_task
 
 TRAIN_TASKS = [0, 1, 2, 3]
-HELDOUT_TASK = 100
+TEST_TASK = 100
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ class Collected:
 
 @pytest.fixture(scope="session")
 def collected(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Collected:
-    """Search and greedy episodes of the tiny model on four training tasks and one held-out task."""
+    """Search and greedy episodes of the tiny model on four training tasks and one test task."""
     db = tmp_path_factory.mktemp("collected") / "store.db"
     with open_store(f"sqlite:///{db}") as store:
         base = register_base_policy(store, tiny_model_dir)
-        outcomes = collect(store, tiny_model_dir, base, [*TRAIN_TASKS, HELDOUT_TASK])
-    assert path_task(HELDOUT_TASK).split == "heldout"
+        outcomes = collect(store, tiny_model_dir, base, [*TRAIN_TASKS, TEST_TASK])
+    assert path_task(TEST_TASK).split == "test"
     train = [outcomes[path_task(s).key] for s in TRAIN_TASKS]
     # The datasets tests need both kinds of episode on one task; the seeds above give them deterministically.
     assert any(search and not greedy for search, greedy in train), f"collection gave no success/failure pair: {train}"

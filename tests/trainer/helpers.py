@@ -25,14 +25,14 @@ from practicum.trainer.evaluate import PolicyHandle
 DIRECTIONS = ("left", "right", "up", "down")
 STEPS = 2
 TRAIN_SEEDS = range(0, 100)
-HELDOUT_SEEDS = range(100, 200)
+TEST_SEEDS = range(100, 200)
 
 
 def path_task(seed: int) -> Task:
     """The task for `seed`: its secret path is drawn from the seed."""
     rng = random.Random(seed)
     secret = [rng.choice(DIRECTIONS) for _ in range(STEPS)]
-    split = "train" if seed in TRAIN_SEEDS else "heldout"
+    split = "train" if seed in TRAIN_SEEDS else "test"
     return Task(suite="path", seed=seed, split=split, goal="Reach the exit.", params={"secret": secret})
 
 

@@ -17,7 +17,7 @@ from practicum.store.models import Episode
 from practicum.trainer.config import DataSettings
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
 from practicum.trainer.rounds import register_base_policy
-from tests.trainer.conftest import HELDOUT_TASK, Collected
+from tests.trainer.conftest import TEST_TASK, Collected
 from tests.trainer.helpers import path_task
 
 
@@ -94,17 +94,17 @@ def test_rft_examples_are_the_committed_steps_of_successful_episodes(store: Stor
 
 def test_held_out_tasks_and_env_or_infra_failures_never_become_training_data(store: Store) -> None:
     with store.session() as s:
-        heldout_ids = {e.id for e in queries.run_episodes(s, 1, task=path_task(HELDOUT_TASK).key)}
+        test_ids = {e.id for e in queries.run_episodes(s, 1, task=path_task(TEST_TASK).key)}
         source = queries.episode_tree(s, 1)
-    assert heldout_ids
+    assert test_ids
     crashed = []
     for kind in ("env", "infra"):
         record = _copy_episode(source, run_id=1, outcome="failure", failure_kind=kind)
         crashed.append(store.write_episode(record))
     data = build_datasets(store)
     used = {e for d in data.all() for e in d.episode_ids}
-    assert used and not used & heldout_ids and not used & set(crashed)
-    assert all(not row.task.endswith(f":{HELDOUT_TASK}") for d in data.all() for row in d.rows)
+    assert used and not used & test_ids and not used & set(crashed)
+    assert all(not row.task.endswith(f":{TEST_TASK}") for d in data.all() for row in d.rows)
 
 
 def test_sampled_episodes_train_only_when_asked(store: Store) -> None:
@@ -140,6 +140,18 @@ def test_new_data_is_what_arrived_after_the_policy_and_replay_adds_older_rows(
         replayed.step_pairs.rows
         == build_datasets(store, policy_id=child, settings=DataSettings(replay_fraction=0.5), seed=3).step_pairs.rows
     )
+
+
+def test_aggregated_rounds_learn_from_every_episode_so_far(store: Store, collected: Collected) -> None:
+    time.sleep(0.01)  # the child must be created strictly after the collected episodes
+    child = store.register_policy(name="child", base_model="m", parent_id=collected.base_policy_id, iteration=1)
+    everything = build_datasets(store)
+    aggregated = build_datasets(store, policy_id=child, settings=DataSettings(aggregate=True))
+    assert len(build_datasets(store, policy_id=child).rft) == 0  # nothing new since the child was made
+    assert len(aggregated.rft) > 0 and aggregated.spec["since"] is None
+    for a, b in zip(aggregated.all(), everything.all(), strict=True):
+        assert a.rows == b.rows
+    assert rebuild_datasets(store, json.loads(json.dumps(aggregated.spec))).rft.rows == aggregated.rft.rows
 
 
 def test_exported_datasets_load_in_trl_without_conversion(store: Store, tiny_model_dir: Path, tmp_path: Path) -> None:

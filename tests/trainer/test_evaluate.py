@@ -1,4 +1,4 @@
-"""Evaluation on held-out tasks through a caller-supplied `run_episode`, and promotion against the parent."""
+"""Evaluation on test tasks through a caller-supplied `run_episode`, and promotion against the parent."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from practicum.trainer.promotion import TaskOutcome
 from practicum.trainer.rounds import register_base_policy
 from tests.trainer.helpers import greedy_runner, path_task
 
-HELDOUT = [path_task(seed) for seed in range(100, 106)]
+TEST_TASKS = [path_task(seed) for seed in range(100, 106)]
 
 
 def scripted(solved: dict[int, set[int]], calls: Counter[int] | None = None) -> object:
@@ -41,12 +41,12 @@ def lineage(store: Store, model_dir: Path) -> tuple[int, int]:
 def test_evaluation_plays_every_task_and_records_the_eval(empty_store: Store, tiny_model_dir: Path) -> None:
     base = register_base_policy(empty_store, tiny_model_dir)
     run_episode = greedy_runner()
-    report = evaluate_policy(empty_store, base, HELDOUT, run_episode, mode="greedy")  # type: ignore[arg-type]
-    assert len(report.results) == len(HELDOUT) and report.eval_id is not None
+    report = evaluate_policy(empty_store, base, TEST_TASKS, run_episode, mode="greedy")  # type: ignore[arg-type]
+    assert len(report.results) == len(TEST_TASKS) and report.eval_id is not None
     with empty_store.session() as s:
         (row,) = queries.list_evals(s, policy_id=base)
         stored = dict(queries.eval_results(s, row.id))
-    assert (row.suite, row.split, row.mode, row.n_tasks) == ("path", "heldout", "greedy", len(HELDOUT))
+    assert (row.suite, row.split, row.mode, row.n_tasks) == ("path", "test", "greedy", len(TEST_TASKS))
     assert row.successes == report.successes
     assert {k: r.success for k, r in stored.items()} == {r.task: r.outcome.success for r in report.results}
     assert all(r.failure_kind in (None, "agent") for r in stored.values())
@@ -60,18 +60,18 @@ def test_a_crashing_episode_is_infra_failure_but_a_user_error_stops(empty_store:
             raise RuntimeError("browser process died")
         return TaskOutcome(True, 1.0)
 
-    report = evaluate_policy(empty_store, base, HELDOUT, crashes_on_101)
+    report = evaluate_policy(empty_store, base, TEST_TASKS, crashes_on_101)
     crashed = {r.task: r for r in report.results}["path:101"]
     assert crashed.outcome == TaskOutcome(False, 0.0, "infra") and "browser process died" in str(crashed.error)
-    assert report.successes == len(HELDOUT) - 1
+    assert report.successes == len(TEST_TASKS) - 1
 
     def misconfigured(policy: PolicyHandle, task: object) -> TaskOutcome:
         raise ModelError("cannot reach http://127.0.0.1:9/v1; start the server")
 
     with pytest.raises(ModelError, match="start the server"):
-        evaluate_policy(empty_store, base, HELDOUT, misconfigured)
+        evaluate_policy(empty_store, base, TEST_TASKS, misconfigured)
     with pytest.raises(ConfigError, match="one suite and one split"):
-        evaluate_policy(empty_store, base, [*HELDOUT, path_task(0)], crashes_on_101)
+        evaluate_policy(empty_store, base, [*TEST_TASKS, path_task(0)], crashes_on_101)
 
 
 def test_a_candidate_that_is_not_worse_is_promoted_and_the_parent_retired(
@@ -79,7 +79,7 @@ def test_a_candidate_that_is_not_worse_is_promoted_and_the_parent_retired(
 ) -> None:
     base, child = lineage(empty_store, tiny_model_dir)
     run = scripted({base: {100, 101, 102}, child: {100, 101, 103, 104}})
-    decision = promote_if_not_worse(empty_store, child, HELDOUT, {"greedy": run})  # type: ignore[dict-item]
+    decision = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run})  # type: ignore[dict-item]
     assert decision.promote
     assert decision.negative_flips == ("path:102",) and decision.positive_flips == ("path:103", "path:104")
     with empty_store.session() as s:
@@ -96,7 +96,7 @@ def test_a_candidate_worse_beyond_noise_is_rejected_and_the_parent_kept(
 ) -> None:
     base, child = lineage(empty_store, tiny_model_dir)
     run = scripted({base: {100, 101, 102, 103, 104, 105}, child: set()})
-    decision = promote_if_not_worse(empty_store, child, HELDOUT, {"greedy": run})  # type: ignore[dict-item]
+    decision = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run})  # type: ignore[dict-item]
     assert not decision.promote and len(decision.negative_flips) == 6
     with empty_store.session() as s:
         assert queries.get_policy(s, base).state == "promoted"
@@ -109,16 +109,16 @@ def test_the_parents_recorded_eval_is_reused_and_every_mode_must_hold(empty_stor
     calls: Counter[int] = Counter()
     greedy = scripted({base: {100}, child: {100}}, calls)
     everything = {base: {100, 101, 102, 103, 104, 105}, child: set()}
-    evaluate_policy(empty_store, base, HELDOUT, greedy)  # type: ignore[arg-type]
+    evaluate_policy(empty_store, base, TEST_TASKS, greedy)  # type: ignore[arg-type]
     calls.clear()
     decision = promote_if_not_worse(
         empty_store,
         child,
-        HELDOUT,
+        TEST_TASKS,
         {"greedy": greedy, "search": scripted(everything, calls)},  # type: ignore[dict-item]
     )
     # greedy: the parent's stored eval was reused; search: the parent had none, so it was evaluated.
-    assert calls[base] == len(HELDOUT) and calls[child] == 2 * len(HELDOUT)
+    assert calls[base] == len(TEST_TASKS) and calls[child] == 2 * len(TEST_TASKS)
     assert not decision.promote and "worse beyond noise" in decision.reason  # not worse greedily, worse with search
     with empty_store.session() as s:
         assert queries.get_policy(s, child).state == "rejected"

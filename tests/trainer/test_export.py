@@ -82,7 +82,7 @@ def test_exported_policy_reloads_in_a_fresh_process_with_the_same_logprobs(store
 
     card = export.card.read_text()
     assert card.startswith("---\nbase_model:") and "library_name: transformers" in card
-    assert "| path | heldout | greedy | 3 |" in card  # its evaluation
+    assert "| path | test | greedy | 3 |" in card  # its evaluation
     with store.session() as s:
         policy = queries.get_policy(s, policy_id)
         parent = queries.get_policy(s, policy.parent_id)  # type: ignore[arg-type]

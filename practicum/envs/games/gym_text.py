@@ -4,7 +4,7 @@ Give a gymnasium env id (or a constructor), a renderer `(env, obs) -> text` and 
 `GymTextEnv` does the rest: the observation is the goal, the rendered state and the numbered legal action
 names; the model's text is matched against those names and mapped to the gymnasium action; anything else is
 recorded as an invalid action and the episode goes on. `gym_suite` turns the same ingredients into a
-registered suite with train and held-out seeds.
+registered suite with train, validation and test seeds.
 
 Snapshots copy the gymnasium env's own attributes (all of them, or the ones named in `state_attrs`) with its
 random generator, so a restored episode continues exactly as the original would have, stochastic
@@ -214,7 +214,8 @@ def gym_suite(
 ) -> Suite:
     """Register a suite for a gymnasium env: seed s is the task "`goal`, gymnasium reset seed s".
 
-    Train and held-out seeds come from `splits` (default: train 0..99999, held-out 100000..100999).
+    Train, validation and test seeds come from `splits` (default: train 0..99999, validation 200000..200999,
+    test 100000..100999).
     """
 
     def build_task(seed: int, split: Split) -> Task:

@@ -1,31 +1,35 @@
 """Seeds, splits and task generation shared by the game suites.
 
-Every game suite maps a seed to a task deterministically and keeps train and held-out seeds in disjoint ranges.
-Where tasks are generated content (a lake map, a BabyAI room, a taxi start), seed ranges alone are not enough:
-two seeds can draw the same 4x4 lake, and then a "held-out" task was trained on. So the content itself is
-split too: a stable hash of the content puts it in exactly one split, and a seed redraws (deterministically)
-until it gets content of its own split. Held-out content is then never seen in training.
+Every game suite maps a seed to a task deterministically and keeps train, validation and test seeds in disjoint
+ranges. Where tasks are generated content (a lake map, a BabyAI room, a taxi start), seed ranges alone are not
+enough: two seeds can draw the same 4x4 lake, and then a test task was trained on. So the content itself is
+split too: a stable hash of the content puts it in exactly one of the three splits (`core.content_split`), and a
+seed redraws (deterministically) until it gets content of its own split. Validation and test content is then
+never seen in training, and no validation content is test content.
+
+Suites without generated content (the board games) differ between splits only in their seeds: a tic-tac-toe
+test game starts from the same empty board as a train game, against an opponent seeded differently.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
 
-from practicum.envs.core import Split, Task, TextEnv
+from practicum.envs.core import Split, Task, TextEnv, content_split, describe_splits
 from practicum.envs.registry import Suite, register
 from practicum.errors import EnvError, UnknownIdError
 
 T = TypeVar("T")
 
 #: Seed ranges used by the game suites unless a suite says otherwise.
-DEFAULT_SPLITS: dict[Split, range] = {"train": range(0, 100_000), "heldout": range(100_000, 101_000)}
-
-#: Share of the content space (by hash, not by probability mass) reserved for held-out tasks.
-HELDOUT_SHARE = 0.2
+DEFAULT_SPLITS: dict[Split, range] = {
+    "train": range(0, 100_000),
+    "validation": range(200_000, 201_000),
+    "test": range(100_000, 101_000),
+}
 
 _MAX_DRAWS = 1_000
 
@@ -35,8 +39,9 @@ def split_of(splits: dict[Split, range], seed: int, suite: str) -> Split:
     for split, seeds in splits.items():
         if seed in seeds:
             return split
-    ranges = ", ".join(f"{s} {r.start}..{r.stop - 1}" for s, r in splits.items())
-    raise UnknownIdError(f"seed {seed} is in no split of suite {suite!r} ({ranges}); pick a seed in one of them")
+    raise UnknownIdError(
+        f"seed {seed} is in no split of suite {suite!r} ({describe_splits(splits)}); pick a seed in one of them"
+    )
 
 
 def sub_seed(seed: int, attempt: int) -> int:
@@ -44,17 +49,11 @@ def sub_seed(seed: int, attempt: int) -> int:
     return int(np.random.SeedSequence([seed, attempt]).generate_state(1, dtype=np.uint32)[0])
 
 
-def content_split(content: str, heldout_share: float = HELDOUT_SHARE) -> Split:
-    """The split a piece of generated content belongs to, from a stable hash of its text."""
-    return "heldout" if zlib.crc32(content.encode()) / 2**32 < heldout_share else "train"
-
-
 def draw_for_split(
     seed: int,
     split: Split,
     draw: Callable[[int], T],
     content: Callable[[T], str],
-    heldout_share: float = HELDOUT_SHARE,
 ) -> tuple[int, T]:
     """Draw content for task `seed` that belongs to `split`; returns `(sub_seed, content)`.
 
@@ -64,9 +63,12 @@ def draw_for_split(
     for attempt in range(_MAX_DRAWS):
         s = sub_seed(seed, attempt)
         value = draw(s)
-        if content_split(content(value), heldout_share) == split:
+        if content_split(content(value)) == split:
             return s, value
-    raise EnvError(f"no content of split {split!r} found for seed {seed} in {_MAX_DRAWS} draws; raise heldout_share")
+    raise EnvError(
+        f"no content of split {split!r} found for seed {seed} in {_MAX_DRAWS} draws; the content space is too "
+        "small for three splits"
+    )
 
 
 def game_suite(

@@ -12,7 +12,8 @@ legend. On FrozenLake and CliffWalking a move off the edge of the grid is not a 
 - CliffWalking: the classic 4x12 cliff with a start cell drawn per seed (a fall returns you to the classic
   start, bottom-left).
 
-Generated content is split by hash (see `tasks.py`), so held-out lakes and starts never appear in training.
+Generated content is split by hash (see `tasks.py`), so validation and test lakes and starts never appear in
+training.
 """
 
 from __future__ import annotations
@@ -272,8 +273,13 @@ def cliff_task(name: str) -> Callable[[int, Split], Task]:
     def draw(sub: int) -> tuple[int, int]:
         return _CLIFF_STARTS[int(np.random.default_rng(sub).integers(len(_CLIFF_STARTS)))]
 
+    def cell(start: tuple[int, int]) -> str:
+        # The content hashed for the split: "row R, column C" puts at least two of the 37 start cells in each of
+        # validation and test (a bare "(R, C)" left test a single cell).
+        return f"row {start[0]}, column {start[1]}"
+
     def build(seed: int, split: Split) -> Task:
-        sub, (row, col) = draw_for_split(seed, split, draw, str)
+        sub, (row, col) = draw_for_split(seed, split, draw, cell)
         goal = (
             f"Walk from row {row}, column {col} to the goal G at row 3, column 11 "
             "without stepping onto the cliff C (row 3, columns 1 to 10)."

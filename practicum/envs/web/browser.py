@@ -20,7 +20,12 @@ Users write tasks in YAML or Python and load them with `load_browser_tasks(path)
         goal: Open the Kitchen department.
         success: {url_contains: /category/kitchen}
         allowed_domains: ["127.0.0.1"]    # optional
-        split: train                      # or heldout; default train
+        split: train                      # train, validation or test; default train
+
+`split` says what a task is for: train tasks are practised on, validation tasks decide promotions and test
+tasks give the reported curve. `heldout`, the name older task files use, is read as `test`. Seeds number the
+train tasks first, then the validation tasks, then the test tasks, each in file order; a file without
+validation tasks loads (its validation range is empty).
 
 A Python file defines `TASKS` (a list of `BrowserTaskSpec`) and optionally `SUITE` (the suite name).
 """
@@ -58,6 +63,8 @@ SuccessFn = Callable[[Page, str | None], bool | float]
 
 _CONDITION_FIELDS = ("url_contains", "url_matches", "text_contains", "answer_contains", "answer_equals")
 _TASK_FIELDS = ("id", "start_url", "goal", "success", "allowed_domains", "split")
+# Task files written before the validation split named their test tasks "heldout"; they keep loading.
+_SPLIT_SYNONYMS = {"heldout": "test"}
 
 
 @dataclass(frozen=True)
@@ -141,8 +148,12 @@ class BrowserTaskSpec:
             raise ConfigError(f"task {self.id!r}: success must be a Condition or a callable check(page, answer)")
         if isinstance(self.allowed_domains, str) or not all(isinstance(d, str) and d for d in self.allowed_domains):
             raise ConfigError(f"task {self.id!r}: allowed_domains must be a list of host names, e.g. ['127.0.0.1']")
+        if self.split in _SPLIT_SYNONYMS:
+            object.__setattr__(self, "split", _SPLIT_SYNONYMS[self.split])
         if self.split not in SPLITS:
-            raise ConfigError(f"task {self.id!r}: split {self.split!r} must be one of {list(SPLITS)}")
+            raise ConfigError(
+                f"task {self.id!r}: split {self.split!r} must be one of {list(SPLITS)} ('heldout' is read as 'test')"
+            )
 
 
 # ----------------------------------------------------------------------------------------- allow-list
@@ -189,8 +200,8 @@ def default_allow_list(start_url: str) -> tuple[str, ...]:
 
 # ----------------------------------------------------------------------------------------- suites and loading
 def _ordered(specs: Sequence[BrowserTaskSpec]) -> list[BrowserTaskSpec]:
-    """Train tasks first, then held-out ones, each in file order: seeds are positions in this list."""
-    return [s for s in specs if s.split == "train"] + [s for s in specs if s.split == "heldout"]
+    """Train tasks first, then validation, then test ones, each in file order: seeds are positions in this list."""
+    return [s for split in SPLITS for s in specs if s.split == split]
 
 
 def _check_unique(specs: Sequence[BrowserTaskSpec]) -> None:
@@ -207,11 +218,16 @@ class _TaskMaker:
     def __init__(self, suite: str, specs: Sequence[BrowserTaskSpec]) -> None:
         self.suite = suite
         self.specs = _ordered(specs)
-        self.n_train = sum(1 for s in self.specs if s.split == "train")
 
     @property
     def splits(self) -> dict[Split, range]:
-        return {"train": range(0, self.n_train), "heldout": range(self.n_train, len(self.specs))}
+        ranges: dict[Split, range] = {}
+        start = 0
+        for split in SPLITS:
+            stop = start + sum(1 for s in self.specs if s.split == split)
+            ranges[split] = range(start, stop)
+            start = stop
+        return ranges
 
     def __call__(self, seed: int) -> Task:
         if not 0 <= seed < len(self.specs):
@@ -222,7 +238,7 @@ class _TaskMaker:
 
 
 def browser_suite(name: str, specs: Sequence[BrowserTaskSpec], description: str = "") -> Suite:
-    """A suite for `specs` (not registered): seeds number the train tasks first, then the held-out ones."""
+    """A suite for `specs` (not registered): seeds number the train tasks first, then validation, then test."""
     specs = list(specs)
     if not specs:
         raise ConfigError(f"suite {name!r} has no tasks; define at least one")
@@ -549,6 +565,13 @@ DEMO_TASKS: tuple[BrowserTaskSpec, ...] = (
         success=Condition(url_contains="/search?q=wool+socks"),
     ),
     BrowserTaskSpec(
+        id="open-bags",
+        start_url="{shop}/",
+        goal="Open the Bags department of the shop.",
+        success=Condition(url_contains="/category/bags"),
+        split="validation",
+    ),
+    BrowserTaskSpec(
         id="cart-a-mug",
         start_url="{shop}/",
         goal="Put any mug (any colour and size) in the shopping cart.",
@@ -559,14 +582,14 @@ DEMO_TASKS: tuple[BrowserTaskSpec, ...] = (
         start_url="{shop}/",
         goal="What is the price of the cheapest product in the Bags department? Answer with stop[price].",
         success=_answers_cheapest_bag,
-        split="heldout",
+        split="test",
     ),
     BrowserTaskSpec(
         id="leather-backpack",
         start_url="{shop}/",
         goal="Open the product page of a leather backpack.",
         success=_on_leather_backpack,
-        split="heldout",
+        split="test",
     ),
 )
 

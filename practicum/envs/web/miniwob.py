@@ -1,8 +1,8 @@
 """MiniWoB++ tasks (the `miniwob` package's HTML/JS) driven offline by the same Playwright layer.
 
 The package's html/ folder is served on 127.0.0.1. An episode loads the task page, seeds the page's random
-number generator (`Math.seedrandom(seed)`), sets the data mode (`train` for train seeds, `test` for held-out
-ones, which some tasks use to draw from different distributions) and starts the episode with
+number generator (`Math.seedrandom(seed)`), sets the data mode (`train` for train seeds, `test` for validation
+and test ones, which some tasks use to draw from different distributions) and starts the episode with
 `core.startEpisodeReal()`. The instruction is `core.getUtterance()`; the reward and done flag are the page's
 own `WOB_RAW_REWARD_GLOBAL` (in [-1, 1]) and `WOB_DONE_GLOBAL`.
 
@@ -31,7 +31,7 @@ from typing import Any
 from playwright.sync_api import Page
 
 from practicum.envs.core import SPLITS as SPLIT_NAMES
-from practicum.envs.core import FailureKind, Outcome, Split, Task
+from practicum.envs.core import FailureKind, Outcome, Split, Task, describe_splits
 from practicum.envs.registry import Suite, register
 from practicum.envs.web.chromium import BrowserConfig
 from practicum.envs.web.env import DEFAULT_PAGE_CHAR_BUDGET, WebEnv
@@ -39,8 +39,13 @@ from practicum.envs.web.page import PageView, run_bounded
 from practicum.envs.web.server import LocalServer, static_server
 from practicum.errors import ConfigError, EnvError, UnknownIdError
 
-SPLITS: dict[Split, range] = {"train": range(0, 10_000), "heldout": range(1_000_000, 1_001_000)}
-DATA_MODES: dict[Split, str] = {"train": "train", "heldout": "test"}
+SPLITS: dict[Split, range] = {
+    "train": range(0, 10_000),
+    "validation": range(2_000_000, 2_001_000),
+    "test": range(1_000_000, 1_001_000),
+}
+# MiniWoB++'s own data modes: validation and test instances both draw from its "test" distribution.
+DATA_MODES: dict[Split, str] = {"train": "train", "validation": "test", "test": "test"}
 SUITE_PREFIX = "miniwob-"
 # Virtual time: a fixed date (so date widgets are deterministic) and how far the clock moves per action.
 EPOCH_MS = 1_480_000_000_000  # 2016-11-24, within the range MiniWoB++'s date tasks were written for
@@ -222,10 +227,7 @@ def split_of(seed: int, suite: str) -> Split:
     for split in SPLIT_NAMES:
         if seed in SPLITS[split]:
             return split
-    raise UnknownIdError(
-        f"seed {seed} is in no split of suite {suite!r} (train {SPLITS['train'].start}..{SPLITS['train'].stop - 1}, "
-        f"held-out {SPLITS['heldout'].start}..{SPLITS['heldout'].stop - 1})"
-    )
+    raise UnknownIdError(f"seed {seed} is in no split of suite {suite!r} ({describe_splits(SPLITS)})")
 
 
 def make_task(name: str, seed: int) -> Task:

@@ -40,7 +40,8 @@ def test_the_readme_example_registers_a_working_suite(blackjack: registry.Suite)
     obs, info = env.reset(seed=3)
     assert obs.startswith("Goal: Beat the dealer") and "Your cards add up to" in obs
     assert info["legal_actions"] == ["stick", "hit"] and info["task"] == "blackjack:3"
-    assert registry.get_task("blackjack:100500").split == "heldout"
+    assert registry.get_task("blackjack:100500").split == "test"
+    assert registry.get_task("blackjack:200500").split == "validation"
 
 
 def test_blackjack_outcomes_follow_the_gymnasium_rules(blackjack: registry.Suite) -> None:

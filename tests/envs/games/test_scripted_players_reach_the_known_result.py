@@ -28,7 +28,7 @@ def test_breadth_first_search_crosses_every_lake(name: str) -> None:
     suite = registry.get_suite(name)
     env = suite.env()
     assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=15) + suite.tasks("heldout", limit=5):
+    for task in suite.tasks("train", limit=15) + suite.tasks("validation", limit=5) + suite.tasks("test", limit=5):
         env.reset(options={"task": task})
         reward, terminated, info = play(env, lake_plan(env.gym_env))
         assert (reward, terminated, info["success"], info["failure"]) == (1.0, True, True, None)
@@ -55,7 +55,7 @@ def test_taxi_oracle_delivers_the_passenger_using_only_listed_actions() -> None:
     suite = registry.get_suite("taxi")
     env = suite.env()
     assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=10) + suite.tasks("heldout", limit=3):
+    for task in suite.tasks("train", limit=10) + suite.tasks("validation", limit=3) + suite.tasks("test", limit=3):
         env.reset(options={"task": task})
         plan = taxi_plan(env.gym_env)
         assert len(plan) <= env.max_steps
@@ -68,7 +68,7 @@ def test_cliff_oracle_reaches_the_goal_and_a_fall_is_reported() -> None:
     suite = registry.get_suite("cliffwalking")
     env = suite.env()
     assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=5) + suite.tasks("heldout", limit=3):
+    for task in suite.tasks("train", limit=5) + suite.tasks("validation", limit=3) + suite.tasks("test", limit=3):
         env.reset(options={"task": task})
         reward, terminated, info = play(env, cliff_plan(env.gym_env))
         assert (reward, terminated, info["success"]) == (1.0, True, True)
@@ -92,7 +92,7 @@ def test_babyai_planner_completes_the_mission(name: str, final: str | None) -> N
     suite = registry.get_suite(name)
     env = suite.env()
     assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=4) + suite.tasks("heldout", limit=2):
+    for task in suite.tasks("train", limit=4) + suite.tasks("validation", limit=2) + suite.tasks("test", limit=2):
         env.reset(options={"task": task})
         plan, target = babyai_plan(env.gym_env)
         # A GoTo mission is met by any action taken while facing the object; "drop" with empty hands is a no-op.

@@ -145,9 +145,10 @@ def test_builtin_browser_suite_runs_against_the_shop(browser_lease: BrowserLease
         _, reward, terminated, *_ = act(env, "search[wool socks]")
         assert (reward, terminated) == (1.0, True)
 
-        heldout = suite.tasks("heldout")
-        assert [t.params["id"] for t in heldout] == ["cheapest-bag", "leather-backpack"]
-        env.reset(options={"task": heldout[0]})
+        assert [t.params["id"] for t in suite.tasks("validation")] == ["open-bags"]
+        test = suite.tasks("test")
+        assert [t.params["id"] for t in test] == ["cheapest-bag", "leather-backpack"]
+        env.reset(options={"task": test[0]})
         act(env, f"click[{element_id(env, 'link', 'Bags')}]")
         _, reward, *_ = act(env, "stop[$1,000.00]")
         assert reward == 0.0

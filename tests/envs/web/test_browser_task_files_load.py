@@ -29,7 +29,12 @@ tasks:
     goal: What costs $5?
     success: {answer_contains: "5"}
     allowed_domains: ["127.0.0.1", "*.example.org"]
-    split: heldout
+    split: test
+  - id: shoes
+    start_url: "{shop}/"
+    goal: Open the Shoes department.
+    success: {url_contains: /category/shoes}
+    split: validation
   - id: train-2
     start_url: http://127.0.0.1:8000/a
     goal: Go to b.
@@ -47,33 +52,45 @@ def on_b(page, answer):
 TASKS = [
     BrowserTaskSpec(id="a", start_url="http://127.0.0.1:9/", goal="Go to b.", success=on_b),
     BrowserTaskSpec(id="b", start_url="http://127.0.0.1:9/", goal="Say hi.", success=Condition(answer_equals="hi"),
-                    split="heldout"),
+                    split="test"),
 ]
 """
 
 
-def test_yaml_file_registers_a_suite_with_train_tasks_first(tmp_path: Path) -> None:
+def test_yaml_file_registers_a_suite_with_train_then_validation_then_test_tasks(tmp_path: Path) -> None:
     path = tmp_path / "tasks.yaml"
     path.write_text(YAML)
     suite = load_browser_tasks(path)
     assert suite.name == "my-shop-tasks" and get_suite("my-shop-tasks") is suite
-    assert suite.counts() == {"train": 2, "heldout": 1}
-    assert [t.params["id"] for t in suite.tasks("train")] == ["kitchen", "train-2"]
-    held = suite.tasks("heldout")[0]
-    assert held.goal == "What costs $5?" and held.split == "heldout"
-    assert held.params["allowed_domains"] == ["127.0.0.1", "*.example.org"]
+    assert suite.counts() == {"train": 2, "validation": 1, "test": 1}
+    assert [(t.seed, t.params["id"]) for t in suite.tasks("train")] == [(0, "kitchen"), (1, "train-2")]
+    assert [(t.seed, t.params["id"], t.split) for t in suite.tasks("validation")] == [(2, "shoes", "validation")]
+    test = suite.tasks("test")[0]
+    assert (test.seed, test.goal, test.split) == (3, "What costs $5?", "test")
+    assert test.params["allowed_domains"] == ["127.0.0.1", "*.example.org"]
     with pytest.raises(UnknownIdError, match="in no split"):
-        suite.task(3)
+        suite.task(4)
 
 
-def test_python_file_keeps_callable_checks(tmp_path: Path) -> None:
+def test_split_heldout_of_older_task_files_loads_as_test(tmp_path: Path) -> None:
+    path = tmp_path / "old.yaml"
+    path.write_text(YAML.replace("split: test", "split: heldout"))
+    suite = load_browser_tasks(path, name="old-tasks")
+    assert suite.counts() == {"train": 2, "validation": 1, "test": 1}
+    assert [(t.params["id"], t.split) for t in suite.tasks("test")] == [("price", "test")]
+    spec = BrowserTaskSpec("p", "http://x/", "g", Condition(url_contains="x"), split="heldout")  # type: ignore[arg-type]
+    assert spec.split == "test"
+
+
+def test_python_file_keeps_callable_checks_and_may_have_no_validation_tasks(tmp_path: Path) -> None:
     path = tmp_path / "tasks.py"
     path.write_text(PYTHON)
     name, specs = read_browser_tasks(path)
     assert name == "py-tasks"
     assert callable(specs[0].success) and isinstance(specs[1].success, Condition)
     suite = load_browser_tasks(path, name="renamed")
-    assert suite.name == "renamed" and suite.counts() == {"train": 1, "heldout": 1}
+    assert suite.name == "renamed" and suite.counts() == {"train": 1, "validation": 0, "test": 1}
+    assert suite.tasks("validation") == [] and suite.task(1).split == "test"
 
 
 @pytest.mark.parametrize(
@@ -87,9 +104,9 @@ def test_python_file_keeps_callable_checks(tmp_path: Path) -> None:
         ("tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_matches: '('}}]", ".yaml", "not a regex"),
         ("tasks: [{id: 'a b', start_url: 'http://x/', goal: g, success: {url_contains: x}}]", ".yaml", "task id"),
         (
-            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}, split: test}]",
+            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}, split: dev}]",
             ".yaml",
-            "split 'test'",
+            r"split 'dev' must be one of \['train', 'validation', 'test'\]",
         ),
         (
             "tasks:\n- {id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}}\n"

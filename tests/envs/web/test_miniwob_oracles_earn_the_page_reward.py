@@ -87,7 +87,10 @@ def social_media(env: MiniWoBEnv, goal: str) -> Step:
     step = act(env, f"click[{icon.id}]")
     if button in icons:
         return step
-    return act(env, f"click[{element_id(env, 'text', button)}]")  # from the "more" menu
+    # From the "more" menu, whose Mute and Block entries name the user ("Block @diam").
+    labels = (button, f"{button} {user}")
+    item = next((e for e in env.elements if e.role == "text" and e.label in labels), None)
+    return act(env, f"click[{item.id if item else element_id(env, 'text', button)}]")
 
 
 MONTHS = ["January", "February", "March", "April", "May", "June"]
@@ -182,9 +185,11 @@ def _env(envs: dict[str, MiniWoBEnv], name: str) -> MiniWoBEnv:
     return envs[name]
 
 
-# Every task with a train instance; the simplest ones with a held-out instance too.
+# Every task with a train instance; the simplest ones with a validation and a test instance too.
 CASES = [(name, 3) for name in sorted(ORACLES)] + [
-    (name, SPLITS["heldout"].start + 5) for name in ("click-checkboxes", "login-user", "click-tab-2", "social-media")
+    (name, SPLITS[split].start + 5)
+    for name in ("click-checkboxes", "login-user", "click-tab-2", "social-media")
+    for split in ("validation", "test")
 ]
 
 
@@ -209,7 +214,9 @@ def test_a_wrong_answer_earns_the_pages_penalty(envs: dict[str, MiniWoBEnv]) -> 
     assert (reward, terminated, info["success"], info["failure"]) == (0.0, True, False, "agent")
 
 
-def test_same_seed_same_instance_and_heldout_uses_the_test_distribution(envs: dict[str, MiniWoBEnv]) -> None:
+def test_same_seed_same_instance_and_validation_and_test_use_the_test_distribution(
+    envs: dict[str, MiniWoBEnv],
+) -> None:
     env = _env(envs, "click-checkboxes")
     first, _ = env.reset(seed=11)
     env.step("click[1]")
@@ -217,7 +224,8 @@ def test_same_seed_same_instance_and_heldout_uses_the_test_distribution(envs: di
     assert env.reset(seed=12)[0] != first
     transfer = _env(envs, "click-test-transfer")
     assert transfer.reset(seed=0)[1]["goal"] == "Click button ONE."  # the task's train distribution
-    assert transfer.reset(seed=SPLITS["heldout"].start)[1]["goal"] == "Click button TWO."  # its test one
+    assert transfer.reset(seed=SPLITS["test"].start)[1]["goal"] == "Click button TWO."  # its test one
+    assert transfer.reset(seed=SPLITS["validation"].start)[1]["goal"] == "Click button TWO."
 
 
 def test_time_is_virtual_so_slow_agents_do_not_time_out(envs: dict[str, MiniWoBEnv]) -> None:

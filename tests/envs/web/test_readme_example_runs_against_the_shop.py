@@ -26,7 +26,7 @@ def test_yaml_example_solves_its_tasks(tmp_path: Path, browser_lease: BrowserLea
     path = tmp_path / "shop_tasks.yaml"
     path.write_text(_block("yaml", "# shop_tasks.yaml"))
     suite = load_browser_tasks(path)
-    assert suite.name == "my-shop-tasks" and suite.counts() == {"train": 2, "heldout": 1}
+    assert suite.name == "my-shop-tasks" and suite.counts() == {"train": 2, "validation": 1, "test": 1}
     env = suite.env()
     assert isinstance(env, BrowserEnv)
     try:
@@ -45,7 +45,11 @@ def test_yaml_example_solves_its_tasks(tmp_path: Path, browser_lease: BrowserLea
         _, reward, terminated, _, info = act(env, f"click[{element_id(env, 'button', 'Add to cart')}]")
         assert (reward, terminated, info["success"]) == (1.0, True, True)
 
-        env.reset(seed=2)
+        env.reset(seed=2)  # the validation task
+        _, reward, _, _, info = act(env, f"click[{element_id(env, 'link', 'Shoes')}]")
+        assert (reward, info["success"]) == (1.0, True)
+
+        env.reset(seed=3)  # the test task
         _, reward, _, _, info = act(env, "stop[100]")
         assert (reward, info["success"]) == (1.0, True)
     finally:

@@ -23,7 +23,7 @@ def env(browser_lease: BrowserLease) -> Iterator[ShopEnv]:
     shop.close()
 
 
-@pytest.mark.parametrize("seed", [3, 1234, SPLITS["heldout"].start + 17])
+@pytest.mark.parametrize("seed", [3, 1234, SPLITS["validation"].start + 17, SPLITS["test"].start + 17])
 def test_oracle_solves_sampled_tasks_with_reward_one(env: ShopEnv, seed: int) -> None:
     task = make_task(seed)
     _, reward, terminated, truncated, info = shop_oracle(env, task)

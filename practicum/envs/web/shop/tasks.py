@@ -4,9 +4,10 @@ A task is drawn from a seed: a target product, one or two of its attributes (mat
 colour and size options and a price limit above its price. Any product that meets the same requirements
 earns the full reward, not only the target.
 
-Train and held-out tasks differ in their seeds *and* in their content: a stable hash of what the
-instruction asks for puts each possible request in exactly one split, and a seed redraws until it gets a
-request of its own split. A held-out instruction is therefore never a train instruction.
+Train, validation and test tasks differ in their seeds *and* in their content: a stable hash of what the
+instruction asks for puts each possible request in exactly one of the three splits (`core.content_split`),
+and a seed redraws until it gets a request of its own split. A validation or test instruction is therefore
+never a train instruction, and a validation instruction never a test one.
 
 The reward follows WebShop (Yao et al., 2022):
 
@@ -21,18 +22,20 @@ from __future__ import annotations
 
 import math
 import random
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from practicum.envs.core import Split, Task
+from practicum.envs.core import Split, Task, content_split, describe_splits
 from practicum.envs.web.shop.catalog import OPTION_NAMES, Catalog, Product, default_catalog
 from practicum.errors import EnvError, UnknownIdError
 
 SUITE = "shop"
-SPLITS: dict[Split, range] = {"train": range(0, 2_000), "heldout": range(1_000_000, 1_000_500)}
-HELDOUT_SHARE = 0.2
+SPLITS: dict[Split, range] = {
+    "train": range(0, 2_000),
+    "validation": range(2_000_000, 2_000_500),
+    "test": range(1_000_000, 1_000_500),
+}
 SUCCESS_REWARD = 1.0 - 1e-9
 
 _TEMPLATES = (
@@ -111,15 +114,7 @@ def split_of(seed: int) -> Split:
     for split, seeds in SPLITS.items():
         if seed in seeds:
             return split
-    raise UnknownIdError(
-        f"seed {seed} is in no split of suite 'shop' (train {SPLITS['train'].start}..{SPLITS['train'].stop - 1}, "
-        f"held-out {SPLITS['heldout'].start}..{SPLITS['heldout'].stop - 1})"
-    )
-
-
-def content_split(content: str) -> Split:
-    """The split a request belongs to, from a stable hash of its text."""
-    return "heldout" if zlib.crc32(content.encode()) / 2**32 < HELDOUT_SHARE else "train"
+    raise UnknownIdError(f"seed {seed} is in no split of suite 'shop' ({describe_splits(SPLITS)})")
 
 
 def draw_goal(rng: random.Random, catalog: Catalog) -> ShopGoal:
@@ -143,7 +138,7 @@ def make_goal(seed: int, catalog: Catalog | None = None) -> ShopGoal:
         goal = draw_goal(random.Random(f"shop:{seed}:{attempt}"), catalog)
         if content_split(goal.content) == split:
             return goal
-    raise EnvError(f"no {split} request found for shop seed {seed}")  # ~0.2**1000: never in practice
+    raise EnvError(f"no {split} request found for shop seed {seed}")  # ~0.9**1000: never in practice
 
 
 def instruction(goal: ShopGoal, seed: int) -> str:
