@@ -1,32 +1,53 @@
-"""Does practice make the policy better? Test greedy success per iteration, per recipe, side by side.
+"""Does practice make the policy better? Test success per iteration, per recipe, over several seeds.
 
-Runs `practicum practice` from the default policy (SmolLM2-135M-Instruct) on one suite with one recipe:
+Runs `practicum practice` in-process from the default policy (SmolLM2-135M-Instruct) on one suite, once per
+recipe and seed, one run after another (seed by seed, each seed's recipes in turn):
 - agentq: MCTS + self-critique, then RFT (successes and the good steps of failures) and step-level DPO;
 - rft: the same search, RFT on successful episodes only;
 - none: the same collection and evaluation, no training (the noise floor).
-Every recipe of a suite uses the same seed, so the same train, validation and test tasks (disjoint from each
-other); greedy evaluation is deterministic, so iteration 0 is the same number for all three. Promotions are
-decided on the validation tasks; the test tasks only measure.
+A seed (the practice config's `seed`) changes search, sampling and training, not the tasks: every recipe and
+seed plays the same train, validation and test tasks (disjoint from each other), and greedy evaluation is
+deterministic, so the greedy curve's iteration 0 is the same number for all of them. Promotions are decided on
+validation tasks; the test tasks only measure.
 
-The curve is the test success of the policy the loop holds after each iteration (a rejected candidate leaves
-the parent's number); the candidates' own numbers are kept beside it. Each run writes its store under
-`benchmarks/results/learning-runs/` (not committed) and merges its numbers into
-`benchmarks/results/learning.json`; the plot `benchmarks/results/learning.png` is redrawn from the merged file.
+A run's curve is the greedy test success of the policy the loop holds after each iteration (a rejected
+candidate leaves its parent's number), and with the search curve on (the default) the test success of the same
+policy with online search beside it. Per recipe, learning.json keeps every seed's curve, their mean, the
+Student t 95% interval of the mean final value and of the mean gain over seeds, and each run's history; a
+`verdict` checks the targets. Each run writes its store `benchmarks/results/learning-runs/<suite>-<recipe>-seed<n>.db`
+and its policies under `learning-runs/checkpoints/` (not committed; a new run of the same name replaces both),
+and is merged into the results file as soon as it ends, so a stopped benchmark keeps its finished runs; the
+plot (`learning.png` beside the results file) is redrawn after each. The format warm-up, the same for every
+recipe and seed, is trained once before the first run's clock starts and found there by every run.
 
-    .venv/bin/python benchmarks/learning.py --suite game --recipe agentq     # one run, ~15 min on 2 cores
-    .venv/bin/python benchmarks/learning.py --suite game --recipe all        # three runs, one after another
+    .venv/bin/python benchmarks/learning.py --default-run                     # `practicum practice` as is, seeds 0 1 2
+    .venv/bin/python benchmarks/learning.py --suite frozenlake-4x4 --recipe all   # 3 recipes x 3 seeds
+    .venv/bin/python benchmarks/learning.py --suite tictactoe --recipe agentq --seeds 0 1 2 3 4
+    .venv/bin/python benchmarks/learning.py --suite shop --recipe all
     .venv/bin/python benchmarks/learning.py --plot-only
-    .venv/bin/python benchmarks/learning.py --suite game --recipe rft --critic oracle   # the exact-value critic
-    .venv/bin/python benchmarks/learning.py --recipe rft --set train.rft.learning_rate=1e-4   # a variant
+    .venv/bin/python benchmarks/learning.py --suite tictactoe --recipe rft --critic oracle   # the exact-value critic
+    .venv/bin/python benchmarks/learning.py --recipe rft --set train.rft.learning_rate=1e-4  # a variant
+    .venv/bin/python benchmarks/learning.py --smoke --recipe none --seeds 0 1 --out /tmp/learning.json  # wiring
 
-Runs with the oracle critic or a `--set` go to learning.json's `variants`, named by what they changed.
+Time per run on 2 CPU cores (the warm-up aside, a few minutes once): a FrozenLake default run (`--default-run`,
+the `practicum practice` defaults) takes about 10 minutes, so three seeds about half an hour; the suite runs
+add a search evaluation of every policy on the curve on the test tasks (the search curve; `--no-search-curve`
+leaves it out), so they take longer. Tic-tac-toe and the shop have a 12-minute budget after which no iteration
+starts (a run ends within about 15 minutes). A `--smoke` run (1 train, 2 validation and 2 test tasks, 1
+iteration) takes under a minute on idle cores, far longer beside other work; it is written only where `--out`
+points.
+
+Runs with the oracle critic or a `--set` go to learning.json's `variants`, keyed by what they changed, in the
+same per-suite, per-recipe layout. Measurements of earlier versions of this benchmark are in docs/learning.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
+import itertools
 import json
 import math
 import os
@@ -35,6 +56,7 @@ import re
 import shutil
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,59 +65,87 @@ sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "learning.json"
-PLOT = RESULTS / "learning.png"
 RUNS = RESULTS / "learning-runs"
+CHECKPOINTS = RUNS / "checkpoints"  # every run's policies, and the format warm-up they share
 RECIPES = ("agentq", "rft", "none")
-TARGET_GAIN = {"game": 30.0, "shop": 20.0}
+LAYOUT = 2  # learning.json's layout; a file in another (the single-seed one before it) is started afresh
+SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations": 1}
 
-# The game runs are tic-tac-toe against an opponent that plays perfectly half of the time: cheap episodes, a
-# starting policy that wins 32.5% of test games greedily (a perfect player would win ~72%, a random one
-# ~20%), and a search that wins most train games. They use the `practicum practice` search and training
-# defaults, with two collection workers (one torch thread each) and pass@2, so that two iterations fit.
-# Measured and not kept (2026-12-04, one agentq run each, 2 iterations): every legal move a candidate (k=9),
-# 12 simulations, 16 random rollouts per leaf, alpha=0.8 and one-visit step pairs: search won as many train
-# games as with the defaults (16 of 24) and gave 146 step pairs a round instead of 16, but the candidates won
-# 30% and 22.5% of test games, both rejected: labels far from the policy's own top moves, learnt in 8 steps, moved
-# its greedy choices erratically.
-# (FrozenLake, measured first: the default model walks "right" into the wall from every cell, 0% on test lakes,
-# and a few rounds of RFT/DPO moved it to another single direction, not to a policy that reads the map.)
-# The shop's pages make every model call ~4x dearer, so it gets fewer tasks, fewer steps and simulations.
+# What each suite's runs lay over the practice defaults (besides the recipe, seed, store and checkpoints).
+# FrozenLake runs the defaults as they are: they are what `practicum practice` does, and what is being tuned.
+# Tic-tac-toe plays an opponent that is perfect half of the time: cheap episodes, so more tasks, with two
+# collection workers (one torch thread each) and pass@2 so that two iterations fit the budget. The shop's pages
+# make every model call ~4x dearer, so it gets fewer tasks, steps and simulations.
 SUITES: dict[str, dict[str, Any]] = {
-    "game": {
-        "suite": "tictactoe",
+    "frozenlake-4x4": {},
+    "tictactoe": {
         "max_steps": None,
         "train_tasks": 12,
         "validation_tasks": 40,
         "test_tasks": 40,
         "pass_k": 2,
         "workers": 2,
+        "iterations": 6,
+        "time_budget_minutes": 12.0,
     },
     "shop": {
-        "suite": "shop",
         "max_steps": 8,
         "train_tasks": 3,
         "validation_tasks": 12,
         "test_tasks": 12,
         "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 4, "rollout_policy": "random"},
         "pass_k": 2,
+        "iterations": 6,
+        "time_budget_minutes": 12.0,
     },
 }
+
+# The targets the verdict checks, per suite: agentq's (field, at least this). Beside it, for every suite: the
+# recipes rank agentq > rft > none with 95% intervals of the final value that do not overlap.
+TARGETS: dict[str, tuple[str, float]] = {
+    "frozenlake-4x4": ("final_mean", 0.80),
+    "tictactoe": ("final_mean", 0.65),
+    "shop": ("gain_points_mean", 20.0),
+}
+DEFAULT_RUN_GAIN = 30.0  # points, with the low end of its 95% interval above 0
+
+# Two-sided 95% Student t quantiles t_{0.975, df} for df 1-9 (2 to 10 seeds), where scipy is not installed.
+T975 = {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706, 6: 2.4469, 7: 2.3646, 8: 2.3060, 9: 2.2622}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", choices=sorted(SUITES), default="game")
-    parser.add_argument("--recipe", choices=[*RECIPES, "all"], default="all")
-    parser.add_argument("--minutes", type=float, default=12.0, help="time budget: no iteration starts after it")
-    parser.add_argument("--iterations", type=int, default=6, help="most iterations after the baseline")
-    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from learning.json")
-    parser.add_argument("--smoke", action="store_true", help="1 train, 2 validation and 2 test tasks, not merged")
+    parser.add_argument("--suite", choices=list(SUITES), default=None, help="default: frozenlake-4x4")
+    parser.add_argument("--recipe", choices=[*RECIPES, "all"], default=None, help="default: all")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (default: 0 1 2)")
+    parser.add_argument(
+        "--default-run",
+        action="store_true",
+        help="run `practicum practice` with no flags (PracticeConfig() as it is) once per seed: the README's figures",
+    )
+    parser.add_argument("--minutes", type=float, help="time budget: no iteration starts after it (default: suite's)")
+    parser.add_argument("--iterations", type=int, help="most iterations after the baseline (default: suite's)")
+    parser.add_argument(
+        "--eval-with-search",
+        dest="search_curve",
+        action="store_true",
+        default=True,
+        help="also record test success with online search each iteration (the default)",
+    )
+    parser.add_argument("--no-search-curve", dest="search_curve", action="store_false", help="greedy test curve only")
+    parser.add_argument("--out", type=Path, default=None, help=f"the results file (default: {OUT.relative_to(ROOT)})")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the results file")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="1 train, 2 validation and 2 test tasks, 1 iteration; written only where --out points",
+    )
     parser.add_argument(
         "--critic",
         choices=("self", "oracle"),
         default="self",
-        help="self: the policy critiques itself (the recipe); oracle (game only): a critic that knows the exact "
-        "move values, served as an endpoint, with step pairs ranked by Q^ (results go to variants)",
+        help="self: the policy critiques itself (the recipe); oracle (tictactoe only): a critic that knows the "
+        "exact move values, served as an endpoint, with step pairs ranked by Q^ (results go to variants)",
     )
     parser.add_argument(
         "--set",
@@ -103,39 +153,117 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="KEY=VALUE",
         help="a practice setting laid over the suite's, dotted (train.rft.learning_rate=1e-4); repeatable; the "
-        "run goes to variants",
+        "runs go to variants",
     )
     args = parser.parse_args(argv)
-    if args.critic == "oracle" and args.suite != "game":
-        parser.error("--critic oracle knows tic-tac-toe only; use it with --suite game")
+    suite = args.suite or "frozenlake-4x4"
+    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+        parser.error(f"--seeds must be distinct integers >= 0; got {' '.join(map(str, args.seeds))}")
+    if args.default_run:
+        flags = {
+            "--suite": args.suite is not None,
+            "--recipe": args.recipe is not None,
+            "--set": bool(args.set),
+            "--minutes": args.minutes is not None,
+            "--iterations": args.iterations is not None,
+            "--critic oracle": args.critic == "oracle",
+        }
+        if any(flags.values()):
+            given = ", ".join(flag for flag, on in flags.items() if on)
+            parser.error(f"--default-run runs PracticeConfig() as it is; drop {given}")
+    if args.critic == "oracle" and suite != "tictactoe":
+        parser.error("--critic oracle knows tic-tac-toe only; use it with --suite tictactoe")
     try:
         overrides = parse_sets(args.set)
     except ValueError as exc:
         parser.error(str(exc))
+
+    if args.plot_only:
+        path = args.out or OUT
+        drawn = plot(load_results(path), path.with_suffix(".png"))
+        print(f"plot: {drawn}" if drawn else f"no results in the per-seed layout in {path}; nothing to plot")
+        return 0
+    out = args.out or (None if args.smoke else OUT)  # a smoke run is not merged unless asked where
     tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
-    # Each variant keeps its own store and checkpoints beside the headline runs'.
-    kwargs: dict[str, Any] = {
-        "minutes": args.minutes,
-        "iterations": args.iterations,
-        "smoke": args.smoke,
-        "name_suffix": "-" + re.sub(r"[^A-Za-z0-9.=_-]+", "_", tag) if tag else "",
-    }
-    if not args.plot_only:
-        for recipe in RECIPES if args.recipe == "all" else (args.recipe,):
-            if args.critic == "oracle":
-                entry = run_with_oracle(args.suite, recipe, extra=overrides, **kwargs)
-            else:
-                entry = run_one(args.suite, recipe, extra=overrides, **kwargs)
-            if args.set:
-                entry["settings_changed"] = args.set
-            if not args.smoke:
-                if tag:
-                    merge_variant(f"{args.suite}.{recipe}.{tag}", entry)
-                else:
-                    merge(args.suite, recipe, entry)
-            print(json.dumps({args.suite: {recipe: entry}}, indent=2))
-    plot(json.loads(OUT.read_text()) if OUT.exists() else {})
+    with _oracle() if args.critic == "oracle" else contextlib.nullcontext() as oracle:
+        if args.default_run:
+            jobs: list[tuple[str | None, int, dict[str, Any] | None]] = [(None, seed, None) for seed in args.seeds]
+        else:
+            recipes = RECIPES if args.recipe in (None, "all") else (args.recipe,)
+            jobs = []
+            for seed in args.seeds:  # seed by seed: a stopped benchmark leaves every recipe with the same seeds
+                for recipe in recipes:
+                    settings = suite_settings(suite, recipe, args.minutes, args.iterations, args.search_curve)
+                    if oracle is not None:
+                        settings = _overlay(settings, oracle.settings)
+                    jobs.append((recipe, seed, _overlay(settings, overrides)))
+        entries = run_jobs(suite, jobs, out=out, tag=tag, smoke=args.smoke, oracle=oracle)
+    if entries is None:
+        return 130
+    if out is None:
+        shown = default_run_entry(entries[None]) if args.default_run else {suite: entries}
+        print(json.dumps({"default_run" if args.default_run else "results": shown}, indent=2))
+    else:
+        print(f"results: {out}; plot: {out.with_suffix('.png')}")
     return 0
+
+
+def run_jobs(
+    suite: str,
+    jobs: list[tuple[str | None, int, dict[str, Any] | None]],
+    *,
+    out: Path | None,
+    tag: str,
+    smoke: bool,
+    oracle: Any = None,
+) -> dict[str | None, dict[str, Any]] | None:
+    """Run each (recipe, seed, settings) job in turn (recipe None: the default run); after each, sum up its
+    recipe's runs so far and merge them into `out` (when given). The summed-up entries; None if a run was
+    stopped, and then no later job runs."""
+    from rich.markup import escape
+
+    console = _console()
+    done: dict[str | None, list[dict[str, Any]]] = {}
+    entries: dict[str | None, dict[str, Any]] = {}
+    for n, (recipe, seed, settings) in enumerate(jobs, 1):
+        label = escape(f"[{n}/{len(jobs)}] seed {seed} · {recipe or 'default run (practicum practice)'}")
+        console.print(f"[bold]{label}[/] · started at {datetime.now():%H:%M}")
+        name = f"default-seed{seed}" if recipe is None else f"{suite}-{recipe}-seed{seed}"
+        if tag:
+            name += "-" + re.sub(r"[^A-Za-z0-9.=_-]+", "_", tag)
+        asked = oracle.requests if oracle is not None else 0
+        run = practice_run("smoke-" + name if smoke else name, settings, seed, smoke=smoke)
+        curve = held_curve(run["history"])[0]
+        console.print(
+            f"[bold]{label}[/] · finished in {run['minutes']:.1f} min · test success {curve[0]:.0%} → "
+            f"{curve[-1]:.0%} · {escape(str(run['stop_reason']))}"
+        )
+        if run["status"] != "finished":
+            console.print(f"[yellow]run {run['run_id']} was {run['status']}: not merged, and no further runs")
+            return None
+        if oracle is not None:
+            run["oracle_requests"] = oracle.requests - asked
+        done.setdefault(recipe, []).append(run)
+        entries[recipe] = entry = aggregate(done[recipe])
+        if settings is not None:
+            entry["settings"] = settings
+        if out is not None:  # after every run: a stopped benchmark keeps the runs that finished
+            merge(out, "default_run" if recipe is None else suite, recipe, entry, variant=tag or None)
+    return entries
+
+
+def suite_settings(
+    suite: str, recipe: str, minutes: float | None, iterations: int | None, search_curve: bool
+) -> dict[str, Any]:
+    """What a suite run lays over the practice defaults: the suite's settings, the recipe, and the flags given."""
+    settings: dict[str, Any] = {"suite": suite, **SUITES[suite], "recipe": recipe}
+    if minutes is not None:
+        settings["time_budget_minutes"] = minutes
+    if iterations is not None:
+        settings["iterations"] = iterations
+    if search_curve:
+        settings["eval_with_search"] = True
+    return settings
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -159,110 +287,355 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def run_with_oracle(suite_key: str, recipe: str, extra: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """`run_one` with the oracle critic (oracle_critic.py) as the self-critique model, and step pairs ranked by
-    Q^, which blends its scores in: what the recipe does when its critic is right."""
-    from oracle_critic import OracleCritic
-
+def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     from practicum.loop.config import overlay
 
-    with OracleCritic() as oracle:
-        oracle_settings = {
-            "critic": {"backend": {"model": oracle.model_name, "base_url": oracle.api_root}},
+    return overlay(base, top)
+
+
+@contextlib.contextmanager
+def _oracle() -> Any:
+    """The oracle critic (oracle_critic.py) served for the runs; its `settings` make it the self-critique model,
+    with step pairs ranked by Q^, which blends its scores in: what the recipe does when its critic is right."""
+    from oracle_critic import OracleCritic
+
+    with OracleCritic() as server:
+        server.settings = {
+            "critic": {"backend": {"model": server.model_name, "base_url": server.api_root}},
             "train": {"data": {"pair_value": "blended"}},
         }
-        merged = overlay(oracle_settings, extra or {})
-        entry = run_one(suite_key, recipe, extra=merged, **kwargs)
-        entry["oracle_requests"] = oracle.requests
-    entry["variant"] = (
-        "critic: the exact move values served as an OpenAI-compatible endpoint (benchmarks/oracle_critic.py), "
-        "step pairs ranked by Q^; otherwise the game run's settings"
-    )
-    return entry
+        yield server
 
 
-def run_one(
-    suite_key: str,
-    recipe: str,
-    *,
-    minutes: float,
-    iterations: int,
-    smoke: bool = False,
-    extra: dict[str, Any] | None = None,
-    name_suffix: str = "",
-) -> dict[str, Any]:
-    """One practice run from the default policy; its curve, gain, confidence intervals and time split.
-    `extra` settings are laid over the suite's (variant runs); `name_suffix` names their store and checkpoints."""
+def _console() -> Any:
     from rich.console import Console
 
-    from practicum.loop.config import config_from_dict, overlay
+    return Console(stderr=True)
+
+
+def practice_run(name: str, settings: dict[str, Any] | None, seed: int, *, smoke: bool = False) -> dict[str, Any]:
+    """One practice run from the default policy, in its own store `learning-runs/<name>.db` (replacing the last
+    run of that name, policies included); what it measured. `settings` None runs `PracticeConfig()` as
+    `practicum practice` with no flags does."""
+    from practicum.loop.config import PracticeConfig, config_from_dict
     from practicum.loop.practice import practice
 
     RUNS.mkdir(parents=True, exist_ok=True)
-    name = f"{suite_key}-{recipe}{name_suffix}"
     db = RUNS / f"{name}.db"
-    for stale in RUNS.glob(f"{name}.db*"):
-        stale.unlink()
-    shutil.rmtree(RUNS / f"{name}-checkpoints", ignore_errors=True)  # the old run's policies
-    settings = {
-        **overlay(SUITES[suite_key], extra or {}),
-        "recipe": recipe,
-        "iterations": iterations,
-        "time_budget_minutes": minutes,
-        "store": f"sqlite:///{db}",
-        "checkpoint_dir": str(RUNS / f"{name}-checkpoints"),
-    }
+    forget(db)
+    fixed: dict[str, Any] = {"seed": seed, "store": f"sqlite:///{db}", "checkpoint_dir": str(CHECKPOINTS)}
     if smoke:
-        settings.update(train_tasks=1, validation_tasks=2, test_tasks=2)
-    config = config_from_dict(settings)
-    load_before = os.getloadavg()
+        fixed.update(SMOKE)
+    if settings is None:
+        config = dataclasses.replace(PracticeConfig(), **fixed)
+    else:
+        config = config_from_dict({**settings, **fixed})
+    console = _console()
+    warm_up_once(config, console)  # before the clock starts, so that no run's minutes hold it
     started = time.monotonic()
-    result = practice(config, console=Console(stderr=True), argv=["benchmarks/learning.py", suite_key, recipe])
-    wall_min = (time.monotonic() - started) / 60
-    curve, candidates = held_curve(result.history)
-    outcomes = eval_outcomes(str(db), result.run_id)
-    first, last = result.history[0]["policy_id"], held_policy(result.history)
-    base, final = outcomes.get(first, {}), outcomes.get(last, {})
-    n = len(base)
-    return {
-        "suite": config.suite,
-        "curve": curve,
-        "candidate_curve": candidates,
-        "final_success": curve[-1],
-        "gain_points": round(100 * (curve[-1] - curve[0]), 1),
-        "gain_ci95_points": paired_gain_ci(base, final),
-        "final_ci95": wilson(round(curve[-1] * n), n),
-        "minutes": round(wall_min, 2),
-        "iterations": len(curve) - 1,
-        "test_tasks": n,
-        "validation_tasks": config.validation_tasks,
-        "train_tasks_per_iteration": config.train_tasks,
-        "decisions": [row.get("decision") for row in result.history],
-        "train_success_under_search": [row.get("train_success") for row in result.history[1:]],
-        "train_solved_at_least_once": [row.get("train_solved_anywhere") for row in result.history[1:]],
-        "train_pass_at_1": [row.get("train_pass_at_1") for row in result.history[1:]],
-        f"train_pass_at_{config.pass_k}": [row.get("train_pass_at_k") for row in result.history[1:]],
-        "test_move_quality": move_quality(str(db), result.run_id, config.suite, curve_policies(result.history)),
-        "time_split_min": time_split(str(db), result.run_id),
-        "rounds": round_sizes(str(db), result.run_id),
-        "training_data_quality": data_quality(Path(settings["checkpoint_dir"]), config.suite),
-        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    result = practice(config, console=console, argv=["benchmarks/learning.py", name])
+    minutes = (time.monotonic() - started) / 60
+    run: dict[str, Any] = {
+        "seed": seed,
+        "store": _shown(db),
+        "run_id": result.run_id,
+        "status": result.status,
         "stop_reason": result.stop_reason,
+        "minutes": round(minutes, 2),
+        "history": [trim_row(row) for row in result.history],
+        "time_split": time_split(str(db), result.run_id),
+        "rounds": round_sizes(str(db), result.run_id),
     }
+    if config.suite == "tictactoe":
+        run["test_move_quality"] = move_quality(str(db), result.run_id, config.suite, curve_policies(result.history))
+        run["training_data_quality"] = data_quality(CHECKPOINTS / _run_names(db)[0], config.suite)
+    return run
 
 
-def held_curve(history: list[dict[str, Any]]) -> tuple[list[float], list[float | None]]:
-    """Test success of the policy held after each iteration, and of each iteration's candidate (None: none)."""
+def forget(db: Path) -> None:
+    """Delete an earlier run's store and the policies it trained (under the shared checkpoint folder)."""
+    if db.exists():
+        for run_name in _run_names(db):
+            shutil.rmtree(CHECKPOINTS / run_name, ignore_errors=True)
+    for path in RUNS.glob(f"{db.name}*"):  # the store and its -wal, -shm
+        path.unlink()
+
+
+def _run_names(db: Path) -> list[str]:
+    """The names of the runs in a store (each names its folder of policies)."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return [row[0] for row in con.execute("SELECT name FROM runs ORDER BY id")]
+    except sqlite3.OperationalError:  # a store the run never got to create its tables in
+        return []
+    finally:
+        con.close()
+
+
+def warm_up_once(config: Any, console: Any) -> None:
+    """Train (or find) the format warm-up that the run would start with, in the shared checkpoint folder, where
+    the run then finds it: it is the same for every recipe and seed (`loop.warmup`)."""
+    if config.warmup.states == 0 or config.policy.is_endpoint:
+        return
+    from practicum.agents.config import DEFAULT_MODEL
+    from practicum.agents.default import default_model_dir
+    from practicum.envs.registry import get_suite, load_task_files
+    from practicum.loop.warmup import warm_up
+
+    load_task_files(config.task_files)
+    model = default_model_dir() if config.policy.model == DEFAULT_MODEL else config.policy.model
+    warm_up(model, get_suite(config.suite), config.warmup, CHECKPOINTS, lambda text: console.print(f"[cyan]{text}"))
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository where it is inside it."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(ROOT))
+    return str(path)
+
+
+def trim_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An iteration's history row, its numbers (floats to 4 places) and its decision only."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key == "decision":
+            out[key] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = round(value, 4) if isinstance(value, float) else value
+    return out
+
+
+# ------------------------------------------------------------------------------------------ over seeds
+def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One recipe's runs, one per seed, summed up: each seed's curve, their mean, and 95% intervals over seeds."""
+    seeds = [int(r["seed"]) for r in runs]
+    curves = [held_curve(r["history"])[0] for r in runs]
+    searched = [held_curve(r["history"], key="test_search_success")[0] for r in runs]
+    has_search = all(any("test_search_success" in row for row in r["history"]) for r in runs)
+    finals = [c[-1] for c in curves]
+    gains = [100 * (c[-1] - c[0]) for c in curves]
+    entry: dict[str, Any] = {
+        "seeds": seeds,
+        "curves": curves,
+        "mean_curve": mean_curve(curves),
+        "ci95": t_interval(finals),
+        "final_mean": round(_mean(finals), 4),
+        "gain_points_mean": round(_mean(gains), 2),
+        "gain_ci95_points": t_interval(gains, places=2),
+        "minutes": round(_mean([float(r["minutes"]) for r in runs]), 2),
+        "test_tasks": next((row["test_tasks"] for r in runs for row in r["history"] if "test_tasks" in row), None),
+        "search_curve": mean_curve(searched) if has_search else None,
+        "search_curves": searched if has_search else None,
+        "time_split": mean_split([r.get("time_split", {}) for r in runs]),
+    }
+    lengths = [len(c) for c in curves]
+    if len(set(lengths)) > 1:
+        counts = ", ".join(f"seed {s}: {n - 1}" for s, n in zip(seeds, lengths, strict=True))
+        entry["note"] = (
+            f"the seeds ran different numbers of iterations ({counts}; the time budget stopped them): the mean curve "
+            f"carries each seed's last value forward to iteration {max(lengths) - 1}"
+        )
+    entry["runs"] = runs
+    return entry
+
+
+def held_curve(history: list[dict[str, Any]], key: str = "test_success") -> tuple[list[float], list[float | None]]:
+    """`key` (test success) of the policy held after each iteration, and of each iteration's candidate (None:
+    none). A rejected candidate leaves its parent held, whose number has not changed."""
     held: list[float] = []
     candidates: list[float | None] = []
     for row in history:
-        success = float(row.get("test_success", 0.0))
-        if row.get("decision") == "rejected":  # the parent is held, and its test success has not changed
+        value = float(row.get(key, 0.0))
+        if row.get("decision") == "rejected":
             held.append(held[-1] if held else 0.0)
         else:
-            held.append(success)
-        candidates.append(success if row.get("decision") in ("promoted", "rejected") else None)
+            held.append(value)
+        candidates.append(value if row.get("decision") in ("promoted", "rejected") else None)
     return [round(x, 4) for x in held], [None if x is None else round(x, 4) for x in candidates]
+
+
+def carried(curves: list[list[float]]) -> list[list[float]]:
+    """The curves at the longest one's length, each seed's last value carried forward (a time budget stops some
+    seeds an iteration or more before others)."""
+    longest = max((len(c) for c in curves), default=0)
+    return [c + [c[-1]] * (longest - len(c)) for c in curves if c]
+
+
+def mean_curve(curves: list[list[float]]) -> list[float]:
+    """Per iteration, the mean over seeds (curves carried forward to the longest)."""
+    return [round(_mean(list(column)), 4) for column in zip(*carried(curves), strict=True)]
+
+
+def t_critical(df: int) -> float:
+    """t_{0.975, df}: the two-sided 95% Student t quantile."""
+    try:
+        from scipy.stats import t
+    except ImportError:
+        if df in T975:
+            return T975[df]
+        # Cornish-Fisher expansion around the normal quantile: within 1e-3 of the exact value from df 10 on.
+        z = 1.959964
+        terms = ((z**3 + z) / 4, (5 * z**5 + 16 * z**3 + 3 * z) / 96, (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384)
+        return z + sum(term / df ** (i + 1) for i, term in enumerate(terms))
+    return float(t.ppf(0.975, df))
+
+
+def t_interval(values: list[float], places: int = 4) -> list[float] | None:
+    """The 95% interval of the mean over seeds, mean ± t_{0.975, n-1} · sd / sqrt(n); None with fewer than 2."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = _mean(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = t_critical(n - 1) * sd / math.sqrt(n)
+    return [round(mean - half, places), round(mean + half, places)]
+
+
+def mean_split(splits: list[dict[str, float]]) -> dict[str, float]:
+    """The mean over runs of each phase's seconds."""
+    keys = [k for k in splits[0] if all(k in s for s in splits)] if splits else []
+    return {k: round(_mean([s[k] for s in splits]), 1) for k in keys}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def verdict(data: dict[str, Any]) -> dict[str, Any]:
+    """Which targets the results meet, per suite and for the default run: True, False, or None where a run (or,
+    for intervals, a second seed) is missing."""
+    out: dict[str, Any] = {}
+    for suite, (key, target) in TARGETS.items():
+        entries = data.get(suite, {})
+        agentq = entries.get("agentq")
+        out[suite] = {
+            f"agentq_{key}_at_least_{target:g}": None if agentq is None else agentq[key] >= target,
+            "agentq_above_rft_above_none": ranked_apart([entries.get(r) for r in RECIPES]),
+        }
+    run = data.get("default_run")
+    out["default_run"] = {
+        f"gain_at_least_{DEFAULT_RUN_GAIN:g}": None if run is None else run["gain_points_mean"] >= DEFAULT_RUN_GAIN,
+        "ci95_low_above_0": None if run is None or run.get("ci95_low") is None else run["ci95_low"] > 0,
+    }
+    return out
+
+
+def ranked_apart(entries: list[dict[str, Any] | None]) -> bool | None:
+    """Whether each entry's 95% interval of the final value lies wholly above the next one's (None: an entry or
+    an interval is missing)."""
+    intervals = [None if e is None else e.get("ci95") for e in entries]
+    if any(ci is None for ci in intervals):
+        return None
+    return all(hi[0] > lo[1] for hi, lo in itertools.pairwise(intervals))  # type: ignore[index]
+
+
+def default_run_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """The default run's figures, as the README quotes them: the gain's interval is its `ci95` (points)."""
+    from practicum.loop.config import PracticeConfig
+
+    gain_ci = entry["gain_ci95_points"]
+    keep = ("seeds", "curves", "mean_curve", "final_mean", "gain_points_mean")
+    return {
+        "suite": PracticeConfig().suite,
+        "command": "practicum practice",
+        **{k: entry[k] for k in keep},
+        "ci95_low": None if gain_ci is None else gain_ci[0],
+        "ci95": gain_ci,
+        **{k: entry[k] for k in ("minutes", "test_tasks", "time_split")},
+        **({"note": entry["note"]} if "note" in entry else {}),
+        "runs": entry["runs"],
+    }
+
+
+# ------------------------------------------------------------------------------------------ the results file
+def load_results(path: Path) -> dict[str, Any]:
+    """The results file's content; {} when there is none, or it is in an older layout (its numbers are stale)."""
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return data if data.get("layout") == LAYOUT else {}
+
+
+def merge(path: Path, where: str, recipe: str | None, entry: dict[str, Any], *, variant: str | None = None) -> None:
+    """Write one recipe's entry (or the default run's, `recipe` None) into the results file, keeping the rest;
+    redraw the plot beside it."""
+    data = load_results(path)
+    if recipe is None:
+        data["default_run"] = default_run_entry(entry)
+    elif variant is not None:
+        data.setdefault("variants", {}).setdefault(variant, {}).setdefault(where, {})[recipe] = entry
+    else:
+        data.setdefault(where, {})[recipe] = entry
+    data["layout"] = LAYOUT
+    data["verdict"] = verdict(data)
+    data["machine"] = machine()
+    data["date"] = datetime.now().isoformat(timespec="minutes")
+    from practicum.provenance import git_revision
+
+    data["git_revision"] = git_revision(ROOT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_ordered(data), indent=2) + "\n")
+    plot(data, path.with_suffix(".png"))
+
+
+def _ordered(data: dict[str, Any]) -> dict[str, Any]:
+    """Suites first, in SUITES' order and each in RECIPES' order; then the rest."""
+    suites = {s: {r: data[s][r] for r in RECIPES if r in data[s]} for s in SUITES if s in data}
+    return {**suites, **{k: v for k, v in data.items() if k not in SUITES}}
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
+# ------------------------------------------------------------------------------------------ one run's store
+def time_split(db: str, run_id: int) -> dict[str, float]:
+    """Seconds one run spent per phase: searching train tasks, sampling them (pass@k), evaluating (greedy
+    validation and test episodes, and test episodes with search), each summed over the collection workers, which
+    play side by side; and in training rounds, with their optimizer steps (TRL's train()) inside."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute(
+        "SELECT mode, uid LIKE '%/eval/%', COALESCE(SUM(wall_seconds), 0) FROM episodes WHERE run_id = ? GROUP BY 1, 2",
+        (run_id,),
+    ).fetchall()
+    split = {"search": 0.0, "sampling": 0.0, "evaluation": 0.0}
+    for mode, is_eval, seconds in rows:
+        phase = "evaluation" if is_eval else "sampling" if mode == "sample" else "search"
+        split[phase] += float(seconds or 0.0)
+    rounds = con.execute(
+        "SELECT started_at, finished_at, metrics FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL",
+        (run_id,),
+    ).fetchall()
+    con.close()
+    split["training"] = sum(
+        ((datetime.fromisoformat(str(b)) - datetime.fromisoformat(str(a))).total_seconds() for a, b, _ in rounds),
+        0.0,
+    )
+    for stage in ("rft", "dpo"):
+        seconds = [json.loads(m or "{}").get(f"train/{stage}_seconds") for _, _, m in rounds]
+        split[f"training_{stage}_steps"] = float(sum(x for x in seconds if isinstance(x, int | float)))
+    return {k: round(v, 1) for k, v in split.items()}
+
+
+def round_sizes(db: str, run_id: int) -> list[dict[str, Any]]:
+    """What each training round of the run trained on (RFT examples, DPO pairs) and how long its stages took."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT status, metrics FROM training_rounds WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+    con.close()
+    keys = ("rft_examples", "dpo_pairs", "rft_seconds", "dpo_seconds", "rft_loss_last", "dpo_loss_last")
+    out = []
+    for status, metrics in rows:
+        m = json.loads(metrics or "{}")
+        out.append({"status": status, **{k: m.get(f"train/{k}") for k in keys if f"train/{k}" in m}})
+    return out
 
 
 def curve_policies(history: list[dict[str, Any]]) -> list[int]:
@@ -398,181 +771,61 @@ def _ttt_win_chance(board: str, me: int) -> float:
     return 0.5 * random_half + 0.5 * perfect_half
 
 
-def held_policy(history: list[dict[str, Any]]) -> int:
-    """The policy the loop holds at the end (the last promoted one)."""
-    policy = history[0]["policy_id"]
-    for row in history[1:]:
-        if row.get("decision") in ("promoted", "no candidate"):
-            policy = row["policy_id"]
-    return int(policy)
-
-
-def eval_outcomes(db: str, run_id: int) -> dict[int, dict[str, bool]]:
-    """Per policy, per test task: did the greedy evaluation episode succeed (validation episodes, played afresh
-    every iteration, have the iteration in their uid and are left out)."""
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    rows = con.execute(
-        "SELECT policy_id, uid, outcome FROM episodes WHERE run_id = ? AND uid LIKE ?",
-        (run_id, f"r{run_id}/eval/greedy/%"),
-    ).fetchall()
-    con.close()
-    out: dict[int, dict[str, bool]] = {}
-    for policy_id, uid, outcome in rows:
-        task = uid.split("/", 4)[-1]
-        out.setdefault(int(policy_id), {})[task] = outcome == "success"
-    return out
-
-
-def time_split(db: str, run_id: int) -> dict[str, float]:
-    """Minutes spent in search, sampled (pass@k) and greedy evaluation episodes (summed over the workers, which
-    play side by side), and in training rounds."""
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    split = {
-        f"{mode}_episodes": (
-            con.execute(
-                "SELECT COALESCE(SUM(wall_seconds), 0) FROM episodes WHERE run_id = ? AND mode = ?", (run_id, mode)
-            ).fetchone()[0]
-            or 0.0
-        )
-        / 60
-        for mode in ("search", "sample", "greedy")
-    }
-    rounds = con.execute(
-        "SELECT started_at, finished_at, metrics FROM training_rounds WHERE run_id = ? AND finished_at IS NOT NULL",
-        (run_id,),
-    ).fetchall()
-    con.close()
-    from datetime import datetime
-
-    split["training"] = (
-        sum((datetime.fromisoformat(str(b)) - datetime.fromisoformat(str(a))).total_seconds() for a, b, _ in rounds)
-        / 60
-    )
-    # Inside training: the optimizer steps of each stage (TRL's train()); the rest is loading, merging, saving.
-    for stage in ("rft", "dpo"):
-        seconds = [json.loads(m or "{}").get(f"train/{stage}_seconds") for _, _, m in rounds]
-        split[f"training_{stage}_steps"] = sum(x for x in seconds if isinstance(x, int | float)) / 60
-    return {k: round(v, 2) for k, v in split.items()}
-
-
-def round_sizes(db: str, run_id: int) -> list[dict[str, Any]]:
-    """What each training round of the run trained on (RFT examples, DPO pairs) and how long its stages took."""
-    import sqlite3
-
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT status, metrics FROM training_rounds WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
-    con.close()
-    keys = ("rft_examples", "dpo_pairs", "rft_seconds", "dpo_seconds", "rft_loss_last", "dpo_loss_last")
-    out = []
-    for status, metrics in rows:
-        m = json.loads(metrics or "{}")
-        out.append({"status": status, **{k: m.get(f"train/{k}") for k in keys if f"train/{k}" in m}})
-    return out
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> list[float] | None:
-    """The Wilson score 95% interval of a success rate."""
-    if n == 0:
+# ------------------------------------------------------------------------------------------ the plot
+def plot(data: dict[str, Any], path: Path) -> Path | None:
+    """One panel per suite (and the default run): per recipe, the mean test curve over seeds with its 95% t band
+    per iteration, each seed's curve as a thin line, and the mean curve with search dashed where recorded."""
+    panels = [(s, data[s]) for s in SUITES if data.get(s)]
+    if data.get("default_run"):
+        panels.append(("default run", {"agentq": data["default_run"]}))
+    if not panels:
         return None
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
-
-
-def paired_gain_ci(base: dict[str, bool], final: dict[str, bool], z: float = 1.96) -> list[float] | None:
-    """A 95% interval for the gain in points, from the paired per-task differences (same test tasks)."""
-    tasks = sorted(set(base) & set(final))
-    if not tasks:
-        return None
-    diffs = [int(final[t]) - int(base[t]) for t in tasks]
-    n = len(diffs)
-    mean = sum(diffs) / n
-    var = sum((d - mean) ** 2 for d in diffs) / max(n - 1, 1)
-    half = z * math.sqrt(var / n)
-    return [round(100 * (mean - half), 1), round(100 * (mean + half), 1)]
-
-
-def merge(suite_key: str, recipe: str, entry: dict[str, Any]) -> None:
-    """Write one run's numbers into learning.json, keeping the other runs' numbers."""
-    data = json.loads(OUT.read_text()) if OUT.exists() else {}
-    data.setdefault(suite_key, {})[recipe] = entry
-    data["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
-    data["targets"] = {
-        "gain_points": TARGET_GAIN,
-        "agentq_above_rft": True,
-        "minutes_per_run": 15,
-    }
-    data["verdict"] = verdict(data)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def merge_variant(key: str, entry: dict[str, Any]) -> None:
-    """Write one run's numbers into learning.json's `variants` (runs that are not the recipe's headline)."""
-    data = json.loads(OUT.read_text()) if OUT.exists() else {}
-    data.setdefault("variants", {})[key] = entry
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(data, indent=2) + "\n")
-
-
-def verdict(data: dict[str, Any]) -> dict[str, Any]:
-    """Which targets the merged runs meet (None where a run is missing)."""
-    out: dict[str, Any] = {}
-    for key, target in TARGET_GAIN.items():
-        runs = data.get(key, {})
-        agentq, rft = runs.get("agentq"), runs.get("rft")
-        out[f"{key}.gain_target_met"] = None if agentq is None else agentq["gain_points"] >= target
-        out[f"{key}.agentq_above_rft"] = (
-            None if agentq is None or rft is None else agentq["final_success"] > rft["final_success"]
-        )
-        out[f"{key}.runs_within_15_min"] = {r: v["minutes"] <= 15 for r, v in runs.items()} or None
-    return out
-
-
-def plot(data: dict[str, Any]) -> None:
-    """One panel per suite, one curve per recipe (test greedy success per iteration, 95% bars at the end);
-    a recipe's run with the oracle critic, where there is one, dashed beside it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    suites = [s for s in SUITES if data.get(s)]
-    if not suites:
-        return
-    fig, axes = plt.subplots(1, len(suites), figsize=(5.5 * len(suites), 3.8), squeeze=False)
-    for ax, key in zip(axes[0], suites, strict=True):
+    counts = sorted({len(e["seeds"]) for _, entries in panels for e in entries.values()})
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (name, entries) in zip(axes[0], panels, strict=True):
         for recipe in RECIPES:
-            entry = data[key].get(recipe)
+            entry = entries.get(recipe)
             if entry is None:
                 continue
-            xs = list(range(len(entry["curve"])))
-            (line,) = ax.plot(xs, entry["curve"], marker="o", label=f"{recipe} ({entry['gain_points']:+g} pts)")
-            ci = entry.get("final_ci95")
-            if ci:
-                y = entry["curve"][-1]
-                ax.errorbar([xs[-1]], [y], yerr=[[y - ci[0]], [ci[1] - y]], color=line.get_color(), capsize=4)
-            oracle = data.get("variants", {}).get(f"{key}.{recipe}.oracle_critic")
-            if oracle is not None:  # the same recipe with a critic that knows the game: dashed, same colour
-                label = f"{recipe}, oracle critic ({oracle['gain_points']:+g} pts)"
-                ax.plot(oracle["curve"], marker="s", linestyle="--", color=line.get_color(), label=label)
-        first = next(iter(data[key].values()))
-        ax.set_title(f"{key}: {first['suite']} · {first['test_tasks']} test tasks")
+            curves = carried(entry["curves"])
+            xs = list(range(len(entry["mean_curve"])))
+            label = f"{recipe}: {entry['final_mean']:.0%} final, {entry['gain_points_mean']:+.1f} pts"
+            (line,) = ax.plot(xs, entry["mean_curve"], marker="o", linewidth=2, label=label)
+            colour = line.get_color()
+            bands = [t_interval(list(column)) for column in zip(*curves, strict=True)]
+            if all(b is not None for b in bands):
+                lows, highs = zip(*bands, strict=True)  # type: ignore[misc]
+                ax.fill_between(xs, lows, highs, color=colour, alpha=0.18, linewidth=0)
+            for curve in entry["curves"]:
+                ax.plot(range(len(curve)), curve, color=colour, linewidth=0.7, alpha=0.45)
+            if entry.get("search_curve"):
+                ax.plot(xs, entry["search_curve"], color=colour, linestyle="--", marker="^", label=f"{recipe}, search")
+        tasks = next(iter(entries.values())).get("test_tasks")
+        ax.set_title(f"{name} · {tasks} test tasks")
         ax.set_xlabel("iteration")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel("test greedy success")
+        ax.set_ylabel("test success")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
+    plural = "" if seeds == "1" else "s"
+    fig.suptitle(
+        f"Test success (greedy), mean of {seeds} seed{plural} with its 95% t band\n"
+        "thin: each seed · dashed: mean with search",
+        fontsize="medium",
+    )
     fig.tight_layout()
-    fig.savefig(PLOT, dpi=110)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
 
 if __name__ == "__main__":

@@ -322,8 +322,12 @@ def worker_threads(workers: int, cpus: int | None = None) -> int:
 def _worker_init(spec: RunnerSpec, threads: int) -> None:
     global _WORKER
     import torch
+    import transformers
 
     torch.set_num_threads(threads)
+    # A spawned worker starts with the libraries' defaults: its "Loading weights" bars would cut through the
+    # parent's progress display.
+    transformers.utils.logging.disable_progress_bar()
     _WORKER = EpisodeRunner(spec)
 
 

@@ -78,9 +78,16 @@ class LoopContext:
     stop_requested: Callable[[], bool] = lambda: False
     show_training: bool = False
 
-    def validation_tasks(self) -> list[Task]:
-        """The validation tasks that decide promotions (the same ones, every iteration)."""
-        return self.suite.tasks("validation", limit=self.config.validation_tasks)
+    def validation_tasks(self, iteration: int) -> list[Task]:
+        """The validation tasks that decide iteration `iteration`'s promotion (1-based): the next
+        `validation_tasks` seeds of the validation split, wrapping around at its end. Fresh tasks each time: a
+        parent was promoted on the tasks it did well on, and greedy play repeats itself, so replaying those
+        tasks would carry that luck into every later decision."""
+        seeds = self.suite.splits["validation"]
+        n = min(self.config.validation_tasks, len(seeds))
+        start = (iteration - 1) * n % len(seeds) if len(seeds) else 0
+        picked = [seeds[(start + i) % len(seeds)] for i in range(n)]
+        return [self.suite.task(seed) for seed in picked]
 
     def test_tasks(self) -> list[Task]:
         """The test tasks of the reported curve (the same ones, every iteration); no decision reads them."""
@@ -135,18 +142,9 @@ def _timed(ctx: LoopContext) -> Callable[[Callable[[LoopContext, LoopState], dic
 
 # ----------------------------------------------------------------------------------------------- nodes
 def baseline(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
-    """Iteration 0: evaluate the starting policy greedily on the test tasks (the curve) and on the validation
-    tasks."""
+    """Iteration 0: evaluate the starting policy greedily on the test tasks (the curve's first point)."""
     policy_id = state["policy_id"]
-    validation = _evaluate(ctx, state, policy_id, ctx.validation_tasks())
-    row = {
-        "iteration": 0,
-        "policy_id": policy_id,
-        **_curve_point(ctx, state, policy_id),
-        "validation_success": validation.success_rate,
-        "validation_tasks": len(validation.results),
-        "decision": "baseline",
-    }
+    row = {"iteration": 0, "policy_id": policy_id, **_curve_point(ctx, state, policy_id), "decision": "baseline"}
     ctx.reporter.row(row)
     return {"history": [row], "iteration": 0}
 
@@ -259,12 +257,13 @@ def evaluate(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
 def promote_or_reject(
     ctx: LoopContext, state: LoopState, candidate_id: int, *, parent_id: int
 ) -> tuple[PromotionDecision, EvalReport, EvalReport]:
-    """Evaluate the candidate and its parent greedily on the validation tasks, both afresh in this iteration,
-    and promote the candidate unless it is worse (`decide_promotion`); return the decision and both evaluations.
+    """Evaluate the candidate and its parent greedily on this iteration's validation tasks, both afresh, and
+    promote the candidate unless it is worse (`decide_promotion`); return the decision and both evaluations.
 
     The parent is played again rather than read from its stored evaluation: it was promoted because it scored
-    well on these tasks once, so that score leans high, and its luck would count against every candidate."""
-    tasks = ctx.validation_tasks()
+    well on its own decision's tasks, so that score leans high, and its luck would count against every
+    candidate."""
+    tasks = ctx.validation_tasks(state["iteration"])
     candidate = _evaluate(ctx, state, candidate_id, tasks, round_id=state.get("round_id"))
     parent = _evaluate(ctx, state, parent_id, tasks)
     decision = decide_promotion(parent.outcomes(), candidate.outcomes(), ctx.config.promotion)

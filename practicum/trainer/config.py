@@ -17,11 +17,13 @@ from practicum.errors import ConfigError
 Method = Literal["dpo", "rft", "rft+dpo"]
 Finetune = Literal["lora", "full"]
 Reference = Literal["stored", "model"]
+StartFrom = Literal["policy", "base"]
 PairValue = Literal["blended", "search"]
 
 METHODS: tuple[Method, ...] = ("dpo", "rft", "rft+dpo")
 FINETUNES: tuple[Finetune, ...] = ("lora", "full")
 REFERENCES: tuple[Reference, ...] = ("stored", "model")
+STARTS: tuple[StartFrom, ...] = ("policy", "base")
 LOSS_TYPES: tuple[str, ...] = ("sigmoid", "ipo", "hinge", "robust")
 
 
@@ -248,6 +250,12 @@ class TrainConfig:
     finetune: Finetune = "lora"
     """"lora" trains a peft adapter and merges it; "full" updates every weight."""
 
+    start_from: StartFrom = "policy"
+    """The weights a round starts from: "policy" (the policy it trains, so rounds stack) or "base" (the first
+    policy of that policy's lineage; with `data.aggregate` every round then fits the base to all data so far, as
+    ReST-EM does, and a bad round cannot carry over into the next). The candidate's parent is the trained policy
+    either way, so promotion compares it with the policy it would replace."""
+
     lora: LoraSettings = field(default_factory=LoraSettings)
     dpo: DPOSettings = field(default_factory=DPOSettings)
     rft: RFTSettings = field(default_factory=RFTSettings)
@@ -271,6 +279,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("TrainConfig.method", self.method, METHODS)
         _choice("TrainConfig.finetune", self.finetune, FINETUNES)
+        _choice("TrainConfig.start_from", self.start_from, STARTS)
         for name, kind in (("lora", LoraSettings), ("dpo", DPOSettings), ("rft", RFTSettings), ("data", DataSettings)):
             value = getattr(self, name)
             if not isinstance(value, kind):

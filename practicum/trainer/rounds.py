@@ -30,7 +30,7 @@ from sqlalchemy import select
 from practicum.errors import PracticumError
 from practicum.provenance import git_revision, package_versions
 from practicum.store import PairRecord, Store, queries
-from practicum.store.models import Pair
+from practicum.store.models import Pair, Policy
 from practicum.trainer.checkpoints import check_checkpoint, model_signature, write_manifest
 from practicum.trainer.config import TrainConfig
 from practicum.trainer.datasets import Datasets, build_datasets
@@ -114,11 +114,12 @@ def run_round(
             "the store has no promoted policy to train; register the base model first with "
             "practicum.trainer.rounds.register_base_policy(store, model_dir)"
         )
+    start = _start_policy(store, policy) if config.start_from == "base" else policy
     checkpoint = check_checkpoint(
-        policy.checkpoint_path,
-        what=f"policy {policy.id} ({policy.name})",
-        base_model=policy.base_model,
-        signature=(policy.metrics or {}).get("signature"),
+        start.checkpoint_path,
+        what=f"policy {start.id} ({start.name})",
+        base_model=start.base_model,
+        signature=(start.metrics or {}).get("signature"),
     )
     if run_id is None:
         run_id = store.create_run(
@@ -143,6 +144,7 @@ def run_round(
         "datasets": {d.name: d.summary() for d in data.all()},
         "stages": list(stages),
         "skipped_stages": skipped,
+        "start_policy_id": start.id,  # whose weights the round started from (`TrainConfig.start_from`)
     }
     round_id = store.start_training_round(
         run_id=run_id, recipe=config.method, policy_in_id=policy.id, config=round_config
@@ -154,7 +156,7 @@ def run_round(
         return RoundResult("skipped", policy.id, round_id, reason=reason, datasets=data)
     out = Path(output_root) / f"round-{round_id:05d}"
     try:
-        result = _train(policy.id, checkpoint, stages, config, data, out, progress)
+        result = _train(start.id, checkpoint, stages, config, data, out, progress)
         signature = model_signature(result.model_dir)
         metrics = {**result.metrics, "skipped_stages": skipped, "finished_at": datetime.now(UTC).isoformat()}
         files = {
@@ -218,6 +220,17 @@ def _disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _start_policy(store: Store, policy: Policy) -> Policy:
+    """The first policy of `policy`'s lineage (its oldest ancestor)."""
+    seen = {policy.id}
+    with store.session() as s:
+        while policy.parent_id is not None and policy.parent_id not in seen:
+            parent = queries.get_policy(s, policy.parent_id)
+            seen.add(parent.id)
+            policy = parent
+    return policy
 
 
 def _plan(config: TrainConfig, data: Datasets) -> tuple[tuple[str, ...], dict[str, str]]:

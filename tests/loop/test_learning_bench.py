@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -75,3 +77,194 @@ def test_a_rejected_candidate_leaves_the_held_policys_test_success_on_the_curve(
     ]
     assert bench.held_curve(history) == ([0.3, 0.5, 0.5, 0.5], [None, 0.5, 0.2, None])
     assert bench.curve_policies(history) == [1, 2, 2, 2]
+
+
+# ------------------------------------------------------------------------------------------ over seeds
+def _history(curve: list[float], search: list[float] | None = None, rejected: tuple[int, ...] = ()) -> list[dict]:
+    """A made-up run's history: `curve` the test success of each iteration's policy (a rejected iteration's is
+    its candidate's), with 10 test tasks."""
+    rows = []
+    for i, value in enumerate(curve):
+        decision = "baseline" if i == 0 else "rejected" if i in rejected else "promoted"
+        row = {"iteration": i, "policy_id": i + 1, "test_success": value, "test_tasks": 10, "decision": decision}
+        if search is not None:
+            row["test_search_success"] = search[i]
+        rows.append(row)
+    return rows
+
+
+def _run(seed: int, curve: list[float], **kwargs: Any) -> dict[str, Any]:
+    split = {"search": 60.0 * (seed + 1), "sampling": 30.0, "evaluation": 90.0, "training": 120.0}
+    return {"seed": seed, "minutes": 9.0 + seed, "history": _history(curve, **kwargs), "time_split": split}
+
+
+def test_the_mean_curve_carries_a_seed_stopped_early_at_its_last_value(bench: ModuleType) -> None:
+    assert bench.carried([[0.1, 0.3, 0.5], [0.2, 0.4]]) == [[0.1, 0.3, 0.5], [0.2, 0.4, 0.4]]
+    assert bench.mean_curve([[0.1, 0.3, 0.5], [0.2, 0.4]]) == [0.15, 0.35, 0.45]
+    entry = bench.aggregate([_run(0, [0.1, 0.3, 0.5]), _run(1, [0.2, 0.4])])
+    assert entry["mean_curve"] == [0.15, 0.35, 0.45]
+    assert entry["curves"] == [[0.1, 0.3, 0.5], [0.2, 0.4]]  # each seed's own, not padded
+    assert "seed 1: 1" in entry["note"] and "carries each seed's last value forward" in entry["note"]
+    assert "note" not in bench.aggregate([_run(0, [0.1, 0.3]), _run(1, [0.2, 0.4])])
+
+
+def test_the_t_interval_matches_a_hand_computed_one_with_and_without_scipy(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0.2, 0.4, 0.6: mean 0.4, sd 0.2, n 3, t(0.975, 2) = 4.3027: half-width 4.3027 * 0.2 / sqrt(3) = 0.4968.
+    assert bench.t_interval([0.2, 0.4, 0.6]) == pytest.approx([-0.0968, 0.8968], abs=2e-4)
+    assert bench.t_interval([0.5, 0.5]) == [0.5, 0.5]
+    assert bench.t_interval([0.7]) is None and bench.t_interval([]) is None
+    monkeypatch.setitem(sys.modules, "scipy", None)  # the table and the expansion, as where scipy is missing
+    assert bench.t_interval([0.2, 0.4, 0.6]) == pytest.approx([-0.0968, 0.8968], abs=2e-4)
+    assert bench.t_critical(1) == pytest.approx(12.706, abs=1e-3)
+    assert bench.t_critical(10) == pytest.approx(2.2281, abs=1e-3)
+    assert bench.t_critical(30) == pytest.approx(2.0423, abs=1e-3)
+
+
+def test_the_gain_is_the_mean_over_seeds_of_final_minus_first_in_points(bench: ModuleType) -> None:
+    runs = [
+        _run(0, [0.2, 0.5, 0.6], search=[0.4, 0.6, 0.7]),
+        _run(1, [0.2, 0.3, 0.1], search=[0.4, 0.5, 0.2], rejected=(2,)),  # held stays at 0.3
+        _run(2, [0.2, 0.4, 0.5], search=[0.4, 0.5, 0.6]),
+    ]
+    entry = bench.aggregate(runs)
+    assert entry["curves"] == [[0.2, 0.5, 0.6], [0.2, 0.3, 0.3], [0.2, 0.4, 0.5]]
+    assert entry["final_mean"] == pytest.approx(0.4667, abs=1e-4)
+    assert entry["gain_points_mean"] == pytest.approx(26.67, abs=0.01)  # (40 + 10 + 30) / 3
+    # gains 40, 10, 30: sd 15.275, half-width 4.3027 * 15.275 / sqrt(3) = 37.95
+    assert entry["gain_ci95_points"] == pytest.approx([26.67 - 37.95, 26.67 + 37.95], abs=0.02)
+    assert entry["ci95"] == bench.t_interval([0.6, 0.3, 0.5])
+    assert entry["search_curves"][1] == [0.4, 0.5, 0.5]  # the rejected candidate's search number is not held
+    assert entry["search_curve"] == pytest.approx([0.4, 0.5333, 0.6], abs=1e-4)
+    assert entry["minutes"] == 10.0 and entry["test_tasks"] == 10 and entry["seeds"] == [0, 1, 2]
+    assert entry["time_split"] == {"search": 120.0, "sampling": 30.0, "evaluation": 90.0, "training": 120.0}
+    assert entry["runs"] == runs
+    assert bench.aggregate(runs[:1])["ci95"] is None and bench.aggregate(runs[:1])["gain_ci95_points"] is None
+    assert bench.aggregate([_run(0, [0.2, 0.5])])["search_curve"] is None  # no search curve recorded
+
+
+def _entry(final: float, low: float, high: float, gain: float = 0.0) -> dict[str, Any]:
+    return {"final_mean": final, "ci95": [low, high], "gain_points_mean": gain}
+
+
+def test_the_verdict_is_true_false_or_null_where_a_recipe_is_missing(bench: ModuleType) -> None:
+    data = {
+        "frozenlake-4x4": {
+            "agentq": _entry(0.85, 0.80, 0.90),
+            "rft": _entry(0.6, 0.5, 0.7),
+            "none": _entry(0.2, 0.1, 0.3),
+        },
+        "tictactoe": {"agentq": _entry(0.6, 0.5, 0.7), "rft": _entry(0.55, 0.45, 0.65), "none": _entry(0.3, 0.2, 0.4)},
+        "shop": {"agentq": _entry(0.3, 0.1, 0.5, gain=25.0), "rft": _entry(0.1, 0.0, 0.2)},
+        "default_run": {"gain_points_mean": 35.0, "ci95_low": -2.0},
+    }
+    v = bench.verdict(data)
+    assert v["frozenlake-4x4"] == {"agentq_final_mean_at_least_0.8": True, "agentq_above_rft_above_none": True}
+    # agentq above rft on average, but their intervals overlap: not ranked apart
+    assert v["tictactoe"] == {"agentq_final_mean_at_least_0.65": False, "agentq_above_rft_above_none": False}
+    assert v["shop"] == {"agentq_gain_points_mean_at_least_20": True, "agentq_above_rft_above_none": None}
+    assert v["default_run"] == {"gain_at_least_30": True, "ci95_low_above_0": False}
+    empty = bench.verdict({})
+    assert all(value is None for checks in empty.values() for value in checks.values())
+    one_seed = {"agentq": {**_entry(0.9, 0, 0), "ci95": None}, "rft": _entry(0.5, 0.4, 0.6), "none": _entry(0, 0, 0)}
+    assert bench.ranked_apart([one_seed[r] for r in bench.RECIPES]) is None
+
+
+def test_history_rows_keep_their_numbers_and_decision_only(bench: ModuleType) -> None:
+    row = {"iteration": 2, "test_success": 0.123456, "train": "trained: 8 steps", "decision": "rejected", "x": True}
+    assert bench.trim_row(row) == {"iteration": 2, "test_success": 0.1235, "decision": "rejected"}
+
+
+def test_results_merge_per_recipe_drop_an_older_layout_and_redraw_the_plot(bench: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "learning.json"
+    out.write_text(json.dumps({"game": {"agentq": {"curve": [0.3]}}, "targets": {}}))  # the single-seed layout
+    assert bench.load_results(out) == {}
+    entry = bench.aggregate([_run(0, [0.2, 0.5]), _run(1, [0.2, 0.7])])
+    bench.merge(out, "frozenlake-4x4", "agentq", entry)
+    bench.merge(out, "default_run", None, entry)
+    bench.merge(out, "frozenlake-4x4", "rft", entry, variant="train.rft.max_steps=24")
+    data = json.loads(out.read_text())
+    assert "game" not in data and data["layout"] == bench.LAYOUT
+    assert data["frozenlake-4x4"]["agentq"]["mean_curve"] == [0.2, 0.6]
+    assert data["variants"]["train.rft.max_steps=24"]["frozenlake-4x4"]["rft"]["seeds"] == [0, 1]
+    run = data["default_run"]
+    assert run["suite"] == "frozenlake-4x4" and run["seeds"] == [0, 1] and run["curves"] == [[0.2, 0.5], [0.2, 0.7]]
+    assert run["ci95"] == entry["gain_ci95_points"] and run["ci95_low"] == entry["gain_ci95_points"][0]
+    assert {"minutes", "test_tasks", "gain_points_mean"} <= set(run)
+    assert data["verdict"]["default_run"]["gain_at_least_30"] is True  # 40 points
+    assert data["verdict"]["frozenlake-4x4"]["agentq_above_rft_above_none"] is None  # rft, none not run
+    assert {"platform", "cpus", "torch_threads"} <= set(data["machine"]) and data["date"]
+    png = tmp_path / "learning.png"
+    assert png.stat().st_size > 0
+    png.unlink()
+    assert bench.main(["--plot-only", "--out", str(out)]) == 0 and png.stat().st_size > 0
+
+
+def test_suite_runs_lay_only_the_recipe_seed_and_search_curve_over_the_frozenlake_defaults(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from practicum.loop import practice as practice_module
+    from practicum.loop.config import PracticeConfig
+
+    seen = []
+
+    def fake_practice(config: PracticeConfig, **kwargs: Any) -> Any:
+        seen.append(config)
+        return practice_module.PracticeResult(1, "finished", _history([0.1, 0.4]), "finished 1 iteration(s)")
+
+    monkeypatch.setattr(practice_module, "practice", fake_practice)
+    monkeypatch.setattr(bench, "RUNS", tmp_path)
+    monkeypatch.setattr(bench, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(bench, "warm_up_once", lambda config, console: None)
+    monkeypatch.setattr(bench, "time_split", lambda db, run_id: {})
+    monkeypatch.setattr(bench, "round_sizes", lambda db, run_id: [])
+    run = bench.practice_run("default-seed2", None, 2)
+    settings = bench.suite_settings("frozenlake-4x4", "rft", None, None, True)
+    bench.practice_run("frozenlake-4x4-rft-seed1", settings, 1)
+    checkpoints = str(tmp_path / "checkpoints")
+    store = f"sqlite:///{tmp_path / 'default-seed2.db'}"
+    assert seen[0] == dataclasses.replace(PracticeConfig(), seed=2, store=store, checkpoint_dir=checkpoints)
+    store = f"sqlite:///{tmp_path / 'frozenlake-4x4-rft-seed1.db'}"
+    expected = dataclasses.replace(
+        PracticeConfig(), recipe="rft", seed=1, eval_with_search=True, store=store, checkpoint_dir=checkpoints
+    )
+    assert seen[1] == expected
+    assert run["seed"] == 2 and run["run_id"] == 1 and run["history"][1]["test_success"] == 0.4
+
+
+def test_bad_command_lines_fail_with_a_message(bench: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--default-run", "--suite", "tictactoe"])
+    assert "drop --suite" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--seeds", "0", "0"])
+    assert "distinct" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--critic", "oracle", "--suite", "shop"])
+    assert "tic-tac-toe only" in capsys.readouterr().err
+
+
+def test_a_new_run_replaces_the_last_one_of_its_name_store_and_policies(
+    bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    monkeypatch.setattr(bench, "RUNS", tmp_path)
+    monkeypatch.setattr(bench, "CHECKPOINTS", tmp_path / "checkpoints")
+    db = tmp_path / "tictactoe-rft-seed0.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, name TEXT)")
+    con.execute("INSERT INTO runs (name) VALUES ('run-20261206-1')")
+    con.commit()
+    con.close()
+    (tmp_path / "tictactoe-rft-seed0.db-wal").write_text("")
+    for folder in ("run-20261206-1", "run-20261206-2", "format-tictactoe-abc"):  # its own, another run's, the warm-up
+        (tmp_path / "checkpoints" / folder).mkdir(parents=True)
+    assert bench._run_names(db) == ["run-20261206-1"]
+    bench.forget(db)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["format-tictactoe-abc", "run-20261206-2"]
+    bench.forget(tmp_path / "never-ran.db")  # nothing to forget

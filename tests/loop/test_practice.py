@@ -132,7 +132,8 @@ def test_promotion_replays_the_parent_on_validation_and_the_curve_is_test_only(
     decided = [row for row in result.history if row["decision"] in ("promoted", "rejected")]
     assert decided, "the run trained no candidate; the decision cannot be checked"
     held = result.history[0]["policy_id"]
-    expected_validation_evals = Counter({held: 1})  # the baseline's
+    expected_validation_evals: Counter[int] = Counter()  # the baseline plays no validation task
+    decided_on: list[set[str]] = []
     with open_store(url) as store, store.session() as s:
         for row in result.history[1:]:
             if row["decision"] == "no candidate":
@@ -146,6 +147,9 @@ def test_promotion_replays_the_parent_on_validation_and_the_curve_is_test_only(
             candidate_eval = _validation_eval_of_iteration(s, candidate.id, it)
             decision = candidate.metrics["promotion"]["greedy"]
             assert decision["n_tasks"] == 2
+            tasks = {key for key, _ in queries.eval_results(s, parent_eval.id)}
+            assert tasks == {key for key, _ in queries.eval_results(s, candidate_eval.id)}
+            decided_on.append(tasks)
             assert decision["parent_successes"] == parent_eval.successes
             assert decision["candidate_successes"] == candidate_eval.successes
             assert (row["parent_validation_success"], row["validation_success"]) == (
@@ -168,6 +172,8 @@ def test_promotion_replays_the_parent_on_validation_and_the_curve_is_test_only(
         curve = [e for e in queries.list_evals(s, run_id=result.run_id) if e.split == "test"]
         assert curve and all({k for k, _ in queries.eval_results(s, e.id)} == test_tasks for e in curve)
     assert all("test_success" in r for r in result.history)
+    # Each decision is made on validation tasks of its own: no later decision inherits an earlier one's luck.
+    assert all(not (a & b) for i, a in enumerate(decided_on) for b in decided_on[i + 1 :])
 
 
 def test_a_fresh_store_beside_another_stores_checkpoints_starts_afresh_and_keeps_them(

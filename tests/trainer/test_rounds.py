@@ -77,6 +77,39 @@ def test_rft_then_dpo_trains_both_stages_in_order(store: Store, tmp_path: Path) 
     assert result.checkpoint == tmp_path / f"round-{result.round_id:05d}" / "dpo" / "model"
 
 
+def test_a_round_from_the_base_fits_the_lineage_root_to_all_data_so_far(
+    store: Store, collected: Collected, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    config = dataclasses.replace(QUICK, method="rft", start_from="base", data=DataSettings(aggregate=True))
+    first = run_round(store, config, output_root=tmp_path / "a")
+    assert first.status == "trained"
+    # From the candidate, with nothing new since it was made: the round still trains (all data so far), from the
+    # base's weights, and its candidate is the candidate's child.
+    second = run_round(store, config, policy_id=first.policy_out_id, output_root=tmp_path / "b")
+    assert second.status == "trained" and second.policy_in_id == first.policy_out_id
+    with store.session() as s:
+        child = queries.get_policy(s, second.policy_out_id)  # type: ignore[arg-type]
+        recorded = s.get(TrainingRound, second.round_id)
+    assert (child.parent_id, child.iteration) == (first.policy_out_id, 2)
+    assert recorded is not None and recorded.config["start_policy_id"] == collected.base_policy_id
+    # Same data, same seed, same starting weights: the same model as the first round, not one stacked on it.
+    a = load_file(str(Path(first.checkpoint, "model.safetensors")))  # type: ignore[arg-type]
+    b = load_file(str(Path(second.checkpoint, "model.safetensors")))  # type: ignore[arg-type]
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    stacked = run_round(
+        store,
+        dataclasses.replace(config, start_from="policy"),
+        policy_id=first.policy_out_id,
+        output_root=tmp_path / "c",
+    )
+    c = load_file(str(Path(stacked.checkpoint, "model.safetensors")))  # type: ignore[arg-type]
+    assert max((a[k] - c[k]).abs().max().item() for k in a) > 1e-4
+
+
 def test_no_pairs_above_the_margin_skips_the_round_with_its_reason(store: Store, tmp_path: Path) -> None:
     config = TrainConfig(data=DataSettings(step_margin=5.0, trajectory_pairs=False))
     result = run_round(store, config, output_root=tmp_path)
