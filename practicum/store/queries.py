@@ -57,6 +57,17 @@ def get_episode(session: Session, episode_id: int) -> Episode:
     return _get(session, Episode, episode_id, "episode")
 
 
+def lineage(session: Session, policy: Policy) -> list[Policy]:
+    """`policy` and its ancestors, newest first (the last is the lineage's first policy)."""
+    chain = [policy]
+    seen = {policy.id}
+    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
+        parent = get_policy(session, chain[-1].parent_id)
+        chain.append(parent)
+        seen.add(parent.id)
+    return chain
+
+
 def get_policy(session: Session, policy: int | str) -> Policy:
     """A policy by id or by name."""
     if isinstance(policy, int):

@@ -53,7 +53,7 @@ def export_policy(
         shutil.rmtree(out)
     with store.session() as s:
         policy = queries.get_policy(s, policy_id)
-        lineage = _lineage(s, policy)
+        lineage = queries.lineage(s, policy)
         rounds = list(
             s.scalars(
                 select(TrainingRound)
@@ -77,17 +77,6 @@ def export_policy(
     card = model_dir / CARD
     card.write_text(model_card(policy, lineage, rounds, evals, has_adapter=adapter_dir is not None))
     return ExportResult(model_dir, adapter_dir, datasets_dir, card)
-
-
-def _lineage(session: Any, policy: Policy) -> list[Policy]:
-    """`policy` and its ancestors, newest first."""
-    chain = [policy]
-    seen = {policy.id}
-    while chain[-1].parent_id is not None and chain[-1].parent_id not in seen:
-        parent = queries.get_policy(session, chain[-1].parent_id)
-        chain.append(parent)
-        seen.add(parent.id)
-    return chain
 
 
 def _copy_if_dir(source: str | None, target: Path) -> Path | None:

@@ -224,13 +224,8 @@ def _disk_full(exc: BaseException) -> bool:
 
 def _start_policy(store: Store, policy: Policy) -> Policy:
     """The first policy of `policy`'s lineage (its oldest ancestor)."""
-    seen = {policy.id}
     with store.session() as s:
-        while policy.parent_id is not None and policy.parent_id not in seen:
-            parent = queries.get_policy(s, policy.parent_id)
-            seen.add(parent.id)
-            policy = parent
-    return policy
+        return queries.lineage(s, policy)[-1]
 
 
 def _plan(config: TrainConfig, data: Datasets) -> tuple[tuple[str, ...], dict[str, str]]:
