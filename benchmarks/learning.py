@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import itertools
 import json
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--default-run",
         action="store_true",
-        help="run `practicum practice` with no flags (PracticeConfig() as it is) once per seed: the README's figures",
+        help="run `practicum practice` with no flags (its defaults as they are) once per seed: the README's figures",
     )
     parser.add_argument("--minutes", type=float, help="time budget: no iteration starts after it (default: suite's)")
     parser.add_argument("--iterations", type=int, help="most iterations after the baseline (default: suite's)")
@@ -170,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         if any(flags.values()):
             given = ", ".join(flag for flag, on in flags.items() if on)
-            parser.error(f"--default-run runs PracticeConfig() as it is; drop {given}")
+            parser.error(f"--default-run runs the defaults as they are; drop {given}")
     if args.critic == "oracle" and suite != "tictactoe":
         parser.error("--critic oracle knows tic-tac-toe only; use it with --suite tictactoe")
     try:
@@ -317,7 +316,7 @@ def practice_run(name: str, settings: dict[str, Any] | None, seed: int, *, smoke
     """One practice run from the default policy, in its own store `learning-runs/<name>.db` (replacing the last
     run of that name, policies included); what it measured. `settings` None runs `PracticeConfig()` as
     `practicum practice` with no flags does."""
-    from practicum.loop.config import PracticeConfig, config_from_dict
+    from practicum.loop.config import config_from_dict
     from practicum.loop.practice import practice
 
     RUNS.mkdir(parents=True, exist_ok=True)
@@ -326,10 +325,7 @@ def practice_run(name: str, settings: dict[str, Any] | None, seed: int, *, smoke
     fixed: dict[str, Any] = {"seed": seed, "store": f"sqlite:///{db}", "checkpoint_dir": str(CHECKPOINTS)}
     if smoke:
         fixed.update(SMOKE)
-    if settings is None:
-        config = dataclasses.replace(PracticeConfig(), **fixed)
-    else:
-        config = config_from_dict({**settings, **fixed})
+    config = config_from_dict({**(settings or {}), **fixed})  # no settings: what `practicum practice` runs
     console = _console()
     warm_up_once(config, console)  # before the clock starts, so that no run's minutes hold it
     started = time.monotonic()

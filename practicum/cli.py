@@ -214,7 +214,7 @@ def practice_command(
     With no options it runs the built-in defaults (frozenlake-4x4, SmolLM2-135M-Instruct, an SQLite store
     here) and ends with a table of every iteration and a learning-curve plot beside the store.
     """
-    from practicum.loop.config import PracticeConfig, config_from_dict, load_config
+    from practicum.loop.config import config_from_dict, load_config
     from practicum.loop.practice import practice
 
     flags: dict[str, Any] = {
@@ -244,10 +244,8 @@ def practice_command(
             raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
         practice(None, resume=resume, store_url=db, console=console)
         return
-    if config is not None:
-        settings = load_config(config, overrides)
-    else:
-        settings = config_from_dict(overrides) if overrides else PracticeConfig()
+    # With no flags too, through config_from_dict: the suite's own defaults (SUITE_DEFAULTS) apply.
+    settings = load_config(config, overrides) if config is not None else config_from_dict(overrides)
     if simulations is not None:  # only the budget changes; the other search settings stay as configured
         settings = dataclasses.replace(settings, search=dataclasses.replace(settings.search, simulations=simulations))
     practice(settings, console=console, argv=["practicum", *sys.argv[1:]])

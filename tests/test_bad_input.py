@@ -64,6 +64,8 @@ def test_a_model_directory_that_is_not_a_causal_lm_fails_before_any_work(tmp_pat
         ("search:\n  simulations: 0", "simulations must be >= 1"),
         ("suite: frozenlak-4x4", "Did you mean 'frozenlake-4x4'"),
         ("train:\n  data:\n    pair_value: critic", "'train.data.pair_value' must be one of 'blended', 'search'"),
+        ("explore_starts: -2", "explore_starts must be an integer >= 0"),
+        ("suite: miniwob-login-user\nexplore_starts: 2", "suite 'miniwob-login-user' cannot; set explore_starts to 0"),
     ],
 )
 def test_malformed_configs_name_the_problem_and_write_nothing(

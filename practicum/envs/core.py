@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import pickle
+import random
 import string
 import zlib
 from abc import ABC, abstractmethod
@@ -31,6 +32,10 @@ from practicum.errors import EnvError, SnapshotUnsupportedError
 #: decisions, and test tasks for the reported curve, never used for a decision.
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
+
+#: A task parameter: begin the episode this many random legal moves away from the start (see
+#: `TextEnv._walk_from_start`); train tasks only.
+START_MOVES = "start_moves"
 
 #: Shares of generated content (by hash, not by probability mass) reserved for test and for validation tasks.
 TEST_SHARE = 0.1
@@ -212,7 +217,32 @@ class TextEnv(gym.Env[str, str], ABC):
             raise EnvError(f"options['task'] must be a practicum Task, got {type(task).__name__}")
         self._progress = _Progress(task=task)
         self._start(task)
+        moves = task.params.get(START_MOVES, 0)
+        if moves:
+            self._walk_from_start(moves, random.Random(f"{task.key}/start"))
         return self._observation(), self._info(invalid=False)
+
+    def _walk_from_start(self, moves: int, rng: random.Random) -> None:
+        """Begin the episode `moves` uniformly random legal moves away from the task's start, never taking one
+        that ends it (exploring starts: practice sees the states a policy reaches after its own mistakes and
+        detours, not only the first steps of the one route it already favours). The walk is part of the task:
+        the same task always begins in the same state, and the walk costs no steps."""
+        if not self.supports_snapshot:
+            raise EnvError(
+                f"{type(self).__name__} cannot snapshot its state, so it cannot start {START_MOVES} away from the "
+                f"start; set explore_starts to 0 for suite {self.suite!r}"
+            )
+        for _ in range(moves):
+            candidates = self._legal_actions()
+            rng.shuffle(candidates)
+            for action in candidates:
+                saved = pickle.dumps(self._get_state(), protocol=pickle.HIGHEST_PROTOCOL)  # _apply mutates in place
+                parsed, error = self._parse(action)
+                if error is None and not self._apply(parsed).terminated:
+                    break
+                self._set_state(pickle.loads(saved))
+            else:
+                return  # every move from here ends the episode: begin here
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Apply one text action; never raises for bad model output."""

@@ -14,7 +14,9 @@ safe to run again after a kill part-way through it:
 
 from __future__ import annotations
 
+import dataclasses
 import operator
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,15 +25,15 @@ from typing import Annotated, Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from sqlalchemy import select
 
-from practicum.envs.core import Task
+from practicum.envs.core import START_MOVES, Task
 from practicum.envs.registry import Suite
 from practicum.loop.config import PracticeConfig
 from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, play_all
 from practicum.store import Store, queries
 from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError
-from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy
-from practicum.trainer.promotion import PromotionDecision, decide_promotion
+from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy, promote_if_not_worse
+from practicum.trainer.promotion import PromotionDecision
 from practicum.trainer.rounds import run_round
 from practicum.trainer.schedule import round_due
 
@@ -94,10 +96,11 @@ class LoopContext:
         return self.suite.tasks("test", limit=self.config.test_tasks)
 
     def train_tasks(self, iteration: int) -> list[Task]:
-        """Fresh train tasks for `iteration` (1-based): the next `train_tasks` seeds of the train split."""
+        """Fresh train tasks for `iteration` (1-based): the next `train_tasks` seeds of the train split, each
+        begun a few random moves from its start where `explore_starts` asks for it."""
         n = self.config.train_tasks
         seeds = self.suite.splits["train"][(iteration - 1) * n : iteration * n]
-        return [self.suite.make_task(s) for s in seeds]
+        return [explore_start(self.suite.make_task(s), self.config.explore_starts) for s in seeds]
 
     def ref(self, policy_id: int) -> PolicyRef:
         """Where a stored policy's weights are; the base policy of an endpoint run has none."""
@@ -106,6 +109,15 @@ class LoopContext:
         if self.config.policy.is_endpoint and row.iteration == 0:
             return PolicyRef(policy_id, None)
         return PolicyRef(policy_id, row.checkpoint_path)
+
+
+def explore_start(task: Task, most: int) -> Task:
+    """`task` begun 0..`most` random legal moves from its start, the number drawn from the task's key (so a task
+    begins in the same state whichever iteration, worker or resume plays it)."""
+    if most <= 0:
+        return task
+    moves = random.Random(f"{task.key}/explore").randint(0, most)
+    return dataclasses.replace(task, params={**task.params, START_MOVES: moves}) if moves else task
 
 
 def build_graph(ctx: LoopContext, checkpointer: Any) -> Any:
@@ -257,24 +269,23 @@ def evaluate(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
 def promote_or_reject(
     ctx: LoopContext, state: LoopState, candidate_id: int, *, parent_id: int
 ) -> tuple[PromotionDecision, EvalReport, EvalReport]:
-    """Evaluate the candidate and its parent greedily on this iteration's validation tasks, both afresh, and
-    promote the candidate unless it is worse (`decide_promotion`); return the decision and both evaluations.
-
-    The parent is played again rather than read from its stored evaluation: it was promoted because it scored
-    well on its own decision's tasks, so that score leans high, and its luck would count against every
-    candidate."""
+    """Play the candidate and its parent greedily on this iteration's validation tasks, both afresh (in
+    parallel where the run has workers), then let the trainer's gate (`promote_if_not_worse`) decide; return
+    the decision and both evaluations."""
     tasks = ctx.validation_tasks(state["iteration"])
-    candidate = _evaluate(ctx, state, candidate_id, tasks, round_id=state.get("round_id"))
-    parent = _evaluate(ctx, state, parent_id, tasks)
-    decision = decide_promotion(parent.outcomes(), candidate.outcomes(), ctx.config.promotion)
-    metrics = {
-        "promotion": {"greedy": decision.as_dict()},
-        f"eval/{ctx.suite.name}/validation/greedy/success_rate": candidate.success_rate,
-    }
-    if decision.promote:
-        ctx.store.promote_policy(candidate_id)
-    ctx.store.set_policy_state(candidate_id, "promoted" if decision.promote else "rejected", metrics=metrics)
-    return decision, candidate, parent
+    for policy_id in (candidate_id, parent_id):
+        _play_evaluation(ctx, state, policy_id, tasks, "greedy")
+    gate = promote_if_not_worse(
+        ctx.store,
+        candidate_id,
+        tasks,
+        {"greedy": _stored_runner(ctx, state, "greedy")},
+        parent_id=parent_id,
+        config=ctx.config.promotion,
+        run_id=state["run_id"],
+        round_id=state.get("round_id"),
+    )
+    return gate.decision, gate.candidate["greedy"], gate.parent["greedy"]
 
 
 def advance(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
@@ -318,14 +329,9 @@ def _evaluate(
     tasks: list[Task],
     *,
     mode: str = "greedy",
-    round_id: int | None = None,
 ) -> EvalReport:
     """Play a policy's episodes on `tasks` (in parallel where asked), then record them as one evaluation."""
-    ref = ctx.ref(policy_id)
-    jobs = [Job(_eval_uid(state, policy_id, mode, t), ref, t, mode) for t in tasks]  # type: ignore[arg-type]
-    split = tasks[0].split if tasks else "?"
-    ctx.reporter.phase(f"iteration {state.get('iteration', 0)} · {mode} {split} eval of policy {policy_id}", len(jobs))
-    _play(ctx, jobs, "evaluation")
+    _play_evaluation(ctx, state, policy_id, tasks, mode)
     return evaluate_policy(
         ctx.store,
         policy_id,
@@ -333,8 +339,16 @@ def _evaluate(
         _stored_runner(ctx, state, mode),
         mode=mode,
         run_id=state["run_id"],
-        round_id=round_id,
     )
+
+
+def _play_evaluation(ctx: LoopContext, state: LoopState, policy_id: int, tasks: list[Task], mode: str) -> None:
+    """Play a policy's evaluation episodes on `tasks` with the run's workers (stored under their uids)."""
+    ref = ctx.ref(policy_id)
+    jobs = [Job(_eval_uid(state, policy_id, mode, t), ref, t, mode) for t in tasks]  # type: ignore[arg-type]
+    split = tasks[0].split if tasks else "?"
+    ctx.reporter.phase(f"iteration {state.get('iteration', 0)} · {mode} {split} eval of policy {policy_id}", len(jobs))
+    _play(ctx, jobs, "evaluation")
 
 
 def _play(ctx: LoopContext, jobs: list[Job], phase: str) -> list[Played]:

@@ -76,7 +76,7 @@ def practice(
     console = console or Console()
     stop = stop or threading.Event()
     _quiet_library_progress_bars()
-    settings = config or PracticeConfig()
+    settings = config or config_from_dict({})  # the default suite's own defaults included
     if resume is None:
         _check_before_work(settings)  # before the store is touched: bad input writes nothing
     store = open_store(store_url or (settings.store if resume is None else None))
@@ -228,6 +228,16 @@ def _check_before_work(config: PracticeConfig) -> None:
                 f"suite {suite.name!r} has no {split} tasks; practice decides promotions on validation tasks and "
                 f"reports its curve on test tasks: mark some tasks `split: {split}` in its task file"
             )
+    if config.explore_starts:
+        env = suite.env()
+        try:
+            if not env.supports_snapshot:
+                raise ConfigError(
+                    f"explore_starts needs an environment that can save its state, and suite {suite.name!r} "
+                    "cannot; set explore_starts to 0"
+                )
+        finally:
+            env.close()
     model = config.policy.model
     if not config.policy.is_endpoint and model != DEFAULT_MODEL:
         path = Path(model)

@@ -5,7 +5,8 @@ export.
   `mining`), exportable in TRL's formats;
 - `dpo.train_dpo`, `rft.train_rft`: one TRL stage, LoRA by default, stored behaviour log-probs as DPO reference;
 - `rounds.run_round(store, TrainConfig(...))`: one round from the current policy to a candidate policy;
-- `evaluate.promote_if_not_worse(...)` with `promotion.decide_promotion`: the held-out gate;
+- `evaluate.promote_if_not_worse(...)` with `promotion.decide_promotion`: the promotion gate (candidate and parent
+  played afresh on the same validation tasks);
 - `schedule.round_due(...)`: when to train; `export.export_policy(...)`: merged model, adapter, datasets.
 
 Submodules are imported on demand: TRL takes seconds to import.

@@ -18,6 +18,7 @@ Method = Literal["dpo", "rft", "rft+dpo"]
 Finetune = Literal["lora", "full"]
 Reference = Literal["stored", "model"]
 StartFrom = Literal["policy", "base"]
+RFTTargets = Literal["committed", "ties"]
 PairValue = Literal["blended", "search"]
 
 METHODS: tuple[Method, ...] = ("dpo", "rft", "rft+dpo")
@@ -200,6 +201,17 @@ class DataSettings:
     good_step_value: float = 0.5
     """The Q^ a step of a failed episode needs to count as good (finite)."""
 
+    rft_targets: RFTTargets = "committed"
+    """RFT: "committed" trains on the move search committed to at each step; "ties" also on every other legal
+    move at that node that search could not tell from it (not below it by more than `step_margin` plus
+    `pair_confidence` standard errors, visited `min_visits` times): where moves tie, the committed one follows
+    the policy's own prior, and training on it alone sharpens that prior."""
+
+    overruled_repeat: int = 1
+    """RFT: a step where search committed to another move than the one the policy itself ranked first appears
+    this many times (>= 1; 1: once, like every other step). Those steps carry what search knew and the policy did
+    not; the others mostly repeat the policy's own choice."""
+
     sampled_episodes: bool = False
     """Also learn from episodes played by sampling the policy alone (mode "sample": the loop's pass@k
     measurement). Off by default: their wins are mostly luck. Measured on tic-tac-toe (one iteration, exact
@@ -236,6 +248,9 @@ class DataSettings:
         )
         _number("TrainConfig.data.good_step_value", self.good_step_value, lambda v: True, "use a value such as 0.5")
         _number("TrainConfig.data.replay_fraction", self.replay_fraction, lambda v: 0 <= v < 1, "use a share in [0, 1)")
+        if self.rft_targets not in ("committed", "ties"):
+            raise ConfigError(f"TrainConfig.data.rft_targets must be 'committed' or 'ties'; got {self.rft_targets!r}")
+        _int_at_least("TrainConfig.data.overruled_repeat", self.overruled_repeat, 1, "use 1 to weigh every step alike")
         _int_at_least("TrainConfig.data.min_pairs", self.min_pairs, 1, "require at least one pair")
         _int_at_least("TrainConfig.data.min_rft_examples", self.min_rft_examples, 1, "require at least one example")
 

@@ -40,6 +40,7 @@ from practicum.trainer.mining import (
     RFTExample,
     rft_examples,
     step_pairs,
+    tied_examples,
     trajectory_pairs,
 )
 
@@ -200,13 +201,21 @@ def build_datasets(
         )
 
     def mine_rft(group: list[_Loaded]) -> list[RFTExample]:
-        return [
-            x
-            for e in group
-            for x in rft_examples(
+        rows = []
+        for e in group:
+            steps = rft_examples(
                 e.info, e.nodes, include_failed=settings.include_failed_steps, good_value=settings.good_step_value
             )
-        ]
+            if settings.rft_targets == "ties":
+                steps += tied_examples(
+                    steps,
+                    e.nodes,
+                    margin=settings.step_margin,
+                    confidence=settings.pair_confidence,
+                    min_visits=settings.min_visits,
+                )
+            rows += [x for x in steps for _ in range(settings.overruled_repeat if x.overruled else 1)]
+        return rows
 
     traj_new: list[PreferencePair] = []
     traj_old: list[PreferencePair] = []

@@ -1,4 +1,5 @@
-"""Evaluating a policy on held-out tasks, and promoting a trained policy when it is not worse than its parent.
+"""Evaluating a policy on held-out tasks, and promoting a trained policy when it is not worse than its parent
+(both played afresh on the same tasks).
 
 The trainer never drives an environment or a search itself: the caller (the practice loop, the CLI) passes
 `run_episode(policy, task) -> outcome`, which loads the policy's checkpoint, plays the task greedily or with
@@ -156,25 +157,19 @@ def evaluate_policy(
     return EvalReport(policy_id, suite, split, mode, tuple(results), eval_id)
 
 
-def stored_outcomes(
-    store: Store, policy_id: int, *, suite: str, split: str, mode: str, tasks: Sequence[str]
-) -> dict[str, TaskOutcome] | None:
-    """The outcomes of the newest recorded eval of `policy_id` that covers every task in `tasks`, or None."""
-    wanted = set(tasks)
-    with store.session() as s:
-        evals = [
-            e
-            for e in queries.list_evals(s, policy_id=policy_id)
-            if e.suite == suite and e.split == split and e.mode == mode
-        ]
-        for row in reversed(evals):
-            found = {
-                key: TaskOutcome(bool(r.success), float(r.reward), r.failure_kind)
-                for key, r in queries.eval_results(s, row.id)
-            }
-            if wanted <= set(found):
-                return {k: found[k] for k in sorted(wanted)}
-    return None
+@dataclass(frozen=True)
+class Promotion:
+    """A promotion gate's result: the decision that counted and both policies' evaluations per mode."""
+
+    decision: PromotionDecision
+    """The first mode's decision that rejected the candidate, else the first mode's."""
+    candidate: dict[str, EvalReport]
+    parent: dict[str, EvalReport]
+
+    @property
+    def promote(self) -> bool:
+        """Whether the candidate was promoted."""
+        return self.decision.promote
 
 
 def promote_if_not_worse(
@@ -183,51 +178,50 @@ def promote_if_not_worse(
     tasks: Sequence[Any],
     runners: Mapping[str, RunEpisode],
     *,
+    parent_id: int | None = None,
     config: PromotionConfig | None = None,
     run_id: int | None = None,
     round_id: int | None = None,
-) -> PromotionDecision:
-    """Evaluate a candidate (and, where no eval of it on these tasks exists yet, its parent) in every mode of
-    `runners` ("greedy" and optionally "search"); promote it if it is not worse in any, else reject it and
-    keep the parent. The decision, with the newly failed and newly solved tasks, goes into the candidate's
-    metrics; the returned decision is the first mode's that failed, else the first mode's.
+) -> Promotion:
+    """Evaluate a candidate and its parent (`parent_id`, else the candidate's recorded parent) afresh on the
+    same `tasks` in every mode of `runners` ("greedy" and optionally "search"); promote the candidate if it is
+    not worse in any mode (`decide_promotion`), else reject it and keep the parent. The decisions, with the
+    newly failed and newly solved tasks, go into the candidate's metrics.
+
+    The parent is played again rather than read from a stored evaluation: it was promoted because it scored
+    well on its own decision's tasks, so a kept score leans high and its luck would count against every
+    candidate. Pass tasks no earlier decision used (validation tasks, a new block each time).
     """
     if not runners:
         raise ConfigError("promote_if_not_worse needs at least one runner, e.g. {'greedy': run_episode}")
     config = config or PromotionConfig()
-    with store.session() as s:
-        candidate = queries.get_policy(s, candidate_id)
-        parent_id = candidate.parent_id
+    if parent_id is None:
+        with store.session() as s:
+            parent_id = queries.get_policy(s, candidate_id).parent_id
     suite, split = _suite_and_split(tasks)
-    keys = [t.key for t in tasks]
     decisions: dict[str, PromotionDecision] = {}
+    ours: dict[str, EvalReport] = {}
+    theirs: dict[str, EvalReport] = {}
     for mode, run_episode in runners.items():
-        report = evaluate_policy(store, candidate_id, tasks, run_episode, mode=mode, run_id=run_id, round_id=round_id)
-        if parent_id is None:
-            parent = report.outcomes()  # a policy without a parent is compared with itself: nothing to lose
-        else:
-            found = stored_outcomes(store, parent_id, suite=suite, split=split, mode=mode, tasks=keys)
-            parent = (
-                found if found is not None else _evaluate_parent(store, parent_id, tasks, run_episode, mode, run_id)
-            )
-        decisions[mode] = decide_promotion(parent, report.outcomes(), config)
+        ours[mode] = evaluate_policy(
+            store, candidate_id, tasks, run_episode, mode=mode, run_id=run_id, round_id=round_id
+        )
+        # A policy without a parent is compared with itself: nothing to lose.
+        theirs[mode] = (
+            ours[mode]
+            if parent_id is None
+            else evaluate_policy(store, parent_id, tasks, run_episode, mode=mode, run_id=run_id)
+        )
+        decisions[mode] = decide_promotion(theirs[mode].outcomes(), ours[mode].outcomes(), config)
     promote = all(d.promote for d in decisions.values())
     metrics: dict[str, Any] = {"promotion": {mode: d.as_dict() for mode, d in decisions.items()}}
     for mode, d in decisions.items():
-        metrics[f"eval/{suite}/{mode}/success_rate"] = d.candidate_success_rate
+        metrics[f"eval/{suite}/{split}/{mode}/success_rate"] = d.candidate_success_rate
     if promote:
         store.promote_policy(candidate_id)
-        store.set_policy_state(candidate_id, "promoted", metrics=metrics)
-    else:
-        store.set_policy_state(candidate_id, "rejected", metrics=metrics)
+    store.set_policy_state(candidate_id, "promoted" if promote else "rejected", metrics=metrics)
     failed = [d for d in decisions.values() if not d.promote]
-    return failed[0] if failed else next(iter(decisions.values()))
-
-
-def _evaluate_parent(
-    store: Store, parent_id: int, tasks: Sequence[Any], run_episode: RunEpisode, mode: str, run_id: int | None
-) -> dict[str, TaskOutcome]:
-    return evaluate_policy(store, parent_id, tasks, run_episode, mode=mode, run_id=run_id).outcomes()
+    return Promotion(failed[0] if failed else next(iter(decisions.values())), ours, theirs)
 
 
 def _suite_and_split(tasks: Sequence[Any]) -> tuple[str, str]:

@@ -7,7 +7,8 @@
   reduced to the first step where the two diverge: the exact prompt the policy saw there, the success's
   action over the failure's, labelled by the two outcomes.
 - `rft_examples`: rejection sampling: the committed steps of successful episodes; optionally the steps of
-  failed episodes that search valued highly ("Exploring Expert Failures").
+  failed episodes that search valued highly ("Exploring Expert Failures"); each marked where search overruled
+  the policy's own first choice.
 
 Only `agent` failures are negative evidence; episodes that ended in an `env` or `infra` failure say nothing
 about the policy (and their values may come from a broken environment), so they yield no rows at all.
@@ -16,6 +17,7 @@ Every function is deterministic: the same nodes give the same rows in the same o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections import defaultdict
@@ -114,6 +116,7 @@ class RFTExample:
     node_idx: int
     policy_id: int | None
     value: float | None  # the step's blended value Q^ when search valued it
+    overruled: bool = False  # search committed to another move than the one the policy ranked first
 
     @property
     def episode_ids(self) -> tuple[int, ...]:
@@ -149,13 +152,14 @@ def step_pairs(
     """Agent Q's step pairs: siblings whose Q^ (`by="blended"`) or search value Q_mcts (`by="search"`) differ
     by more than `margin`, largest gaps first.
 
-    A candidate needs an action, a prompt, a Q^ and at least `min_visits` search visits: an unvisited
-    sibling's Q^ is the critic's guess alone, and pairs between guesses teach the policy its own critic's
-    bias (measured: with a 135M model as its own critic, such pairs pushed FrozenLake's policy to "right" at
-    every cell, log-prob -7.5 -> -0.0, while search had found paths that go down). The chosen action must
-    have been a legal one (an action the environment rejected can only be the rejected side). Siblings must
-    share their prompt (they come from one proposal at one node); a pair whose two actions read the same is
-    skipped.
+    A candidate needs an action, a prompt, a Q^ and at least `min_visits` search visits (one, where the visit
+    ended the episode: a terminal value is exact, and search seldom revisits a move that fell into a hole, so
+    the surest pairs were the ones `min_visits` dropped). An unvisited sibling's Q^ is the critic's guess alone,
+    and pairs between guesses teach the policy its own critic's bias (measured: with a 135M model as its own
+    critic, such pairs pushed FrozenLake's policy to "right" at every cell, log-prob -7.5 -> -0.0, while search
+    had found paths that go down). The chosen action must have been a legal one (an action the environment
+    rejected can only be the rejected side). Siblings must share their prompt (they come from one proposal at
+    one node); a pair whose two actions read the same is skipped.
 
     `confidence` z asks the gap to exceed `margin` plus z standard errors of the difference: a sibling's value
     is the mean of its `visits` returns in [0, 1], whose standard error is at most 0.5 / sqrt(visits), and a
@@ -170,7 +174,10 @@ def step_pairs(
         scored = [
             n
             for n in siblings
-            if n.action is not None and n.prompt and n.blended_value is not None and n.visits >= min_visits
+            if n.action is not None
+            and n.prompt
+            and n.blended_value is not None
+            and (n.visits >= min_visits or (n.is_terminal and n.visits >= 1))
         ]
         candidates = []
         for good, bad in itertools.permutations(scored, 2):
@@ -329,6 +336,55 @@ def rft_examples(
                 node_idx=node.idx,
                 policy_id=episode.policy_id,
                 value=node.blended_value,
+                overruled=_overruled(node, kids[node.parent_idx]),
             )
         )
     return examples
+
+
+def tied_examples(
+    examples: Sequence[RFTExample], nodes: Sequence[TreeNode], *, margin: float, confidence: float, min_visits: int
+) -> list[RFTExample]:
+    """For RFT examples of one episode, the other moves at the same nodes that search could not tell from the
+    committed one: legal siblings visited `min_visits` times (once if terminal: exact) whose search value Q_mcts
+    is not below the committed move's by more than `margin` plus `confidence` standard errors (the rule that
+    ranks step pairs). Each becomes one more example with the same prompt.
+
+    Where two moves are equally good, the committed one is whichever the policy's prior favoured; training on it
+    alone sharpens that prior at every tie. Every tied move as a target (as exact-optimal data has it) leaves
+    ties alone and teaches only where search found a difference."""
+    by_idx = {n.idx: n for n in nodes}
+    kids = _children(nodes)
+    extra = []
+    for example in examples:
+        node = by_idx[example.node_idx]
+        if node.parent_idx is None:
+            continue
+        for sib in kids[node.parent_idx]:
+            if sib.idx == node.idx or sib.invalid or sib.action is None or sib.prompt != node.prompt:
+                continue
+            if not (sib.visits >= min_visits or (sib.is_terminal and sib.visits >= 1)):
+                continue
+            if (sib.action or "").strip() == (node.action or "").strip():
+                continue
+            gap = float(node.value) - float(sib.value)
+            if gap > margin + confidence * math.hypot(_error(node), _error(sib)):
+                continue  # search ranked the committed move above it
+            extra.append(
+                dataclasses.replace(
+                    example, completion=str(sib.action), node_idx=sib.idx, value=sib.blended_value, overruled=False
+                )
+            )
+    return extra
+
+
+def _overruled(node: TreeNode, siblings: Sequence[TreeNode]) -> bool:
+    """Whether the policy ranked a legal sibling of the committed `node` strictly above it (by the log-probs
+    logged when it proposed them): search then chose against the policy's own first choice."""
+    if node.prior_logprob is None:
+        return False
+    return any(
+        s.prior_logprob is not None and s.prior_logprob > node.prior_logprob and not s.invalid
+        for s in siblings
+        if s.idx != node.idx
+    )

@@ -13,6 +13,7 @@ from practicum.envs.core import (
     MAX_ACTION_CHARS,
     REPLACEMENT,
     SPLITS,
+    START_MOVES,
     TEST_SHARE,
     TEXT_CHARSET,
     VALIDATION_SHARE,
@@ -195,3 +196,34 @@ def test_content_hashes_into_one_of_three_splits_in_the_configured_shares() -> N
     assert splits["test"] / 20_000 == pytest.approx(TEST_SHARE, abs=0.01)
     assert splits["validation"] / 20_000 == pytest.approx(VALIDATION_SHARE, abs=0.01)
     assert all(content_split(f"content {i}") == content_split(f"content {i}") for i in range(100))
+
+
+def _walked(seed: int, moves: int) -> Task:
+    task = walk_task(seed)
+    return Task(task.suite, task.seed, task.split, task.goal, {**task.params, START_MOVES: moves})
+
+
+def test_a_task_can_begin_random_moves_from_its_start_the_same_way_every_time() -> None:
+    env = Walk()
+    positions = set()
+    for seed in range(12):
+        task = _walked(seed, 3)
+        first, info = env.reset(options={"task": task})
+        assert info["steps"] == 0 and env.pos % 2 == 1  # three moves of +-1 from 0, none of them counted
+        positions.add(env.pos)
+        assert env.reset(options={"task": task})[0] == first
+    assert len(positions) > 1  # the walk depends on the task
+
+
+def test_the_start_walk_never_takes_a_move_that_ends_the_episode() -> None:
+    env = Walk()
+    for seed in range(30):  # targets 2..4: a walk of 4 could reach 2 or 4, or fall below -2
+        _, info = env.reset(options={"task": _walked(seed, 4)})
+        assert -2 <= env.pos != env.task.params["target"] and info["failure"] is None
+        assert env.pos % 2 == 0  # all four moves were taken: one that ends the episode always has another
+
+
+def test_an_environment_that_cannot_snapshot_refuses_a_start_walk_with_the_fix() -> None:
+    with pytest.raises(EnvError, match="set explore_starts to 0"):
+        WalkNoSnapshot().reset(options={"task": _walked(0, 2)})
+    WalkNoSnapshot().reset(options={"task": _walked(0, 0)})  # no walk asked: nothing to refuse

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from practicum.envs.core import START_MOVES
+from practicum.envs.registry import get_suite
 from practicum.loop.config import config_from_dict
-from practicum.loop.graph import LoopContext, LoopState, train
+from practicum.loop.graph import LoopContext, LoopState, explore_start, train
 from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store
 from practicum.store.models import Episode, TrainingRound
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
@@ -93,3 +95,22 @@ def test_a_round_of_the_loop_builds_its_datasets_from_its_own_runs_episodes_only
         assert again.step_pairs.episode_ids == sorted(own_ids) and len(again.step_pairs) == 1
         assert len(again.trajectory_pairs) == 0  # the other run's failure on the same task is not a partner
         assert again.rft.episode_ids == sorted(own_ids)
+
+
+def test_exploring_starts_begin_train_tasks_off_their_start_and_leave_other_splits_alone(tmp_path: Path) -> None:
+    suite = get_suite("frozenlake-4x4")
+    config = config_from_dict({"explore_starts": 4, "train_tasks": 20})
+    ctx = LoopContext(config, None, suite, None, str(tmp_path))  # type: ignore[arg-type]
+    tasks = ctx.train_tasks(1)
+    moves = [t.params.get(START_MOVES, 0) for t in tasks]
+    assert set(moves) <= set(range(5)) and len(set(moves)) >= 3
+    assert [t.params.get(START_MOVES, 0) for t in ctx.train_tasks(1)] == moves  # fixed per task
+    env = suite.env(max_steps=12)
+    starts = {env.reset(options={"task": t})[0].split("You are at ")[1][:16] for t in tasks}
+    assert len(starts) > 1 and "row 0, column 0." in starts
+    for task in ctx.validation_tasks(1) + ctx.test_tasks():
+        assert START_MOVES not in task.params
+        assert "You are at row 0, column 0." in env.reset(options={"task": task})[0]
+    assert explore_start(tasks[0], 0) is tasks[0]
+    plain = LoopContext(config_from_dict({"train_tasks": 20, "explore_starts": 0}), None, suite, None, str(tmp_path))  # type: ignore[arg-type]
+    assert all(START_MOVES not in t.params for t in plain.train_tasks(1))

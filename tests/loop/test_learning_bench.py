@@ -207,7 +207,7 @@ def test_suite_runs_lay_only_the_recipe_seed_and_search_curve_over_the_frozenlak
     import dataclasses
 
     from practicum.loop import practice as practice_module
-    from practicum.loop.config import PracticeConfig
+    from practicum.loop.config import PracticeConfig, config_from_dict
 
     seen = []
 
@@ -226,10 +226,11 @@ def test_suite_runs_lay_only_the_recipe_seed_and_search_curve_over_the_frozenlak
     bench.practice_run("frozenlake-4x4-rft-seed1", settings, 1)
     checkpoints = str(tmp_path / "checkpoints")
     store = f"sqlite:///{tmp_path / 'default-seed2.db'}"
-    assert seen[0] == dataclasses.replace(PracticeConfig(), seed=2, store=store, checkpoint_dir=checkpoints)
+    # With no settings the run is what `practicum practice` runs: the default suite's own defaults included.
+    assert seen[0] == dataclasses.replace(config_from_dict({}), seed=2, store=store, checkpoint_dir=checkpoints)
     store = f"sqlite:///{tmp_path / 'frozenlake-4x4-rft-seed1.db'}"
     expected = dataclasses.replace(
-        PracticeConfig(), recipe="rft", seed=1, eval_with_search=True, store=store, checkpoint_dir=checkpoints
+        config_from_dict({}), recipe="rft", seed=1, eval_with_search=True, store=store, checkpoint_dir=checkpoints
     )
     assert seen[1] == expected
     assert run["seed"] == 2 and run["run_id"] == 1 and run["history"][1]["test_success"] == 0.4

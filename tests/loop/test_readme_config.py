@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
 import yaml
 
+from practicum.errors import ConfigError
 from practicum.loop.config import PracticeConfig, config_from_dict, load_config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -19,7 +21,7 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert config.search.simulations == 8 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
     assert config.search.alpha == 1.0 and config.search.discount == 0.95 and config.warmup.states == 40
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
-    assert (config.validation_tasks, config.test_tasks) == (16, 16)
+    assert (config.validation_tasks, config.test_tasks, config.explore_starts) == (16, 16, 4)
 
 
 def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:
@@ -47,3 +49,17 @@ def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_s
     assert ttt.search.k == general.search.k  # what the suite does not set stays the practice default
     assert config_from_dict({"suite": "tictactoe", "search": {"rollouts": 2}}).search.rollouts == 2
     assert config_from_dict({"suite": "frozenlake-4x4"}).search == general.search
+
+
+def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `practicum practice` with no flags must run what `--suite frozenlake-4x4` runs: exploring starts included.
+    from practicum import cli
+    from practicum.loop import practice as practice_module
+
+    seen: list[PracticeConfig] = []
+    monkeypatch.setattr(practice_module, "practice", lambda settings, **kw: seen.append(settings))
+    cli.main(["practice"])
+    assert seen[0] == config_from_dict({"suite": "frozenlake-4x4"}) and seen[0].explore_starts == 4
+    assert config_from_dict({"explore_starts": 0}).explore_starts == 0
+    with pytest.raises(ConfigError, match="explore_starts must be an integer >= 0"):
+        config_from_dict({"explore_starts": -1})

@@ -92,6 +92,26 @@ def test_rft_examples_are_the_committed_steps_of_successful_episodes(store: Stor
             assert (example.prompt, example.completion) == (node.prompt, node.action)
 
 
+def test_steps_where_search_overruled_the_policy_can_weigh_more(store: Store) -> None:
+    once = build_datasets(store).rft.rows
+    overruled = [x for x in once if x.overruled]
+    assert overruled  # the tiny model's search overrules its first choice
+    thrice = build_datasets(store, settings=DataSettings(overruled_repeat=3)).rft.rows
+    assert len(thrice) == len(once) + 2 * len(overruled)
+    assert all(thrice.count(x) == (3 if x.overruled else 1) for x in once)
+    # Every other move in these trees ended the game at once with nothing (an exact 0): at the practice rule none
+    # ties a committed move, which search valued far above it from many visits ...
+    strict = DataSettings(rft_targets="ties", min_visits=3, pair_confidence=1.0)
+    assert build_datasets(store, settings=strict).rft.rows == once
+    # ... while a rule that allows three standard errors of a committed value from few visits lets some tie.
+    loose = DataSettings(rft_targets="ties", min_visits=1, pair_confidence=3.0, step_margin=0.5)
+    tied = build_datasets(store, settings=loose).rft.rows
+    extra = [x for x in tied if x not in once]
+    committed = {(x.episode_id, x.prompt): x.completion for x in once}
+    assert extra and len(tied) == len(once) + len(extra)
+    assert all(committed[(x.episode_id, x.prompt)] != x.completion for x in extra)
+
+
 def test_held_out_tasks_and_env_or_infra_failures_never_become_training_data(store: Store) -> None:
     with store.session() as s:
         test_ids = {e.id for e in queries.run_episodes(s, 1, task=path_task(TEST_TASK).key)}

@@ -79,16 +79,17 @@ def test_a_candidate_that_is_not_worse_is_promoted_and_the_parent_retired(
 ) -> None:
     base, child = lineage(empty_store, tiny_model_dir)
     run = scripted({base: {100, 101, 102}, child: {100, 101, 103, 104}})
-    decision = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run})  # type: ignore[dict-item]
-    assert decision.promote
+    gate = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run})  # type: ignore[dict-item]
+    decision = gate.decision
+    assert gate.promote and gate.parent["greedy"].success_rate == pytest.approx(3 / 6)
     assert decision.negative_flips == ("path:102",) and decision.positive_flips == ("path:103", "path:104")
     with empty_store.session() as s:
         parent, candidate = queries.get_policy(s, base), queries.get_policy(s, child)
         evals = queries.list_evals(s)
     assert (parent.state, candidate.state) == ("retired", "promoted")
     assert candidate.metrics["promotion"]["greedy"]["negative_flips"] == ["path:102"]
-    assert candidate.metrics["eval/path/greedy/success_rate"] == pytest.approx(4 / 6)
-    assert sorted(e.policy_id for e in evals) == [base, child]  # the parent had no eval yet: it got one
+    assert candidate.metrics["eval/path/test/greedy/success_rate"] == pytest.approx(4 / 6)
+    assert sorted(e.policy_id for e in evals) == [base, child]
 
 
 def test_a_candidate_worse_beyond_noise_is_rejected_and_the_parent_kept(
@@ -96,7 +97,7 @@ def test_a_candidate_worse_beyond_noise_is_rejected_and_the_parent_kept(
 ) -> None:
     base, child = lineage(empty_store, tiny_model_dir)
     run = scripted({base: {100, 101, 102, 103, 104, 105}, child: set()})
-    decision = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run})  # type: ignore[dict-item]
+    decision = promote_if_not_worse(empty_store, child, TEST_TASKS, {"greedy": run}).decision  # type: ignore[dict-item]
     assert not decision.promote and len(decision.negative_flips) == 6
     with empty_store.session() as s:
         assert queries.get_policy(s, base).state == "promoted"
@@ -104,21 +105,25 @@ def test_a_candidate_worse_beyond_noise_is_rejected_and_the_parent_kept(
     assert rejected.state == "rejected" and "worse beyond noise" in rejected.metrics["promotion"]["greedy"]["reason"]
 
 
-def test_the_parents_recorded_eval_is_reused_and_every_mode_must_hold(empty_store: Store, tiny_model_dir: Path) -> None:
+def test_the_parent_is_played_afresh_even_with_a_stored_eval_and_every_mode_must_hold(
+    empty_store: Store, tiny_model_dir: Path
+) -> None:
     base, child = lineage(empty_store, tiny_model_dir)
     calls: Counter[int] = Counter()
+    lucky = scripted({base: {100, 101, 102, 103, 104, 105}, child: set()}, calls)
+    evaluate_policy(empty_store, base, TEST_TASKS, lucky)  # type: ignore[arg-type]  # a high score, kept
+    calls.clear()
     greedy = scripted({base: {100}, child: {100}}, calls)
     everything = {base: {100, 101, 102, 103, 104, 105}, child: set()}
-    evaluate_policy(empty_store, base, TEST_TASKS, greedy)  # type: ignore[arg-type]
-    calls.clear()
-    decision = promote_if_not_worse(
+    gate = promote_if_not_worse(
         empty_store,
         child,
         TEST_TASKS,
         {"greedy": greedy, "search": scripted(everything, calls)},  # type: ignore[dict-item]
     )
-    # greedy: the parent's stored eval was reused; search: the parent had none, so it was evaluated.
-    assert calls[base] == len(TEST_TASKS) and calls[child] == 2 * len(TEST_TASKS)
-    assert not decision.promote and "worse beyond noise" in decision.reason  # not worse greedily, worse with search
+    # Both modes played both policies: the parent's stored 6/6 did not count against the candidate greedily.
+    assert calls[base] == 2 * len(TEST_TASKS) and calls[child] == 2 * len(TEST_TASKS)
+    assert gate.decision.reason and gate.parent["greedy"].successes == 1
+    assert not gate.promote and "worse beyond noise" in gate.decision.reason  # not worse greedily, worse with search
     with empty_store.session() as s:
         assert queries.get_policy(s, child).state == "rejected"

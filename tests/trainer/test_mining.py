@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 from practicum.store import NodeRecord
-from practicum.trainer.mining import EpisodeInfo, divergence, rft_examples, step_pairs, trajectory_pairs
+from practicum.trainer.mining import (
+    EpisodeInfo,
+    divergence,
+    rft_examples,
+    step_pairs,
+    tied_examples,
+    trajectory_pairs,
+)
 
 PROMPT = "<|im_start|>user\nGoal: exit. Legal actions: left, right, up<|im_end|>\n<|im_start|>assistant\n"
 
@@ -57,6 +64,31 @@ def test_step_pairs_respect_the_per_node_cap_and_skip_unvalued_or_invalid_chosen
     assert [(p.chosen, p.rejected) for p in pairs] == [("c", "b")]
 
 
+def test_an_rft_step_is_marked_overruled_when_the_policy_ranked_a_sibling_first() -> None:
+    nodes = star({"right": 0.9, "left": 0.5, "up": 0.1})  # log-probs -1, -2, -3: "right" was its first choice
+    assert [x.overruled for x in rft_examples(episode(), nodes, include_failed=False, good_value=0.5)] == [False]
+    for n in nodes[1:]:
+        n.on_path = n.action == "left"
+    assert [x.overruled for x in rft_examples(episode(), nodes, include_failed=False, good_value=0.5)] == [True]
+    nodes[1].invalid = True  # the policy's favourite was not a legal move: choosing another overrules nothing
+    assert [x.overruled for x in rft_examples(episode(), nodes, include_failed=False, good_value=0.5)] == [False]
+
+
+def test_moves_search_could_not_tell_from_the_committed_one_become_targets_too() -> None:
+    # "right" committed (0.75 over 4 visits); "down" 0.6 over 4 visits is within one standard error of it; "up"
+    # 0.0 over 9 visits is below it beyond the errors; "left" was tried twice (too few to count); "hole" is exact.
+    nodes = star({"right": 0.75, "down": 0.6, "up": 0.0, "left": 0.9, "hole": 0.0})
+    for n, (value, visits) in zip(nodes[1:], ((0.75, 4), (0.6, 4), (0.0, 9), (0.9, 2), (0.0, 1)), strict=True):
+        n.value, n.visits = value, visits
+    nodes[5].is_terminal = True
+    steps = rft_examples(episode(), nodes, include_failed=False, good_value=0.5)
+    extra = tied_examples(steps, nodes, margin=0.1, confidence=1.0, min_visits=3)
+    assert [(x.completion, x.node_idx, x.prompt) for x in extra] == [("down", 2, PROMPT)]
+    assert extra[0].episode_id == steps[0].episode_id and extra[0].kind == "success"
+    # With no allowance for error, down's gap of 0.15 counts against it; left, better and now visited enough, counts.
+    assert [x.completion for x in tied_examples(steps, nodes, margin=0.1, confidence=0.0, min_visits=2)] == ["left"]
+
+
 def test_step_pairs_need_siblings_that_search_visited() -> None:
     # An unvisited sibling's Q^ is the critic's guess alone: it pairs only when asked to (min_visits=0).
     nodes = star({"right": 0.9, "left": 0.5, "up": 0.1})
@@ -65,6 +97,17 @@ def test_step_pairs_need_siblings_that_search_visited() -> None:
         ("right", "left")
     ]
     assert len(step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=0)) == 3
+
+
+def test_a_sibling_that_ended_the_episode_pairs_after_one_visit() -> None:
+    # "hole" was tried once and ended the game: its value is exact, unlike "left"'s single rollout.
+    nodes = star({"right": 0.9, "left": 0.5, "hole": 0.0})
+    nodes[1].visits = 6
+    nodes[3].is_terminal = True
+    pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=3)
+    assert [(p.chosen, p.rejected) for p in pairs] == [("right", "hole")]
+    nodes[3].visits = 0  # never reached: its Q^ is a guess, terminal or not
+    assert step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=3) == []
 
 
 def test_step_pairs_with_confidence_need_a_gap_beyond_the_values_standard_errors() -> None:
