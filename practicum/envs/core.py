@@ -229,11 +229,11 @@ class TextEnv(gym.Env[str, str], ABC):
         the same task always begins in the same state, and the walk costs no steps."""
         if not self.supports_snapshot:
             raise EnvError(
-                f"{type(self).__name__} cannot snapshot its state, so it cannot start {START_MOVES} away from the "
-                f"start; set explore_starts to 0 for suite {self.suite!r}"
+                f"{type(self).__name__} cannot snapshot its state, so its tasks cannot begin away from their start; "
+                f"set explore_starts to 0 for suite {self.suite!r}"
             )
         for _ in range(moves):
-            candidates = self._legal_actions()
+            candidates = list(self._legal_actions())  # a copy: an environment may hand out its own cached list
             rng.shuffle(candidates)
             for action in candidates:
                 saved = pickle.dumps(self._get_state(), protocol=pickle.HIGHEST_PROTOCOL)  # _apply mutates in place

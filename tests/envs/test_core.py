@@ -227,3 +227,18 @@ def test_an_environment_that_cannot_snapshot_refuses_a_start_walk_with_the_fix()
     with pytest.raises(EnvError, match="set explore_starts to 0"):
         WalkNoSnapshot().reset(options={"task": _walked(0, 2)})
     WalkNoSnapshot().reset(options={"task": _walked(0, 0)})  # no walk asked: nothing to refuse
+
+
+def test_the_start_walk_leaves_an_environments_own_list_of_legal_actions_alone() -> None:
+    class Cached(Walk):
+        def __init__(self) -> None:
+            super().__init__()
+            self.moves = ["left", "right"]
+
+        def _legal_actions(self) -> list[str]:
+            return self.moves  # the environment's own list, as a cache would hand it out
+
+    env = Cached()
+    for seed in range(8):
+        obs, _ = env.reset(options={"task": _walked(seed, 3)})
+        assert env.moves == ["left", "right"] and obs.index("1. left") < obs.index("2. right")
