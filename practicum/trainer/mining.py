@@ -174,10 +174,7 @@ def step_pairs(
         scored = [
             n
             for n in siblings
-            if n.action is not None
-            and n.prompt
-            and n.blended_value is not None
-            and (n.visits >= min_visits or (n.is_terminal and n.visits >= 1))
+            if n.action is not None and n.prompt and n.blended_value is not None and _visited_enough(n, min_visits)
         ]
         candidates = []
         for good, bad in itertools.permutations(scored, 2):
@@ -185,7 +182,7 @@ def step_pairs(
                 gap = float(good.value) - float(bad.value)
             else:
                 gap = float(good.blended_value) - float(bad.blended_value)  # type: ignore[arg-type]
-            if gap <= margin + confidence * math.hypot(_error(good), _error(bad)):
+            if not _clear_gap(gap, good, bad, margin=margin, confidence=confidence):
                 continue
             if good.invalid or good.prompt != bad.prompt:
                 continue
@@ -214,6 +211,17 @@ def step_pairs(
                 )
             )
     return pairs
+
+
+def _visited_enough(node: TreeNode, min_visits: int) -> bool:
+    """Whether search's value of `node` counts: `min_visits` visits, or one where the visit ended the episode
+    (a terminal value is exact)."""
+    return node.visits >= min_visits or (node.is_terminal and node.visits >= 1)
+
+
+def _clear_gap(gap: float, a: TreeNode, b: TreeNode, *, margin: float, confidence: float) -> bool:
+    """Whether `a`'s value beats `b`'s by `gap` beyond `margin` plus `confidence` standard errors of the two."""
+    return gap > margin + confidence * math.hypot(_error(a), _error(b))
 
 
 def _error(node: TreeNode) -> float:
@@ -363,12 +371,11 @@ def tied_examples(
         for sib in kids[node.parent_idx]:
             if sib.idx == node.idx or sib.invalid or sib.action is None or sib.prompt != node.prompt:
                 continue
-            if not (sib.visits >= min_visits or (sib.is_terminal and sib.visits >= 1)):
+            if not _visited_enough(sib, min_visits):
                 continue
             if (sib.action or "").strip() == (node.action or "").strip():
                 continue
-            gap = float(node.value) - float(sib.value)
-            if gap > margin + confidence * math.hypot(_error(node), _error(sib)):
+            if _clear_gap(float(node.value) - float(sib.value), node, sib, margin=margin, confidence=confidence):
                 continue  # search ranked the committed move above it
             extra.append(
                 dataclasses.replace(
