@@ -2,7 +2,8 @@
 
 `main(argv) -> int` is the entry point tests call; `run()` is the console script. User errors
 (`PracticumError`) print one line naming the problem and the fix and exit with code 2; usage errors exit
-with 2 as well, as click does.
+with 2 as well, as click does. A command stopped by Ctrl-C exits with 130 (128 + SIGINT, as shells do) after
+one line that says how to resume where it can be resumed. `EXIT_CODES` lists them for `--help`.
 """
 
 from __future__ import annotations
@@ -16,14 +17,24 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from practicum import __version__
-from practicum.errors import PracticumError, StoreError
+from practicum.errors import PracticumError
+
+INTERRUPTED = 130  # the shells' code for a command stopped by SIGINT (128 + 2)
+
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 `doctor` found a problem, or a crash; 2 bad input (a flag, a config, a model, a "
+    "suite, a store, an endpoint that cannot be reached), with one line naming the fix; 130 interrupted "
+    "(Ctrl-C), with the command that resumes a practice run."
+)
 
 app = typer.Typer(
     name="practicum",
     help="Language-model agents that get better by practising: MCTS with self-critique, a SQL trajectory "
     "store, and DPO / rejection-sampling training.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -54,20 +65,28 @@ def envs_command(
 ) -> None:
     """List every task suite with its task counts per split and an example goal."""
     from practicum.envs import registry
+    from practicum.envs.core import SPLITS
 
     registry.load_task_files(tasks or [])
     if domain not in (None, "web", "game"):
         raise PracticumError(f"unknown domain {domain!r}; use --domain web or --domain game")
     table = Table(title="practicum task suites")
-    for column in ("suite", "domain", "train", "validation", "test"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("example goal", overflow="ellipsis", no_wrap=True, max_width=70)
+    # At 80 columns or piped the table must shrink. Rich takes width from wrappable columns, widest first, then
+    # from all columns alike: so names and counts (what people type and compare) are the ones that do not give
+    # way. The example goal gives way first, each one cut to a line; a long suite name folds, never cut.
+    table.add_column("suite", overflow="fold")
+    table.add_column("domain", no_wrap=True)
+    for column in ("train", "validation", "test"):
+        table.add_column(column, no_wrap=True, justify="right")
+    table.add_column("example goal", max_width=70)
     for suite in registry.suites():
         if domain and suite.domain != domain:
             continue
         counts = suite.counts()
-        example = suite.tasks("train", limit=1)[0].goal
-        table.add_row(suite.name, suite.domain, *(str(counts[s]) for s in ("train", "validation", "test")), example)
+        # A suite may have no train tasks (a task file of test tasks only): show the first task it has.
+        example = next((suite.tasks(split, limit=1)[0].goal for split in SPLITS if counts[split]), "-")
+        goal = Text(example, no_wrap=True, overflow="ellipsis")
+        table.add_row(suite.name, suite.domain, *(str(counts[s]) for s in ("train", "validation", "test")), goal)
     console.print(table)
 
 
@@ -81,14 +100,14 @@ DbOption = Annotated[
     typer.Option("--db", help="Store URL (any SQLAlchemy URL). Default: sqlite:///practicum.db in this directory."),
 ]
 
-store_app = typer.Typer(help="Inspect a trajectory store.", no_args_is_help=True)
+store_app = typer.Typer(help="Inspect or upgrade a trajectory store.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
 
 
 @store_app.command("info")
 def store_info_command(db: DbOption = None) -> None:
-    """Schema revision and row counts of a store (opening an older store upgrades it)."""
-    with _open_existing(db) as store:
+    """Schema revision and row counts of a store. Read-only: an older store is refused, not upgraded."""
+    with _open_for_reading(db) as store:
         info = store.info()
     table = Table(title=f"store {info.url}", show_header=False)
     table.add_row("dialect", info.dialect)
@@ -96,6 +115,19 @@ def store_info_command(db: DbOption = None) -> None:
     for name, count in info.counts.items():
         table.add_row(name, f"{count:,}")
     console.print(table)
+
+
+@store_app.command("upgrade")
+def store_upgrade_command(db: DbOption = None) -> None:
+    """Upgrade an existing store to this practicum's schema (back it up first; older practicums cannot read it)."""
+    from practicum.store import open_store
+    from practicum.store.db import read_revision
+    from practicum.store.migrate import head_revision
+
+    before = read_revision(db)  # a missing, empty or foreign database is refused, untouched
+    open_store(db, create=False).close()
+    head = head_revision()
+    console.print(f"already at revision {head}" if before == head else f"upgraded from {before} to {head}")
 
 
 @app.command("doctor")
@@ -109,7 +141,9 @@ def doctor_command(
 ) -> None:
     """Check the installation (Chromium, Stockfish, the default model) and a store, with a fix for each problem.
 
-    Exits 0 when everything passed, 1 when a check failed. Nothing is written to the store.
+    Nothing is written to the store. Exit code 0: every check passed. 1: a check found a problem (see its fix).
+
+    2: bad input, nothing checked: --db is malformed or unreachable, or holds no practicum store.
     """
     from practicum.doctor import check_installation, check_store
 
@@ -117,10 +151,9 @@ def doctor_command(
     for column in ("check", "", "what was seen", "fix"):
         table.add_column(column, overflow="fold")
     failed = 0
-    checks = list(check_installation(browser=browser, model=model, stockfish=stockfish))
     url = db if db is not None else ("sqlite:///practicum.db" if Path("practicum.db").exists() else None)
-    if url is not None:
-        checks += list(check_store(url))
+    store_checks = check_store(url) if url is not None else []  # bad input fails before the slow checks
+    checks = [*check_installation(browser=browser, model=model, stockfish=stockfish), *store_checks]
     for check in checks:
         failed += not check.ok
         mark = "[green]ok[/]" if check.ok else "[bold red]FAIL[/]"
@@ -143,7 +176,7 @@ def runs_command(
     """List the runs in a store, or show one run: config, seeds, versions, git revision and results."""
     from practicum.store import queries
 
-    with _open_existing(db) as store, store.session() as s:
+    with _open_for_reading(db) as store, store.session() as s:
         if run is None:
             table = Table(title="runs")
             for column in ("id", "name", "status", "created", "episodes", "success", "git"):
@@ -240,15 +273,29 @@ def practice_command(
         if endpoint is not None and not endpoint_model:
             raise PracticumError("--endpoint needs --endpoint-model: the model name the server serves")
     if resume is not None:
-        if overrides or config is not None:
+        # --db says where the run is; any other setting would differ from the config the run was started with.
+        if set(overrides) - {"store"} or config is not None or simulations is not None:
             raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
-        practice(None, resume=resume, store_url=db, console=console)
-        return
-    # With no flags too, through config_from_dict: the suite's own defaults (SUITE_DEFAULTS) apply.
-    settings = load_config(config, overrides) if config is not None else config_from_dict(overrides)
-    if simulations is not None:  # only the budget changes; the other search settings stay as configured
-        settings = dataclasses.replace(settings, search=dataclasses.replace(settings.search, simulations=simulations))
-    practice(settings, console=console, argv=["practicum", *sys.argv[1:]])
+        try:
+            result = practice(None, resume=resume, store_url=db, console=console)
+        except KeyboardInterrupt:
+            err_console.print(
+                f"interrupted before run {escape(resume)} continued; it is as it was: resume it again", soft_wrap=True
+            )
+            raise typer.Exit(INTERRUPTED) from None
+    else:
+        # With no flags too, through config_from_dict: the suite's own defaults (SUITE_DEFAULTS) apply.
+        settings = load_config(config, overrides) if config is not None else config_from_dict(overrides)
+        if simulations is not None:  # only the budget changes; the other search settings stay as configured
+            search = dataclasses.replace(settings.search, simulations=simulations)
+            settings = dataclasses.replace(settings, search=search)
+        try:
+            result = practice(settings, console=console, argv=["practicum", *sys.argv[1:]])
+        except KeyboardInterrupt:
+            err_console.print("interrupted before the run was recorded; nothing was written", soft_wrap=True)
+            raise typer.Exit(INTERRUPTED) from None
+    if result.status == "interrupted":  # the loop printed how to resume
+        raise typer.Exit(INTERRUPTED)
 
 
 @app.command("run")
@@ -264,30 +311,55 @@ def run_command(
     max_steps: Annotated[int | None, typer.Option(min=1, help="Override the suite's step limit.")] = None,
     show_observations: Annotated[bool, typer.Option(help="Print every observation the model saw.")] = False,
     tasks: TasksOption = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Keep the episode in this store (any SQLAlchemy URL) as a run of its own."),
+    ] = None,
 ) -> None:
-    """Play one episode of a task and print the trajectory: try an environment and a model by hand."""
-    from practicum.agents.config import PolicyConfig, load_policy
-    from practicum.envs.registry import get_suite, load_task_files
+    """Play one episode of a task and print the trajectory: try an environment and a model by hand.
 
-    load_task_files(tasks or [])
-    from practicum.search.config import SearchConfig
-    from practicum.search.run import run_episode
-
-    get_suite(env).task(seed)  # unknown suite or seed: fail before loading a model
-    policy = load_policy(PolicyConfig(model=model, base_url=endpoint))
+    Nothing is kept unless --db names a store: then the episode is written there like a practice run's.
+    """
     try:
-        run_episode(
-            env,
-            policy,
-            search=search,
-            config=SearchConfig(simulations=simulations),
-            seed=seed,
-            env_kwargs={"max_steps": max_steps} if max_steps else None,
-            console=console,
-            show_observations=show_observations,
+        from practicum.agents.config import PolicyConfig, load_policy, probe
+        from practicum.envs.registry import get_suite, load_task_files
+
+        load_task_files(tasks or [])
+        from practicum.search.config import SearchConfig
+        from practicum.search.run import run_episode
+
+        task = get_suite(env).task(seed)  # unknown suite or seed: fail before loading a model
+        store = _open_store(db) if db is not None else None  # so does a store that cannot be used
+        policy = load_policy(PolicyConfig(model=model, base_url=endpoint))
+        try:
+            if endpoint is not None:  # a server that is down: one line and exit 2, as `practice` does
+                probe(policy)
+            tree = run_episode(
+                env,
+                policy,
+                search=search,
+                config=SearchConfig(simulations=simulations),
+                seed=seed,
+                env_kwargs={"max_steps": max_steps} if max_steps else None,
+                console=console,
+                show_observations=show_observations,
+            )
+            client = getattr(policy, "client", None)  # an endpoint policy: say how its server was used
+            if client is not None:
+                console.print(f"endpoint {escape(client.base_url)}: {escape(client.capabilities)}", soft_wrap=True)
+            if store is not None:
+                settings = {"env": env, "seed": seed, "policy": model, "endpoint": endpoint, "search": search}
+                settings |= {"simulations": simulations, "max_steps": max_steps, "task_files": _resolved(tasks)}
+                _keep_episode(store, tree, task, settings, {"endpoint": client.capabilities} if client else None)
+        finally:
+            policy.close()
+            if store is not None:
+                store.close()
+    except KeyboardInterrupt:
+        err_console.print(
+            "interrupted; the episode was not finished and `practicum run` keeps nothing to resume", soft_wrap=True
         )
-    finally:
-        policy.close()
+        raise typer.Exit(INTERRUPTED) from None
 
 
 @app.command("train")
@@ -327,27 +399,31 @@ def eval_command(
     suite: Annotated[str, typer.Option(help="Task suite (see `practicum envs`).")],
     db: DbOption = None,
     split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
-    tasks: Annotated[int, typer.Option(min=1, help="Evaluate on the first N tasks of the split.")] = 10,
+    limit: Annotated[int, typer.Option(min=1, help="Evaluate on the first N tasks of the split.")] = 10,
     search: Annotated[bool, typer.Option("--search/--greedy", help="Evaluate with MCTS, or greedily.")] = False,
     simulations: Annotated[int, typer.Option(min=1, help="MCTS simulations per step with --search.")] = 3,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Step limit per episode.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for search and sampling.")] = 0,
+    tasks: TasksOption = None,
 ) -> None:
     """Evaluate a stored policy on a split of a suite, with or without search; the eval is recorded."""
+    from practicum.envs.registry import load_task_files
     from practicum.loop.manual import evaluate_once
 
+    load_task_files(tasks or [])
     with _open_existing(db) as store:
         report = evaluate_once(
             store,
             policy=policy,
             suite=suite,
             split=split,
-            tasks=tasks,
+            limit=limit,
             search=search,
             simulations=simulations,
             max_steps=max_steps,
             seed=seed,
             argv=["practicum", *sys.argv[1:]],
+            task_files=_resolved(tasks),
         )
     console.print(
         f"policy {report.policy_id} on {report.suite} {report.split} ({report.mode}): "
@@ -366,7 +442,7 @@ def export_command(
     """Export a policy: a merged transformers directory with a model card, its LoRA adapter, its datasets."""
     from practicum.trainer.export import export_policy
 
-    with _open_existing(db) as store:
+    with _open_for_reading(db) as store:
         result = export_policy(
             store, int(policy) if policy.isdigit() else policy, out, include_datasets=datasets, overwrite=overwrite
         )
@@ -401,18 +477,39 @@ def browse_command(
     serve(db, host=host, port=port, allow_edits=allow_edits, echo=lambda line: err_console.print(escape(line)))
 
 
-def _open_existing(db: str | None) -> Any:
-    """Open a store for reading; a SQLite file that does not exist is an error, not a new empty store."""
-    from practicum.store import open_store, parse_url
+def _open_store(db: str) -> Any:
+    """Open the store at `db` to write to, creating it when there is none (as `practice` does)."""
+    from practicum.store import open_store
 
-    url = parse_url(db)
-    is_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if is_file and not Path(str(url.database)).exists():
-        raise StoreError(
-            f"no store at {url.database!r}; run `practicum practice` to create one, or pass --db with the "
-            "URL of an existing store"
-        )
-    return open_store(url)
+    return open_store(db)
+
+
+def _resolved(paths: list[str] | None) -> list[str]:
+    """Task file paths made absolute, as a run records them (worker processes may start elsewhere)."""
+    return [str(Path(p).resolve()) for p in paths or []]
+
+
+def _keep_episode(store: Any, tree: Any, task: Any, settings: dict[str, Any], info: dict[str, Any] | None) -> None:
+    """Write an episode played by `practicum run --db` and say where it went."""
+    from practicum.loop.manual import store_episode
+
+    argv = ["practicum", *sys.argv[1:]]
+    run_id, episode_id = store_episode(store, tree, task=task, settings=settings, seed=task.seed, argv=argv, info=info)
+    console.print(f"kept as episode {episode_id} of run {run_id} in {escape(store.url)}", soft_wrap=True)
+
+
+def _open_existing(db: str | None) -> Any:
+    """Open an existing store to write to (an older one is upgraded); no store there is an error, not a new one."""
+    from practicum.store import open_store
+
+    return open_store(db, create=False)
+
+
+def _open_for_reading(db: str | None) -> Any:
+    """Open an existing store at this practicum's schema: a read never creates a store or migrates one."""
+    from practicum.store import open_store
+
+    return open_store(db, create=False, upgrade=False)
 
 
 def _print_run(summary: Any) -> None:

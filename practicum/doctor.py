@@ -7,6 +7,8 @@ whole, episode counters equal to the rows, no checkpoint path that points nowher
 left "running" by a process that died).
 
 Every check is read-only: a store is inspected at the revision it has (nothing is upgraded or repaired).
+A `--db` that holds no practicum store at all (a missing file, an empty or another program's database) is bad
+input, a `StoreError`, not a finding: the CLI exits 2 for it and 1 for findings.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Connection
 
 from practicum.errors import PracticumError
 
@@ -112,49 +114,49 @@ def _check_model() -> Check:
 
 
 # --------------------------------------------------------------------------------------------------- the store
-def check_store(url: str) -> Iterator[Check]:
-    """The schema revision, the database's integrity, and that the rows add up; nothing is written."""
-    from practicum.store.db import mask, parse_url
-    from practicum.store.migrate import current_revision, head_revision, known_revisions
+def check_store(url: str) -> list[Check]:
+    """The schema revision, the database's integrity, and that the rows add up; nothing is written.
+
+    Raises `StoreError` (nothing checked, nothing created) when `url` holds no practicum store at all: a
+    malformed URL, a file that does not exist, an empty database, another program's tables, an unreachable
+    server. Problems inside a store are findings, not errors.
+    """
+    from practicum.store.db import parse_url, read_revision
 
     parsed = parse_url(url)
-    shown = mask(parsed)
-    is_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if is_file and not Path(str(parsed.database)).exists():
-        yield Check("store", False, f"no store at {parsed.database}", "run `practicum practice` to create one")
+    revision = read_revision(parsed)
+    return list(_store_checks(parsed, revision))
+
+
+def _store_checks(parsed: URL, revision: str) -> Iterator[Check]:
+    from practicum.store.db import mask
+    from practicum.store.migrate import head_revision, known_revisions
+
+    shown, head = mask(parsed), head_revision()
+    if revision not in known_revisions():
+        yield Check(
+            "schema",
+            False,
+            f"revision {revision} is newer than this practicum's ({head})",
+            "upgrade practicum (pip install -U practicum) before using this store",
+        )
         return
+    if revision != head:
+        yield Check(
+            "schema",
+            False,
+            f"revision {revision}, this practicum's is {head}",
+            f"`practicum store upgrade --db {shown}` upgrades it (back it up first)",
+        )
+    else:
+        yield Check("schema", True, f"{shown} at revision {revision} (current)")
     engine = create_engine(parsed)
     try:
         with engine.connect() as conn:
-            tables = set(inspect(conn).get_table_names())
-            revision = current_revision(conn) if "alembic_version" in tables else None
-            head = head_revision()
-            if revision is None:
-                yield Check(
-                    "schema", False, f"{shown} has no practicum schema", "open it once with `practicum store info`"
-                )
-                return
-            if revision not in known_revisions():
-                yield Check(
-                    "schema",
-                    False,
-                    f"revision {revision} is newer than this practicum's ({head})",
-                    "upgrade practicum (pip install -U practicum) before using this store",
-                )
-                return
-            if revision != head:
-                yield Check(
-                    "schema",
-                    False,
-                    f"revision {revision}, this practicum's is {head}",
-                    "`practicum store info` upgrades it (back it up first)",
-                )
-            else:
-                yield Check("schema", True, f"{shown} at revision {revision} (current)")
             if engine.dialect.name == "sqlite":
                 yield _sqlite_integrity(conn)
             yield from _row_checks(conn)
-    except Exception as exc:  # unreachable server, unreadable file: a finding with the reason
+    except Exception as exc:  # a file damaged past reading, a server gone mid-check: a finding with the reason
         yield Check("store", False, f"cannot read {shown}: {str(exc).splitlines()[0]}", "check the URL and the server")
     finally:
         engine.dispose()

@@ -77,6 +77,20 @@ def run_record(config: dict[str, Any], seeds: dict[str, int], argv: list[str] | 
     }
 
 
+def record_run(store: Any, config: dict[str, Any], seeds: dict[str, int], argv: list[str] | None = None) -> int:
+    """Create a run in `store` (a `practicum.store.Store`) with its `run_record`; return the run's id."""
+    record = run_record(config, seeds, argv)
+    return int(
+        store.create_run(
+            config=record["config"],
+            seeds=record["seeds"],
+            command=record["command"],
+            versions=record["versions"],
+            git_rev=record["git_revision"],
+        )
+    )
+
+
 def _cpu_count() -> int:
     import os
 

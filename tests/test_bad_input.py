@@ -5,6 +5,8 @@ tests/envs, endpoints that time out or return garbage in tests/agents, pages tha
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,265 @@ def test_malformed_configs_name_the_problem_and_write_nothing(
     assert main(["practice", "--config", str(path), "--db", f"sqlite:///{store}"]) == 2
     assert message in " ".join(capsys.readouterr().err.split())
     assert not store.exists()
+
+
+# --------------------------------------------------------------------------- stores that are not practicum's
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's stderr, checked to be exactly one `error:` line."""
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file in `folder` with the SHA-256 of its bytes: a read must leave this exactly as it was."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def another_programs_file(path: Path) -> None:
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE users (name TEXT)")
+        con.execute("INSERT INTO users VALUES ('ada')")
+    con.close()
+
+
+NOT_A_STORE = {
+    "another-program": (another_programs_file, "holds another program's tables (users) and no practicum store"),
+    "empty-file": (Path.touch, "holds no practicum store; run `practicum practice --db sqlite:///"),
+    "missing-file": (lambda path: None, "no store at"),
+}
+
+
+@pytest.mark.parametrize("command", [["store", "info"], ["runs"], ["runs", "1"], ["export", "1", "--out", "o"]])
+@pytest.mark.parametrize("kind", NOT_A_STORE)
+def test_a_read_on_a_db_that_holds_no_practicum_store_is_refused_and_changes_no_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], kind: str
+) -> None:
+    make, message = NOT_A_STORE[kind]
+    path = tmp_path / "app.db"
+    make(path)
+    before = snapshot(tmp_path)
+    assert main([*command, "--db", f"sqlite:///{path}"]) == 2
+    assert message in one_line_error(capsys)
+    assert snapshot(tmp_path) == before  # no byte changed, no table added, no file created
+
+
+@pytest.mark.parametrize("kind", NOT_A_STORE)
+def test_store_upgrade_refuses_what_is_not_a_practicum_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    make, message = NOT_A_STORE[kind]
+    path = tmp_path / "app.db"
+    make(path)
+    before = snapshot(tmp_path)
+    assert main(["store", "upgrade", "--db", f"sqlite:///{path}"]) == 2
+    assert message in one_line_error(capsys)
+    assert snapshot(tmp_path) == before
+
+
+def test_practice_refuses_another_programs_file_rather_than_adding_its_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    another_programs_file(tmp_path / "app.db")
+    before = snapshot(tmp_path)
+    assert main(["practice", "--db", f"sqlite:///{tmp_path / 'app.db'}", "--iterations", "1"]) == 2
+    err = one_line_error(capsys)
+    assert "holds another program's tables (users)" in err and "new file" in err
+    assert snapshot(tmp_path) == before
+
+
+def test_an_older_store_is_read_only_after_store_upgrade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from alembic import command
+
+    from practicum.store import make_engine, open_store
+    from practicum.store.migrate import alembic_config, head_revision
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    open_store(url).close()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004_sample_mode")
+    engine.dispose()
+    before = snapshot(tmp_path)
+    assert main(["store", "info", "--db", url]) == 2
+    err = one_line_error(capsys)
+    assert "schema revision 0004_sample_mode, older than" in err and f"practicum store upgrade --db {url}" in err
+    assert snapshot(tmp_path) == before  # a read never migrates
+    assert main(["store", "upgrade", "--db", url]) == 0
+    assert f"upgraded from 0004_sample_mode to {head_revision()}" in capsys.readouterr().out
+    assert main(["store", "info", "--db", url]) == 0
+
+
+# --------------------------------------------------------------------------- task files
+TASK = "{id: a, start_url: 'http://127.0.0.1:1/', goal: Go., success: {url_contains: /a}"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "tests.yaml",
+            f"tasks:\n  - {TASK}, split: test}}\n",
+            "every task is a validation or test task; practice needs train tasks: mark at least one `split: train`",
+        ),
+        (
+            "domains.yaml",
+            f"tasks:\n  - {TASK}, allowed_domains: '127.0.0.1'}}\n",
+            "allowed_domains must be a list of host names, got '127.0.0.1'; write it as allowed_domains: ['127.0.0.1']",
+        ),
+        (
+            "shop.yaml",
+            f"suite: shop\ntasks:\n  - {TASK}}}\n",
+            "suite 'shop' is the name of a built-in suite, which a task file may not replace; name yours differently",
+        ),
+        ("latin1.yaml", f"tasks:\n  - {TASK}}}\n# café\n".encode("latin-1"), "is not UTF-8 text (byte 98 is"),
+        ("latin1.py", "TASKS = ['café']\n".encode("latin-1"), "is not UTF-8 text"),
+    ],
+)
+def test_a_bad_task_file_is_one_line_naming_the_file_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str | bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    shop = get_suite("shop")
+    assert main(["envs", "--tasks", str(path)]) == 2
+    err = one_line_error(capsys)
+    assert str(path) in err and message in err
+    assert "latin1" not in name or "save it as UTF-8" in err
+    assert get_suite("shop") is shop  # the built-in suite was not replaced
+
+
+def test_envs_lists_a_suite_that_has_no_train_tasks(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from practicum.envs import registry
+    from practicum.envs.web.browser import BrowserTaskSpec, Condition, browser_suite
+
+    spec = BrowserTaskSpec("t", "http://127.0.0.1:1/", "Only a test task.", Condition(url_contains="/t"), split="test")
+    monkeypatch.setitem(registry._REGISTRY, "test-only", browser_suite("test-only", [spec]))
+    assert main(["envs", "--domain", "web"]) == 0
+    assert "Only a test task." in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- models
+def test_run_with_a_policy_path_that_does_not_exist_says_so_and_names_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-model"
+    assert main(["run", "--env", "frozenlake-4x4", "--policy", str(missing)]) == 2
+    err = one_line_error(capsys)
+    assert f"model directory {str(missing)!r} does not exist" in err and "--policy default" in err
+    assert "default_model_dir" not in err and not missing.exists()
+
+
+# --------------------------------------------------------------------------- practice runs: before and after the row
+NO_HELD_OUT = (
+    "suite: no-held-out\n"
+    "tasks:\n"
+    "  - {id: a, start_url: 'http://127.0.0.1:1/', goal: Go., success: {url_contains: /a}}\n"
+    "  - {id: b, start_url: 'http://127.0.0.1:1/', goal: Go., success: {url_contains: /b}}\n"
+)
+
+
+def run_statuses(db: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT id, status FROM runs ORDER BY id").fetchall()
+    con.close()
+    return [(int(i), str(s)) for i, s in rows]
+
+
+def test_a_saved_encoder_is_refused_before_a_run_is_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from transformers import BertConfig, BertModel
+
+    # transformers lists "bert" among causal-LM model types, so the model type alone let this through.
+    encoder = tmp_path / "bert"
+    tiny = BertConfig(num_hidden_layers=1, hidden_size=16, intermediate_size=32, num_attention_heads=2, vocab_size=50)
+    BertModel(tiny).save_pretrained(encoder)
+    capsys.readouterr()  # the save's progress bar
+    before = snapshot(tmp_path), sorted(p.name for p in tmp_path.iterdir())
+    assert main(["practice", "--model", str(encoder), "--db", f"sqlite:///{tmp_path / 'p.db'}"]) == 2
+    err = one_line_error(capsys)
+    assert f"{str(encoder)!r} holds BertModel, which is not a causal language model; pass a decoder" in err
+    assert (snapshot(tmp_path), sorted(p.name for p in tmp_path.iterdir())) == before  # no store, no checkpoints
+
+
+def test_resuming_a_run_whose_suite_has_no_held_out_tasks_is_refused_and_changes_nothing(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from practicum.store import open_store
+
+    tasks = tmp_path / "tasks.yaml"
+    tasks.write_text(NO_HELD_OUT)
+    db = tmp_path / "p.db"
+    # A run recorded before its suite was checked (an older practicum let it through), left 'running'.
+    config = config_from_dict({"policy": {"model": str(tiny_model_dir)}, "warmup": {"states": 0}}).to_dict()
+    with open_store(f"sqlite:///{db}") as store:
+        store.create_run(config={**config, "suite": "no-held-out", "task_files": [str(tasks)]})
+    before = snapshot(tmp_path), sorted(p.name for p in tmp_path.iterdir())
+    assert main(["practice", "--resume", "1", "--db", f"sqlite:///{db}"]) == 2
+    err = one_line_error(capsys)
+    assert "suite 'no-held-out' has no validation tasks" in err and "mark some tasks `split: validation`" in err
+    assert (snapshot(tmp_path), sorted(p.name for p in tmp_path.iterdir())) == before  # no checkpoints either
+    assert run_statuses(db) == [(1, "running")]  # as it was: it resumes once its task file is fixed
+
+
+def test_bad_input_found_after_the_run_started_marks_the_run_failed(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> int:  # stands in for a check only the started run can make
+        raise ConfigError("the base policy cannot be registered; fix it and resume")
+
+    monkeypatch.setattr("practicum.loop.practice.register_base_policy", refuse)
+    config = tmp_path / "run.yaml"
+    config.write_text(f"policy: {{model: '{tiny_model_dir}'}}\nrecipe: none\nwarmup: {{states: 0}}\n")
+    db = tmp_path / "p.db"
+    assert main(["practice", "--config", str(config), "--db", f"sqlite:///{db}"]) == 2
+    assert one_line_error(capsys) == "error: the base policy cannot be registered; fix it and resume"
+    assert run_statuses(db) == [(1, "failed")]  # not left 'running'
+
+
+# --------------------------------------------------------------------------- exit codes
+def test_run_with_an_endpoint_that_cannot_be_reached_exits_2_as_practice_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
+    assert main(["run", "--env", "frozenlake-4x4", "--policy", "m", "--endpoint", dead]) == 2
+    err = one_line_error(capsys)
+    assert "127.0.0.1:9" in err and "check that the server is running" in err
+    assert main(["practice", "--endpoint", dead, "--endpoint-model", "m", "--recipe", "none"]) == 2
+    assert "check that the server is running" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- resume
+def test_resume_where_there_is_no_store_says_so_and_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["practice", "--resume", "1"]) == 2
+    assert one_line_error(capsys) == (
+        "error: no run '1' to resume: there is no store at 'practicum.db'; pass --db with the URL of the store the "
+        "run was recorded in"
+    )
+    assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db"]) == 2
+    assert "there is no store at 'k9.db'" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_accepts_the_store_it_was_told_to_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from practicum.store import open_store
+
+    monkeypatch.chdir(tmp_path)
+    open_store("sqlite:///k9.db").close()
+    before = snapshot(tmp_path)
+    # The command practice prints after Ctrl-C, and the README's: --db is where the run is, not a new setting.
+    assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db"]) == 2
+    assert one_line_error(capsys) == "error: run 1 does not exist; use the id of an existing run"
+    assert snapshot(tmp_path) == before
+    assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--iterations", "3"]) == 2
+    assert "pass only --resume and --db" in one_line_error(capsys)

@@ -115,3 +115,30 @@ def test_envs_lists_every_domain_and_a_user_task_file(tmp_path, capsys: pytest.C
     assert "my-tasks" in out and "frozenlake-4x4" in out and "shop" in out
     assert main(["envs", "--tasks", str(tmp_path / "missing.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", ["80", None], ids=["COLUMNS=80", "piped"])
+def test_envs_at_80_columns_or_piped_keeps_every_column_readable(columns: str | None) -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    out = subprocess.run(  # a pipe, not a terminal: rich falls back to COLUMNS or 80
+        [sys.executable, "-m", "practicum.cli", "envs"], capture_output=True, text=True, check=True, env=env
+    ).stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [cell.strip() for cell in header.strip("┃").split("┃")] == [
+        "suite",
+        "domain",
+        "train",
+        "validation",
+        "test",
+        "example goal",
+    ]
+    row = next(line for line in lines if "frozenlake-4x4 " in line)
+    cells = [cell.strip() for cell in row.strip("│").split("│")]
+    assert cells[:5] == ["frozenlake-4x4", "game", "100000", "1000", "1000"]
+    assert cells[5].startswith("Reach the goal") and (cells[5].endswith("…") or cells[5].endswith("."))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from practicum.cli import main
 from practicum.doctor import Check, check_installation, check_store
+from practicum.errors import StoreError
 from practicum.store import open_store
 from tests.store.factories import make_episode
 
@@ -74,9 +76,53 @@ def test_a_newer_or_missing_store_is_reported_not_opened(tmp_path: Path) -> None
     con.close()
     [schema] = list(check_store(url))
     assert not schema.ok and "newer" in schema.detail and "upgrade practicum" in schema.fix
-    [missing] = list(check_store(f"sqlite:///{tmp_path / 'none.db'}"))
-    assert not missing.ok and "no store at" in missing.detail
+    assert main(["doctor", "--db", url, *NO_INSTALL]) == 1  # a finding about a store it could read
+    with pytest.raises(StoreError, match="no store at"):
+        check_store(f"sqlite:///{tmp_path / 'none.db'}")
     assert not (tmp_path / "none.db").exists()
+
+
+def test_an_older_store_is_a_finding_whose_fix_is_store_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    url = healthy_store(db)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE alembic_version SET version_num = '0004_sample_mode'")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    problems = failed(check_store(url))
+    assert f"practicum store upgrade --db {url}" in problems["schema"].fix
+    assert db.read_bytes() == before  # reported, not upgraded
+
+
+def other_programs_file(path: Path) -> Path:
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE users (name TEXT)")
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (other_programs_file, "holds another program's tables (users) and no practicum store"),
+        (lambda path: path.touch() or path, "holds no practicum store; run `practicum practice --db"),
+        (lambda path: path, "no store at"),
+    ],
+    ids=["another-program", "empty-file", "missing-file"],
+)
+def test_a_db_that_holds_no_practicum_store_is_bad_input_exit_2_and_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Callable[[Path], Path], message: str
+) -> None:
+    path = make(tmp_path / "app.db")
+    before = path.read_bytes() if path.exists() else None
+    assert main(["doctor", "--db", f"sqlite:///{path}", *NO_INSTALL]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: ") and message in " ".join(err.split()) and "\n" not in err
+    assert "practicum doctor" not in captured.out  # nothing was checked: no table of findings
+    assert (path.read_bytes() if path.exists() else None) == before
+    assert [p.name for p in tmp_path.iterdir()] == ([path.name] if before is not None else [])
 
 
 def test_stockfish_answers_the_handshake() -> None:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import get_args
 
-from practicum.agents.base import Critic, Policy
+from practicum.agents.base import Critic, Policy, StepContext
 from practicum.agents.critic import EndpointCritic, LocalCritic, critic_for
 from practicum.agents.endpoint import EndpointClient, EndpointPolicy
 from practicum.agents.local import DTypeName, LocalModel, LocalPolicy
@@ -82,6 +82,12 @@ def load_policy(config: PolicyConfig) -> Policy:
     if config.is_endpoint:
         return EndpointPolicy(_client(config), max_new_tokens=config.max_new_tokens, seed=config.seed)
     return LocalPolicy(_local_model(config), max_new_tokens=config.max_new_tokens, seed=config.seed)
+
+
+def probe(policy: Policy) -> None:
+    """Ask `policy` one tiny question: an endpoint that is unreachable or misconfigured raises `ModelError` here,
+    before any work, instead of turning every episode into an infrastructure failure."""
+    policy.score(StepContext(goal="check", observation="Say ok.", legal_actions=("ok",)), ["ok"])
 
 
 def load_critic(config: CriticConfig, policy: Policy) -> Critic:

@@ -7,8 +7,13 @@ Two endpoints are used, both standard:
   compute the shared prompt once.
 - `POST {base_url}/chat/completions` with `logprobs: true` samples free-text actions, and the critic's Yes or No.
 
-Servers differ in what they support. Where one returns no log-probs, a candidate's log-prob is None and
-ranking falls back to votes over sampled replies, then list order. Replies that are not valid JSON or not
+Servers differ in what they support, and the client finds out once per server (per client):
+- before the first scoring, a probe checks that echoed log-probs line up with the tokens they name (some
+  servers return them shifted by one token, or do not echo at all); where they do not, a candidate's
+  log-prob is None and ranking falls back to votes over sampled replies, then list order;
+- a server that will not take a list of prompts (llama.cpp and Ollama answer it with an error) is sent
+  one prompt per request from then on.
+`EndpointClient.capabilities` says in one line what was found. Replies that are not valid JSON or not
 shaped like the API are counted as invalid outputs, never raised. Connection errors, timeouts and 5xx
 replies are retried with exponential backoff; when the retries run out, `ModelError` says what failed.
 """
@@ -36,6 +41,20 @@ log = logging.getLogger(__name__)
 
 # Statuses that mean "this server or model is not the one you meant": retrying cannot help.
 _FATAL_STATUSES = {401: "the API key was refused", 403: "access is forbidden", 404: "no such route or model"}
+
+# Texts whose greedy next token probes echo alignment (see `EndpointClient.check_scoring`). Each ends where a
+# next token starts a word of its own, so that text + token splits into the same tokens plus that one; the
+# second is tried when the first one's token merged with the text all the same.
+_ECHO_PROBES = (
+    "Numbers: one, two, three, four, five, six.\nColours: red, green, blue.\n",
+    "Days of the week: Monday, Tuesday, Wednesday. The next day is",
+)
+# Echoed after the probe's token: a word the model does not expect there, so that its log-prob is far from the
+# token's and a log-prob shifted onto the token's place shows. The leading space keeps it a word of its own.
+_UNLIKELY_WORD = " zebra"
+# How far the same log-prob may differ between two requests: servers compute prompts and generated tokens
+# with different kernels (in bf16, a few hundredths apart); plus a share of the value itself.
+_ALIGNMENT_TOLERANCE = (0.1, 0.02)
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,24 @@ class EndpointScores:
     completion_tokens: int
     seconds: float
     invalid: int = 0  # 1 when the reply was unusable (not JSON, no choices)
+
+
+# The echo check's answer: whether echoed log-probs can score actions (None: cannot tell from these replies), and why.
+_Verdict = tuple[bool | None, str]
+
+
+@dataclass
+class _Cost:
+    """What a series of requests cost, added up (the probe and the scoring requests of one `score` call)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    invalid: int = 0
+
+    def scores(self, logprobs: list[float | None]) -> EndpointScores:
+        """`logprobs` with this cost."""
+        return EndpointScores(logprobs, self.prompt_tokens, self.completion_tokens, self.seconds, self.invalid)
 
 
 class _RequestRefused(Exception):
@@ -111,7 +148,10 @@ class EndpointClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self.usage = UsageCounter()
-        self.scoring_supported: bool | None = None  # unknown until the first scoring request
+        # Found out once per server (see `capabilities`): None until known.
+        self.scoring_supported: bool | None = None  # whether echoed log-probs score actions (checked by a probe)
+        self.scoring_note = "not checked yet"  # why, in words
+        self.batch_prompts: bool | None = None  # whether the completions API takes a list of prompts
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(timeout=timeout, headers=headers)
         self._tokenizer: Any = None
@@ -136,15 +176,29 @@ class EndpointClient:
         eos = getattr(self._tokenizer, "eos_token", None)
         return eos if isinstance(eos, str) else ""
 
+    @property
+    def capabilities(self) -> str:
+        """One line on how this server is used: how actions are ranked and why, and prompts per request."""
+        if self.scoring_supported is None:
+            ranking = f"scoring by echoed log-probs {self.scoring_note}"
+        elif self.scoring_supported:
+            ranking = f"actions scored by echoed log-probs ({self.scoring_note})"
+        else:
+            ranking = f"actions ranked by votes of sampled replies ({self.scoring_note})"
+        if self.batch_prompts is None:
+            return ranking
+        return f"{ranking}; {'several prompts' if self.batch_prompts else 'one prompt'} per completions request"
+
     # ------------------------------------------------------------------ HTTP
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        """POST JSON with retries; the decoded JSON, or None when the reply is not JSON (counted invalid).
+    def post(self, path: str, body: dict[str, Any], *, retries: int | None = None) -> Any:
+        """POST JSON with retries (`retries`, default `max_retries`); the decoded JSON, or None when the reply
+        is not JSON (counted invalid).
 
         Raises `ModelError` when the endpoint stays unreachable, keeps failing (5xx) or refuses the setup
         (401/403/404); raises `_RequestRefused` for other 4xx replies.
         """
         url = f"{self.base_url}/{path.lstrip('/')}"
-        attempts = self.max_retries + 1
+        attempts = (self.max_retries if retries is None else retries) + 1
         problem = ""
         for attempt in range(attempts):
             if attempt:
@@ -233,39 +287,174 @@ class EndpointClient:
     def score(self, prompt: str, completions: Sequence[str]) -> EndpointScores:
         """log p(completion + end-of-turn | prompt) from the completions API's echoed prompt log-probs.
 
-        One request for all completions. None for every completion when the server does not support it
-        (remembered: later calls do not ask again), None for one whose reply is unusable.
+        All completions in one request where the server takes a list of prompts, else one request each. None
+        for every completion when the server's echoed log-probs cannot be used (checked once, see
+        `check_scoring`; later calls do not ask again), None for one whose reply is unusable. The returned
+        cost includes the check's requests when this call made them.
         """
         if not completions or self.scoring_supported is False:
             return EndpointScores([None] * len(completions), 0, 0, 0.0)
+        cost = _Cost()
+        if self.scoring_supported is None:
+            self._check_scoring(cost)
+            if not self.scoring_supported:  # False, or None: the probe's replies were unusable
+                return cost.scores([None] * len(completions))
         texts = [prompt + c + self.end_of_turn for c in completions]
+        invalid_before = cost.invalid
+        logprobs, refused = self._score_texts(texts, len(prompt), cost)
+        garbage = cost.invalid > invalid_before
+        if refused or (not garbage and all(lp is None for lp in logprobs)):
+            self._set_scoring(False, "the server refused or ignored a scoring request")  # do not ask again
+        return cost.scores(logprobs)
+
+    def check_scoring(self) -> EndpointScores:
+        """Check whether this server's echoed prompt log-probs can score actions; return what the check cost.
+
+        `score` runs this once before its first request. The probe asks for the model's greedy next token
+        after a fixed text, with the text echoed (the token's log-prob comes back with it), then echoes the
+        text, that token and an unlikely word: the token's log-prob must come back at the token's own offset,
+        the same up to rounding. A server that shifts echoed log-probs by one token answers the unlikely word's
+        (or the text's last token's) log-prob there instead.
+        Sets `scoring_supported` (left None when the replies were unusable) and `scoring_note`.
+        """
+        cost = _Cost()
+        self._check_scoring(cost)
+        return cost.scores([])
+
+    def _check_scoring(self, cost: _Cost) -> None:
+        verdict: bool | None = None
+        note = ""
+        for probe in _ECHO_PROBES:
+            verdict, note = self._probe_echo(probe, cost)
+            if verdict is not None or cost.invalid:
+                break
+        if verdict is None and cost.invalid:
+            self.scoring_note = f"not checked yet: {note}"  # an unusable reply says nothing: check next time
+            return
+        if verdict is None:
+            verdict, note = False, f"cannot check that echoed log-probs line up: {note}"
+        self._set_scoring(verdict, note)
+
+    def _set_scoring(self, supported: bool, note: str) -> None:
+        self.scoring_supported, self.scoring_note = supported, note
+        level = logging.INFO if supported else logging.WARNING  # votes rank worse: worth a warning
+        log.log(level, "model endpoint %s: %s", self.base_url, self.capabilities)
+
+    def _probe_echo(self, text: str, cost: _Cost) -> _Verdict:
+        """One alignment probe on `text` (see `check_scoring`): the verdict (None: cannot tell) and why."""
+        first = self._echoed(text, cost)
+        if isinstance(first, tuple):
+            return first
+        generated = next((t for t in first if t.start >= len(text)), None)  # the greedy next token
+        if generated is None or generated.logprob is None or not generated.text:
+            return False, "the server echoes no log-prob for the token it generates"
+        second = self._echoed(text + generated.text + _UNLIKELY_WORD, cost)
+        if isinstance(second, tuple):
+            return second
+        again = next((t for t in second if t.start == len(text) and t.text == generated.text), None)
+        if again is None or again.logprob is None:
+            return None, f"the probe's next token {generated.text!r} did not come back as one token"
+        absolute, relative = _ALIGNMENT_TOLERANCE
+        if abs(again.logprob - generated.logprob) <= absolute + relative * abs(generated.logprob):
+            return True, "checked: echoed log-probs line up with their tokens"
+        return False, (
+            f"echoed log-probs do not line up with their tokens: token {generated.text!r} came back with "
+            f"{again.logprob:.3f}, {generated.logprob:.3f} when generated (shifted by a token?)"
+        )
+
+    def _echoed(self, text: str, cost: _Cost) -> list[_Token] | _Verdict:
+        """The echoed tokens of one probe request for `text`, or the verdict their absence gives, and why."""
+        data, refused = self._echo(text, cost, note="echo refused; ranking falls back to votes")
+        if refused:
+            return False, "the server refuses echo with log-probs"
+        choices = _choices(data)
+        if not choices:
+            return None, "unusable reply to the echo probe"  # says nothing about the server: ask again later
+        tokens = _echoed_tokens(choices[0], text)
+        if tokens is None:
+            return False, "the server does not echo the prompt's log-probs"
+        echoed = str(choices[0].get("text"))
+        if any(t.text is not None and not echoed.startswith(t.text, t.start) for t in tokens if t.start < len(text)):
+            return False, "the echoed tokens do not match the text at their offsets"
+        return tokens
+
+    def _score_texts(self, texts: list[str], start: int, cost: _Cost) -> tuple[list[float | None], bool]:
+        """Each text's log-prob from `start` on, and whether the server refused the request."""
+        if len(texts) > 1 and self.batch_prompts is not False:
+            batched = self._score_list(texts, start, cost)
+            if batched is not None:
+                return batched
+        logprobs: list[float | None] = []
+        for i, text in enumerate(texts):
+            data, refused = self._echo(text, cost)
+            if refused:
+                return logprobs + [None] * (len(texts) - i), True
+            logprobs += _parse_echo_scores(data, [text], start=start)
+        return logprobs, False
+
+    def _score_list(self, texts: list[str], start: int, cost: _Cost) -> tuple[list[float | None], bool] | None:
+        """All texts in one request; None when the server did not take the list (it is then never sent one)."""
+        if self.batch_prompts:  # known to work: a failure now is the server's, as for any request
+            data, refused = self._echo(texts, cost)
+            return _parse_echo_scores(data, texts, start=start), refused
+        problem = ""
+        try:
+            # The first list goes without retries: a server that takes one prompt per request may answer it with
+            # a 5xx, and retrying would only delay the step before one prompt per request is tried.
+            data, refused = self._echo(texts, cost, retries=0, count_garbage=False, note="a list of prompts refused")
+        except ModelError as exc:  # keep what the server said, not the advice for a server that is down
+            data, refused, problem = None, True, str(exc).split("last: ", 1)[-1].split("; check", 1)[0]
+        choices = _choices(data)
+        if not refused and choices is not None and len(choices) == len(texts):
+            self.batch_prompts = True
+            log.info("model endpoint %s: %s", self.base_url, self.capabilities)
+            return _parse_echo_scores(data, texts, start=start), False
+        self.batch_prompts = False
+        answer = problem or ("a refusal" if refused else f"{0 if choices is None else len(choices)} choice(s)")
+        log.warning(
+            "model endpoint %s answered a list of %d prompts with %s; it is sent one prompt per request from now on",
+            self.base_url,
+            len(texts),
+            answer,
+        )
+        return None
+
+    def _echo(
+        self,
+        prompt: str | list[str],
+        cost: _Cost,
+        *,
+        retries: int | None = None,
+        count_garbage: bool = True,
+        note: str = "scoring by echoed log-probs refused; ranking falls back to votes",
+    ) -> tuple[Any, bool]:
+        """One echo request (greedy, one generated token); its data and whether it was refused, cost counted."""
         body = {
             "model": self.model,
-            "prompt": texts,
+            "prompt": prompt,
             "max_tokens": 1,  # some servers refuse 0; the generated token lies outside every span
             "temperature": 0.0,
             "echo": True,
             "logprobs": 1,
         }
-        data, seconds, refused = self._request(
-            "completions", body, "scoring by echoed log-probs refused; ranking falls back to votes"
-        )
-        logprobs = _parse_echo_scores(data, texts, start=len(prompt))
-        garbage = not refused and _choices(data) is None
-        if refused or (not garbage and all(lp is None for lp in logprobs)):
-            self.scoring_supported = False  # the server ignores echo/logprobs: do not ask again
-        elif any(lp is not None for lp in logprobs):
-            self.scoring_supported = True
+        data, seconds, refused = self._request("completions", body, note, retries=retries)
+        garbage = int(count_garbage and not refused and _choices(data) is None)
         prompt_tokens, completion_tokens = _usage(data)
-        self._count(prompt_tokens, completion_tokens, seconds, int(garbage))
-        return EndpointScores(logprobs, prompt_tokens, completion_tokens, seconds, int(garbage))
+        self._count(prompt_tokens, completion_tokens, seconds, garbage)
+        cost.prompt_tokens += prompt_tokens
+        cost.completion_tokens += completion_tokens
+        cost.seconds += seconds
+        cost.invalid += garbage
+        return data, refused
 
-    def _request(self, path: str, body: dict[str, Any], refused_note: str) -> tuple[Any, float, bool]:
+    def _request(
+        self, path: str, body: dict[str, Any], refused_note: str, *, retries: int | None = None
+    ) -> tuple[Any, float, bool]:
         """POST `body`: the reply's data (None when the server refused the request, logged with `refused_note`),
         the seconds it took, and whether it was refused."""
         started = time.perf_counter()
         try:
-            data, refused = self.post(path, body), False
+            data, refused = self.post(path, body, retries=retries), False
         except _RequestRefused as exc:
             log.warning("%s: %s", refused_note, exc)
             data, refused = None, True
@@ -349,7 +538,17 @@ def _parse_echo_scores(data: Any, texts: Sequence[str], *, start: int) -> list[f
     return [_span_logprob(choice, text, start) for choice, text in zip(choices, texts, strict=True)]
 
 
-def _span_logprob(choice: dict[str, Any], text: str, start: int) -> float | None:
+@dataclass(frozen=True)
+class _Token:
+    """One echoed token: its text (None if the server gave none), where it starts, its log-prob (None if none)."""
+
+    text: str | None
+    start: int
+    logprob: float | None
+
+
+def _echoed_tokens(choice: dict[str, Any], text: str) -> list[_Token] | None:
+    """The tokens of a completions choice that echoed `text`, or None when it did not echo it with log-probs."""
     logprobs = choice.get("logprobs")
     if not isinstance(logprobs, dict):
         return None
@@ -366,16 +565,30 @@ def _span_logprob(choice: dict[str, Any], text: str, start: int) -> float | None
         for token in tokens:
             offsets.append(position)
             position += len(token) if isinstance(token, str) else 0
+    return [
+        _Token(
+            token if isinstance(token, str) else None,
+            offset,
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None,
+        )
+        for token, offset, value in zip(tokens, offsets, values, strict=True)
+    ]
+
+
+def _span_logprob(choice: dict[str, Any], text: str, start: int) -> float | None:
+    tokens = _echoed_tokens(choice, text)
+    if tokens is None:
+        return None
     total, seen = 0.0, 0
-    for i, (offset, value) in enumerate(zip(offsets, values, strict=True)):
-        end = offsets[i + 1] if i + 1 < len(offsets) else offset + 1
+    for i, token in enumerate(tokens):
+        end = tokens[i + 1].start if i + 1 < len(tokens) else token.start + 1
         # A token counts when it covers part of the completion; one that straddles the boundary (a space
         # that ends the prompt merged into the completion's first word) counts too: it is the closest there is.
-        if end <= start or offset >= len(text):
+        if end <= start or token.start >= len(text):
             continue
-        if not isinstance(value, int | float):
+        if token.logprob is None:
             return None
-        total += float(value)
+        total += token.logprob
         seen += 1
     return total if seen else None
 

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,50 @@ def resolve_dtype(dtype: DTypeName, device: torch.device) -> torch.dtype:
     raise ConfigError(f"dtype must be 'float32', 'bfloat16' or 'auto', got {dtype!r}")
 
 
+# The class names of text generators; the few that end otherwise are in transformers' causal-LM mapping. An
+# encoder ("BertModel", "BertForMaskedLM") or a seq2seq model ("T5ForConditionalGeneration") is neither.
+_CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
+
+
+def check_causal_lm(model_dir: str | Path) -> None:
+    """Refuse a model directory whose saved architecture cannot generate text (an encoder, a classifier).
+
+    The config's `architectures` (the class `save_pretrained` was called on) decides: the model type alone does
+    not, since transformers maps encoder types such as "bert" to a causal-LM head too, so a saved `BertModel`
+    would pass and fail only later, at its tokenizer or its first generation. Reads config.json only.
+    """
+    import json
+
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    path = Path(model_dir).expanduser()
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"cannot read the model config {str(path / 'config.json')!r} ({reason}); pass the directory that "
+            "save_pretrained wrote"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{str(path / 'config.json')!r} does not hold a JSON object; it is not a model config")
+    architectures = config.get("architectures") or []
+    known = set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values())
+    if architectures:
+        if any(isinstance(a, str) and (a in known or a.endswith(_CAUSAL_LM_SUFFIXES)) for a in architectures):
+            return
+        saved = ", ".join(str(a) for a in architectures)
+    else:  # a config saved on its own names no class: the model type is all there is to go on
+        model_type = config.get("model_type")
+        if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+            return
+        saved = f"a {model_type!r} model" if model_type else "a model of no known type"
+    raise ConfigError(
+        f"{str(path)!r} holds {saved}, which is not a causal language model; pass a decoder saved with its "
+        "language-model head (e.g. a LlamaForCausalLM, Qwen2ForCausalLM or GPT2LMHeadModel directory)"
+    )
+
+
 @dataclass(frozen=True)
 class Scored:
     """Log-probabilities of candidate completions after one prompt, and what computing them cost."""
@@ -113,11 +158,18 @@ class LocalModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(model_dir).expanduser()
+        # The fix names the CLI's spelling: most who get this typed a path after --policy or --model.
+        builtin = "or 'default' for the built-in SmolLM2 (practicum run --policy default)"
+        if not path.exists():
+            raise ModelError(
+                f"model directory {str(path)!r} does not exist; pass a Hugging Face model directory, {builtin}"
+            )
         if not (path / "config.json").is_file():
             raise ModelError(
-                f"{path} is not a model directory (no config.json); pass a local Hugging Face model "
-                "directory, or use practicum.agents.default.default_model_dir() for the built-in model"
+                f"{str(path)!r} is not a model directory (no config.json); pass the directory that save_pretrained "
+                f"wrote, {builtin}"
             )
+        check_causal_lm(path)
         if score_batch_size < 1:
             raise ConfigError(f"score_batch_size must be >= 1, got {score_batch_size}")
         if prefix_block < 1:
@@ -413,8 +465,12 @@ class LocalPolicy(Policy):
     """`Policy` on a `LocalModel`: legal actions are scored (top-k by log-prob), free text is sampled.
 
     `seed` seeds the sequence of per-call seeds used when `propose` gets none, so a run is reproducible.
-    `max_new_tokens` bounds a free-text action.
+    `max_new_tokens` bounds a free-text action. Scores of legal actions are remembered per prompt (up to
+    `SCORE_CACHE` prompts): search meets the same state again through other move orders and in the next
+    move's tree, and the weights never change under a policy, so the answer is the same.
     """
+
+    SCORE_CACHE = 4096
 
     def __init__(self, model: LocalModel, *, max_new_tokens: int = 32, seed: int = 0) -> None:
         if max_new_tokens < 1:
@@ -423,6 +479,7 @@ class LocalPolicy(Policy):
         self.max_new_tokens = max_new_tokens
         self.name = model.name
         self._seeds = random.Random(seed)
+        self._scored: OrderedDict[tuple[str, tuple[str, ...]], Proposal] = OrderedDict()
 
     @classmethod
     def load(
@@ -450,10 +507,19 @@ class LocalPolicy(Policy):
         return self.model.render(prompts.policy_messages(context))
 
     def score(self, context: StepContext, actions: Sequence[str]) -> Proposal:
-        """The log-probability of each action as the reply, in the given order (one batched pass)."""
+        """The log-probability of each action as the reply, in the given order (one batched pass).
+
+        A prompt and actions scored before are answered from memory, with no tokens or seconds spent.
+        """
         prompt = self.prompt(context)
+        key = (prompt, tuple(actions))
+        if (known := self._scored.get(key)) is not None:
+            self._scored.move_to_end(key)
+            return dataclasses.replace(
+                known, candidates=list(known.candidates), prompt_tokens=0, completion_tokens=0, seconds=0.0
+            )
         scored = self.model.score(prompt, list(actions))
-        return Proposal(
+        proposal = Proposal(
             prompt=prompt,
             candidates=[Candidate(a, lp) for a, lp in zip(actions, scored.logprobs, strict=True)],
             prompt_tokens=scored.prompt_tokens,
@@ -461,6 +527,10 @@ class LocalPolicy(Policy):
             seconds=scored.seconds,
             prompt_version=prompts.PROMPT_VERSION,
         )
+        self._scored[key] = proposal
+        if len(self._scored) > self.SCORE_CACHE:
+            self._scored.popitem(last=False)
+        return proposal
 
     def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
         """The top-k legal actions by log-prob, or up to k distinct sampled free-text actions."""

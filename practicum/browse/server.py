@@ -10,13 +10,12 @@ import ipaddress
 import socket
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import uvicorn
 
 from practicum.browse.app import create_app
-from practicum.errors import ConfigError, StoreError
-from practicum.store import Store, open_store, parse_url
+from practicum.errors import ConfigError
+from practicum.store import Store, open_store
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -24,17 +23,9 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 
 
 def open_existing_store(db_url: str | None) -> Store:
-    """Open the store at `db_url` (default `sqlite:///practicum.db`); a SQLite file that does not exist is a
-    `StoreError`, not a new empty store."""
-    url = parse_url(db_url)
-    database = url.database
-    is_file = url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
-    if is_file and not Path(str(database)).exists():
-        raise StoreError(
-            f"no store at {database!r}; run `practicum practice` to create one, or pass --db with the URL of "
-            "an existing store"
-        )
-    return open_store(url)
+    """Open the store at `db_url` (default `sqlite:///practicum.db`) as it is: no store there, or an older one,
+    is a `StoreError`, and nothing is created or upgraded (browsing is a read)."""
+    return open_store(db_url, create=False, upgrade=False)
 
 
 def is_loopback(host: str) -> bool:

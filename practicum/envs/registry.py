@@ -87,6 +87,7 @@ class Suite:
 
 
 _REGISTRY: dict[str, Suite] = {}
+_FROM_TASK_FILES: dict[str, str] = {}  # suite name -> the user task file that registered it
 _loaded = False
 
 
@@ -94,6 +95,22 @@ def register(suite: Suite) -> Suite:
     """Add a suite to the registry (re-registering the same name replaces it)."""
     _REGISTRY[suite.name] = suite
     return suite
+
+
+def register_task_file_suite(suite: Suite, path: str) -> Suite:
+    """Register the suite of a user's task file; the name of a built-in suite is refused, not replaced.
+
+    A task file may be loaded again (each worker process loads the run's files), and a suite of one task file
+    may replace another's; only the built-in suites are protected.
+    """
+    load_builtin_suites()
+    if suite.name in _REGISTRY and suite.name not in _FROM_TASK_FILES:
+        raise ConfigError(
+            f"{path}: suite {suite.name!r} is the name of a built-in suite, which a task file may not replace; "
+            f"name yours differently (e.g. suite: my-{suite.name})"
+        )
+    _FROM_TASK_FILES[suite.name] = path
+    return register(suite)
 
 
 def load_builtin_suites() -> None:

@@ -15,11 +15,14 @@ safe to run again after a kill part-way through it:
 from __future__ import annotations
 
 import dataclasses
+import json
 import operator
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -67,6 +70,55 @@ class Reporter:
     row: Callable[[dict[str, Any]], None] = lambda row: None
 
 
+class NodeClock:
+    """The time the node now running has spent, over every attempt at it.
+
+    LangGraph saves a node's update (and `elapsed_s` with it) only when the node returns, so a node stopped part-way
+    (Ctrl-C, `kill -9`) would lose its time, and a resumed run would get more time budget than was asked for.
+    The clock writes the node's time so far to a small file beside the graph's checkpoint, when the node raises
+    and after its episodes (at most once a second); the next attempt at the same node (the same name, iteration
+    and history length: the state it was checkpointed with) starts from there. Downtime between a kill and a
+    resume is not counted.
+    """
+
+    SAVE_EVERY_S = 1.0
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.key = ""
+        self.carried = 0.0  # spent by earlier attempts at this node
+        self.started = self.saved_at = time.monotonic()
+
+    def start(self, key: str) -> None:
+        """A node begins: carry over what earlier, unsaved attempts at it spent."""
+        self.key, self.carried = key, 0.0
+        self.started = self.saved_at = time.monotonic()
+        try:
+            saved = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return  # no earlier attempt (or a torn file: lose its seconds, not the run)
+        if isinstance(saved, dict) and saved.get("node") == key:
+            self.carried = float(saved.get("seconds", 0.0))
+
+    def spent(self) -> float:
+        """Seconds this node has spent, earlier attempts included."""
+        return self.carried + time.monotonic() - self.started
+
+    def save(self, *, at_most_every_s: float = 0.0) -> None:
+        """Write the time spent so far, so that a kill after this point loses at most what follows."""
+        now = time.monotonic()
+        if not self.key or now - self.saved_at < at_most_every_s:
+            return
+        self.saved_at = now
+        partial = self.path.with_name(self.path.name + ".part")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps({"node": self.key, "seconds": self.spent()}))
+            os.replace(partial, self.path)  # whole or not at all
+        except OSError:
+            pass  # a full or read-only disk costs the time budget these seconds, never the run or its real error
+
+
 @dataclass
 class LoopContext:
     """The live objects the graph's nodes use (never saved in the checkpoint)."""
@@ -79,6 +131,10 @@ class LoopContext:
     reporter: Reporter = field(default_factory=Reporter)
     stop_requested: Callable[[], bool] = lambda: False
     show_training: bool = False
+    clock: NodeClock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.clock = NodeClock(Path(self.checkpoint_dir) / "unsaved-time.json")
 
     def validation_tasks(self, iteration: int) -> list[Task]:
         """The validation tasks that decide iteration `iteration`'s promotion (1-based): the next
@@ -141,9 +197,13 @@ def build_graph(ctx: LoopContext, checkpointer: Any) -> Any:
 def _timed(ctx: LoopContext) -> Callable[[Callable[[LoopContext, LoopState], dict[str, Any]]], Any]:
     def wrap(node: Callable[[LoopContext, LoopState], dict[str, Any]]) -> Callable[[LoopState], dict[str, Any]]:
         def run(state: LoopState) -> dict[str, Any]:
-            start = time.monotonic()
-            update = node(ctx, state)
-            update["elapsed_s"] = state.get("elapsed_s", 0.0) + (time.monotonic() - start)
+            ctx.clock.start(f"{node.__name__}/{state.get('iteration', 0)}/{len(state.get('history', []))}")
+            try:
+                update = node(ctx, state)
+            except BaseException:  # stopped part-way: the next attempt at this node counts this time too
+                ctx.clock.save()
+                raise
+            update["elapsed_s"] = state.get("elapsed_s", 0.0) + ctx.clock.spent()
             return update
 
         run.__name__ = node.__name__
@@ -353,12 +413,17 @@ def _play_evaluation(ctx: LoopContext, state: LoopState, policy_id: int, tasks: 
 
 def _play(ctx: LoopContext, jobs: list[Job], phase: str) -> list[Played]:
     """Play every job with the configured workers; a stop request part-way raises `Interrupted`."""
+
+    def on_result(played: Played) -> None:
+        ctx.clock.save(at_most_every_s=NodeClock.SAVE_EVERY_S)  # a kill loses only the time since an episode ended
+        ctx.reporter.episode(played)
+
     played = play_all(
         jobs,
         ctx.runner,
         workers=ctx.config.workers,
         ray_address=ctx.config.ray_address,
-        on_result=ctx.reporter.episode,
+        on_result=on_result,
         should_stop=ctx.stop_requested,
     )
     if len(played) < len(jobs):

@@ -1,17 +1,22 @@
-"""One step of the loop by hand: `practicum train` (one round over a store) and `practicum eval` (one policy)."""
+"""One step of the loop by hand: `practicum train` (one round over a store), `practicum eval` (one policy),
+and `practicum run --db` (one episode played by hand, kept in a store)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from practicum.agents.config import CriticConfig, PolicyConfig
-from practicum.envs.core import SPLITS
+from practicum.envs.core import SPLITS, Task
 from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError
+from practicum.loop.convert import episode_record
 from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, RunnerSpec
-from practicum.provenance import run_record
+from practicum.provenance import record_run
 from practicum.search.config import SearchConfig
+from practicum.search.tree import EpisodeTree
 from practicum.store import Store, queries
 from practicum.trainer.config import TrainConfig
 from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy
@@ -39,14 +44,7 @@ def train_once(
         if data_run is not None:
             data_run_id = queries.get_run(s, data_run).id
     settings = {"command": "train", "method": method, "max_steps": max_steps, "data_run": data_run_id}
-    record = run_record(settings, {"train": config.seed}, argv)
-    run_id = store.create_run(
-        config=record["config"],
-        seeds=record["seeds"],
-        command=record["command"],
-        versions=record["versions"],
-        git_rev=record["git_revision"],
-    )
+    run_id = record_run(store, settings, {"train": config.seed}, argv)
     try:
         result = run_round(
             store,
@@ -70,19 +68,23 @@ def evaluate_once(
     policy: str,
     suite: str,
     split: str,
-    tasks: int,
+    limit: int,
     search: bool,
     simulations: int,
     max_steps: int | None,
     seed: int,
     argv: list[str],
+    task_files: Sequence[str] = (),
 ) -> EvalReport:
-    """Evaluate one stored policy on the first `tasks` tasks of a split, greedily or with search."""
+    """Evaluate one stored policy on the first `limit` tasks of a split, greedily or with search.
+
+    `task_files` are the user's task files whose suites `suite` may name (registered here and in the runner).
+    """
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; use --split train, --split validation or --split test")
-    if tasks < 1:
-        raise ConfigError(f"--tasks must be >= 1, got {tasks}")
-    chosen = get_suite(suite).tasks(split, limit=tasks)
+    if limit < 1:
+        raise ConfigError(f"--limit must be >= 1, got {limit}")
+    chosen = get_suite(suite).tasks(split, limit=limit)
     with store.session() as s:
         row = queries.get_policy(s, int(policy) if policy.isdigit() else policy)
         handle = PolicyHandle.of(row)
@@ -92,15 +94,16 @@ def evaluate_once(
             "`practicum practice --endpoint ... --recipe none`"
         )
     mode = "search" if search else "greedy"
-    config = {"command": "eval", "policy": handle.id, "suite": suite, "split": split, "tasks": tasks, "mode": mode}
-    record = run_record(config, {"eval": seed}, argv)
-    run_id = store.create_run(
-        config=record["config"],
-        seeds=record["seeds"],
-        command=record["command"],
-        versions=record["versions"],
-        git_rev=record["git_revision"],
-    )
+    config = {
+        "command": "eval",
+        "policy": handle.id,
+        "suite": suite,
+        "split": split,
+        "limit": limit,
+        "mode": mode,
+        "task_files": list(task_files),
+    }
+    run_id = record_run(store, config, {"eval": seed}, argv)
     spec = RunnerSpec(
         store.engine.url.render_as_string(hide_password=False),
         run_id,
@@ -110,6 +113,7 @@ def evaluate_once(
         SearchConfig(simulations=simulations),
         seed,
         max_steps,
+        task_files=tuple(task_files),
     )
     runner = EpisodeRunner(spec, store=store)
 
@@ -126,3 +130,25 @@ def evaluate_once(
         runner.close()
     store.finish_run(run_id)
     return report
+
+
+def store_episode(
+    store: Store,
+    tree: EpisodeTree,
+    *,
+    task: Task,
+    settings: dict[str, Any],
+    seed: int,
+    argv: list[str],
+    info: dict[str, Any] | None = None,
+) -> tuple[int, int]:
+    """Keep one episode played by hand (`practicum run --db`) as a run of its own, with the run's settings,
+    versions and git revision like any run; return (run id, episode id). `info` goes into the episode's info."""
+    run_id = record_run(store, {"command": "run", **settings}, {"run": seed}, argv)
+    try:
+        episode_id = store.write_episode(episode_record(tree, run_id=run_id, task=task, policy_id=None, info=info))
+    except BaseException:
+        store.finish_run(run_id, status="failed")
+        raise
+    store.finish_run(run_id)
+    return run_id, episode_id

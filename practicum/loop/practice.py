@@ -33,18 +33,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from sqlalchemy import select
 
-from practicum.agents.base import StepContext
-from practicum.agents.config import DEFAULT_MODEL
+from practicum.agents.config import DEFAULT_MODEL, PolicyConfig
 from practicum.envs.registry import get_suite, load_task_files
-from practicum.errors import ConfigError
+from practicum.errors import ConfigError, UnknownIdError
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec
 from practicum.loop.graph import Interrupted, LoopContext, Reporter, build_graph
 from practicum.loop.warmup import warm_up
-from practicum.provenance import run_record
+from practicum.provenance import record_run
 from practicum.store import Store, open_store, parse_url, queries
-from practicum.store.models import Run
+from practicum.store.models import Policy, Run
 from practicum.trainer.rounds import register_base_policy
 
 
@@ -71,7 +71,10 @@ def practice(
     """Run (or with `resume`, continue) a practice run; return how it ended.
 
     `stop`, when set, makes the loop stop at the next safe point (after the current episode), exactly as
-    SIGINT does; the run is then `interrupted` and can be resumed.
+    SIGINT does; the run is then `interrupted` and can be resumed. A second SIGINT stops at once, with the
+    same result. A run that ends on an exception (bad input found only after it started, a crash) is marked
+    `failed`; it too resumes from its last checkpoint once the cause is fixed. Bad input found before the run
+    is recorded raises a `PracticumError` with nothing written.
     """
     console = console or Console()
     stop = stop or threading.Event()
@@ -79,15 +82,55 @@ def practice(
     settings = config or config_from_dict({})  # the default suite's own defaults included
     if resume is None:
         _check_before_work(settings)  # before the store is touched: bad input writes nothing
-    store = open_store(store_url or (settings.store if resume is None else None))
+        store = open_store(store_url or settings.store)
+    else:
+        store = _open_for_resume(store_url, resume)
     try:
         if resume is not None:
             run_id, settings = _load_run(store, resume)
+            _check_before_work(settings)  # what changed since (a model moved, a server down) fails before any work
+            store.finish_run(run_id, status="running")
         else:
             run_id = _start_run(store, settings, argv)
-        return _run(store, settings, run_id, resume is not None, console, stop)
+        try:
+            return _run(store, settings, run_id, resume is not None, console, stop)
+        except KeyboardInterrupt:  # a Ctrl-C outside the graph (which stops itself): the run still resumes
+            _end_if_running(store, run_id, "interrupted")
+            console.print(f"[yellow]interrupted.[/] Resume with: [bold]{resume_command(run_id, store)}", soft_wrap=True)
+            return PracticeResult(run_id, "interrupted", stop_reason="stopped at once")
+        except BaseException:
+            # Bad input found only now, or a crash: the run is not running any more. `--resume` still continues
+            # it from its last checkpoint once the cause is fixed.
+            _end_if_running(store, run_id, "failed")
+            raise
     finally:
         store.close()
+
+
+def _end_if_running(store: Store, run_id: int, status: str) -> None:
+    """Mark a run that stopped on an exception, unless it had ended already (a Ctrl-C while its curve is drawn)."""
+    with store.session() as s:
+        row = s.get(Run, run_id)
+        running = row is not None and row.status == "running"
+    if running:
+        store.finish_run(run_id, status=status)
+
+
+def resume_command(run_id: int, store: Store) -> str:
+    """The command that continues run `run_id` of `store`."""
+    return f"practicum practice --resume {run_id} --db {store.url}"
+
+
+def _open_for_resume(store_url: str | None, run: str) -> Store:
+    """The store a resumed run was recorded in; a SQLite file that does not exist is an error, not a new store."""
+    url = parse_url(store_url)
+    database = url.database if url.get_backend_name() == "sqlite" else None
+    if database not in (None, "", ":memory:") and not Path(str(database)).expanduser().exists():
+        raise UnknownIdError(
+            f"no run {run!r} to resume: there is no store at {database!r}; pass --db with the URL of the store "
+            "the run was recorded in"
+        )
+    return open_store(url)
 
 
 def _run(
@@ -131,16 +174,20 @@ def _run(
     with _checkpointer(checkpoint_dir / "graph.sqlite") as saver, _sigint_sets(stop, console), view:
         graph = build_graph(ctx, saver)
         snapshot = graph.get_state(thread)
-        if resuming and not snapshot.next:
+        # A run stopped before its first checkpoint (in the warm-up, say) has no saved state: it starts afresh.
+        if resuming and not snapshot.next and snapshot.values:
             reason = "the run had already finished"
             values = snapshot.values
         else:
-            start = None if resuming and snapshot.next else _initial_state(ctx, run_id)
             try:
+                start = None if resuming and snapshot.next else _initial_state(ctx, run_id)
                 values = graph.invoke(start, thread)
                 reason = values.get("stop_reason")
             except Interrupted as exc:
                 status, reason = "interrupted", str(exc)
+                values = graph.get_state(thread).values
+            except KeyboardInterrupt:  # a second Ctrl-C: stop now; the last checkpoint still resumes
+                status, reason = "interrupted", "stopped at once"
                 values = graph.get_state(thread).values
             finally:
                 runner.close()
@@ -150,7 +197,7 @@ def _run(
     plot = draw_curve(history, curve, title=f"run {run_id} · {config.suite}")
     console.print(summary_table(run_id, history))
     if status == "interrupted":
-        console.print(f"[yellow]{reason}.[/] Resume with: [bold]practicum practice --resume {run_id} --db {store.url}")
+        console.print(f"[yellow]{reason}.[/] Resume with: [bold]{resume_command(run_id, store)}", soft_wrap=True)
     else:
         console.print(f"run {run_id}: {reason}. Learning curve: {plot}")
     return PracticeResult(run_id, status, history, reason, plot)
@@ -181,8 +228,13 @@ def _initial_state(ctx: LoopContext, run_id: int) -> dict[str, Any]:
 def _base_policy(ctx: LoopContext) -> int:
     policy = ctx.config.policy
     if policy.is_endpoint:
+        served = f"{policy.model}@{policy.base_url}-run{ctx.runner.spec.run_id}"
+        with ctx.store.session() as s:  # registered already by a try stopped before its first checkpoint
+            existing = s.scalar(select(Policy.id).where(Policy.name == served))
+        if existing is not None:
+            return int(existing)
         return ctx.store.register_policy(
-            name=f"{policy.model}@{policy.base_url}-run{ctx.runner.spec.run_id}",
+            name=served,
             base_model=policy.model,
             iteration=0,
             state="promoted",
@@ -202,14 +254,7 @@ def _base_policy(ctx: LoopContext) -> int:
 
 
 def _start_run(store: Store, config: PracticeConfig, argv: list[str] | None) -> int:
-    record = run_record(config.to_dict(), {"run": config.seed, "search": config.search.seed}, argv)
-    return store.create_run(
-        config=record["config"],
-        seeds=record["seeds"],
-        command=record["command"],
-        versions=record["versions"],
-        git_rev=record["git_revision"],
-    )
+    return record_run(store, config.to_dict(), {"run": config.seed, "search": config.search.seed}, argv)
 
 
 def _load_run(store: Store, run: str) -> tuple[int, PracticeConfig]:
@@ -238,41 +283,54 @@ def _check_before_work(config: PracticeConfig) -> None:
                 )
         finally:
             env.close()
-    model = config.policy.model
-    if not config.policy.is_endpoint and model != DEFAULT_MODEL:
-        path = Path(model)
-        if not path.is_dir():
-            raise ConfigError(f"model directory {model!r} does not exist; pass a local Hugging Face model directory")
-        if not (path / "config.json").exists():
-            raise ConfigError(
-                f"{model!r} is not a Hugging Face model directory (no config.json); pass the directory that "
-                "save_pretrained wrote"
-            )
-        _check_causal_lm(path)
-    if config.policy.is_endpoint:
-        from practicum.agents.config import load_policy
-
-        policy = load_policy(config.policy)
-        try:  # one tiny request: an unreachable or misconfigured endpoint raises ModelError here, not mid-run
-            policy.score(StepContext(goal="check", observation="Say ok.", legal_actions=("ok",)), ["ok"])
-        finally:
-            policy.close()
+    backends = [config.policy] + ([config.critic.backend] if config.critic.backend is not None else [])
+    for backend in backends:
+        if backend.is_endpoint:
+            _check_endpoint(backend)
+        else:
+            _check_local_model(backend)
 
 
-def _check_causal_lm(path: Path) -> None:
-    """Refuse a model directory whose architecture cannot generate text (an encoder, a classifier)."""
-    from transformers import AutoConfig
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+def _check_local_model(policy: PolicyConfig) -> None:
+    """A local model that would only fail once loaded in a worker: a missing directory, an encoder, a tokenizer
+    with no end-of-turn token, a GPU that is not there."""
+    from practicum.agents.local import check_causal_lm, resolve_device
+
+    resolve_device(policy.device)  # device="cuda" on a machine without one
+    if policy.model == DEFAULT_MODEL:
+        return
+    path = Path(policy.model).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"model directory {policy.model!r} does not exist; pass a local Hugging Face model directory")
+    if not (path / "config.json").exists():
+        raise ConfigError(
+            f"{policy.model!r} is not a Hugging Face model directory (no config.json); pass the directory that "
+            "save_pretrained wrote"
+        )
+    check_causal_lm(path)
+    from transformers import AutoTokenizer
 
     try:
-        model_type = AutoConfig.from_pretrained(path).model_type
+        tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the model config in {str(path)!r}: {str(exc).splitlines()[0]}") from None
-    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot load the tokenizer in {str(path)!r}: {first}") from None
+    if tokenizer.eos_token_id is None:
         raise ConfigError(
-            f"{str(path)!r} holds a {model_type!r} model, which is not a causal language model; pass a "
-            "decoder (e.g. a Llama, Qwen or SmolLM directory)"
+            f"the tokenizer in {str(path)!r} has no eos_token, so a reply would never end; set eos_token in its "
+            "tokenizer_config.json"
         )
+
+
+def _check_endpoint(backend: PolicyConfig) -> None:
+    """One tiny request: a server that is down or misconfigured fails here, not in every episode."""
+    from practicum.agents.config import load_policy, probe
+
+    policy = load_policy(backend)
+    try:
+        probe(policy)
+    finally:
+        policy.close()
 
 
 def checkpoint_root(config: PracticeConfig, store: Store) -> Path:

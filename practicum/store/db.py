@@ -3,8 +3,9 @@
 `open_store(url)` is the one entry point. It accepts any SQLAlchemy URL (default `sqlite:///practicum.db`
 in the working directory); `postgresql://` and `postgres://` mean PostgreSQL through psycopg 3. Every
 problem a user can cause (a malformed URL, an unknown dialect, a missing directory, an unreachable server,
-a store written by a newer practicum) is a `StoreError` whose one line names the problem and the fix, raised
-before anything is written.
+a store written by a newer practicum, a database holding another program's tables) is a `StoreError` whose
+one line names the problem and the fix, raised before anything is written. Read-only commands open with
+`create=False, upgrade=False`: a read never creates a store or migrates one.
 
 SQLite is set up so that several processes can write one store at once: WAL journal, `foreign_keys=ON`,
 a busy timeout, and `BEGIN IMMEDIATE` for write transactions (a deferred transaction that later needs the
@@ -13,15 +14,17 @@ write lock fails at once instead of waiting, so writers take the lock up front).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
 from practicum.errors import StoreError
-from practicum.store.migrate import ensure_schema
+from practicum.store.migrate import check_known, ensure_schema, head_revision, stored_revision
 from practicum.store.store import Store
 
 DEFAULT_URL = "sqlite:///practicum.db"
@@ -139,21 +142,111 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_s: float, memory: bool) ->
 def open_store(
     url: str | URL | None = None,
     *,
+    create: bool = True,
+    upgrade: bool = True,
     busy_timeout_s: float = 60.0,
     connect_timeout_s: float = 5.0,
     retry_for_s: float = 60.0,
 ) -> Store:
-    """Open (creating or upgrading if needed) the trajectory store at `url` and return it.
+    """Open (creating or upgrading if allowed) the trajectory store at `url` and return it.
 
-    `url` is any SQLAlchemy URL; None means `sqlite:///practicum.db` in the working directory. A new store
-    is created at the newest schema, an older one is upgraded in place, and one written by a newer practicum
-    is refused. Raises `StoreError` (nothing written) when the URL is unusable or the database unreachable.
+    `url` is any SQLAlchemy URL; None means `sqlite:///practicum.db` in the working directory. A missing file
+    or an empty database gets a new store at the newest schema (with `create=False` it is refused instead),
+    an older store is upgraded in place (with `upgrade=False` it is refused instead), and one written by a
+    newer practicum is refused. A database holding another program's tables is always refused: practicum
+    never adds its tables beside them. A refusal is a `StoreError` raised before anything is written: the
+    database is first inspected through a connection that only reads. With `create=False, upgrade=False`
+    opening writes nothing at all, which is what read-only commands use.
+
     Close the store (or use it as a context manager) when done; open one per process. Episode writes retry
     with backoff for up to `retry_for_s` seconds while the database is unreachable.
     """
-    engine = make_engine(url, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+    parsed = parse_url(url)
+    revision = _probe_revision(parsed, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+    _check_openable(parsed, revision, create=create, upgrade=upgrade)
+    engine = make_engine(parsed, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
+    if revision != head_revision():  # a new store to create or an older one to upgrade
+        with _store_errors(engine):
+            ensure_schema(engine.execution_options(**{WRITE_OPTION: True}), shown=mask(parsed))
+    return Store(engine, write_engine=engine.execution_options(**{WRITE_OPTION: True}), retry_for_s=retry_for_s)
+
+
+def read_revision(url: str | URL | None = None, *, connect_timeout_s: float = 5.0) -> str:
+    """Reading only, the schema revision of the practicum store at `url` (known to this practicum or not).
+
+    Raises `StoreError`, with nothing created or written, when there is no practicum store there: a SQLite
+    file that does not exist, an empty database, another program's tables, a file that is not a database,
+    an unreachable server.
+    """
+    parsed = parse_url(url)
+    revision = _probe_revision(parsed, busy_timeout_s=5.0, connect_timeout_s=connect_timeout_s)
+    if revision is None:
+        raise StoreError(_no_store(parsed))
+    return revision
+
+
+def _check_openable(parsed: URL, revision: str | None, *, create: bool, upgrade: bool) -> None:
+    if revision is None:
+        if not create:
+            raise StoreError(_no_store(parsed))
+        return
+    check_known(revision)
+    if revision != head_revision() and not upgrade:
+        shown = mask(parsed)
+        raise StoreError(
+            f"{shown} has schema revision {revision}, older than this practicum's {head_revision()}; "
+            f"upgrade it with `practicum store upgrade --db {shown}` (back it up first)"
+        )
+
+
+def _probe_revision(parsed: URL, *, busy_timeout_s: float, connect_timeout_s: float) -> str | None:
+    # Inspect the database before practicum's own engine touches it: that engine switches a SQLite file to
+    # WAL on connect, which rewrites the header of a file that may belong to another program.
+    if _is_missing_or_memory(parsed):
+        return None  # nothing there yet (a new in-memory database is always empty)
+    if parsed.get_backend_name() == "sqlite":
+        # The driver's defaults and no pragmas: reading the table list writes nothing, even to a 0-byte file.
+        engine = create_engine(parsed, poolclass=NullPool, connect_args={"timeout": busy_timeout_s})
+    else:
+        engine = make_engine(parsed, busy_timeout_s=busy_timeout_s, connect_timeout_s=connect_timeout_s)
     try:
-        ensure_schema(engine.execution_options(**{WRITE_OPTION: True}))
+        with _store_errors(engine), engine.connect() as connection:
+            return stored_revision(connection, mask(parsed))
+    finally:
+        engine.dispose()
+
+
+def _is_missing_or_memory(url: URL) -> bool:
+    """Whether `url` names a SQLite database with nothing in it yet: in memory, or a file that does not exist."""
+    if url.get_backend_name() != "sqlite":
+        return False
+    if _is_memory(url):
+        return True
+    # A file: URI (?uri=true) is the driver's to resolve; it is inspected like any database.
+    return not url.query.get("uri") and not Path(str(url.database)).expanduser().exists()
+
+
+def _no_store(url: URL) -> str:
+    shown = mask(url)
+    if url.get_backend_name() == "sqlite" and _is_memory(url):
+        where = "a new in-memory database holds no practicum store"
+    elif _is_missing_or_memory(url):
+        where = f"no store at {url.database!r}"
+    else:
+        where = f"{shown} holds no practicum store"
+    return (
+        f"{where}; run `practicum practice --db {shown}` to create one, or pass --db with the URL of an existing store"
+    )
+
+
+@contextlib.contextmanager
+def _store_errors(engine: Engine) -> Iterator[None]:
+    """Turn the driver's errors while opening into one-line `StoreError`s that say how to fix them.
+
+    On any error the engine's connections are closed.
+    """
+    try:
+        yield
     except exc.OperationalError as e:
         engine.dispose()
         problem = _first_line(e)
@@ -167,7 +260,6 @@ def open_store(
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, write_engine=engine.execution_options(**{WRITE_OPTION: True}), retry_for_s=retry_for_s)
 
 
 def _first_line(error: exc.DBAPIError) -> str:

@@ -62,38 +62,75 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def ensure_schema(engine: Engine) -> str:
+def ensure_schema(engine: Engine, *, shown: str = "this database") -> str:
     """Create or upgrade the schema to the head revision in one transaction; return the head.
 
     Raises `StoreError` without changing anything if the database carries a revision this practicum does
-    not know, or holds practicum tables without a revision stamp.
+    not know, holds practicum tables without a revision stamp, or holds another program's tables and no
+    practicum store (practicum never adds its tables beside another program's). `shown` names the database
+    in those messages.
     """
     head = head_revision()
     with engine.connect() as connection, foreign_keys_off(connection), connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        tables = set(inspect(connection).get_table_names())
         heads = MigrationContext.configure(connection).get_current_heads()
-        unknown = sorted(set(heads) - known_revisions())
-        if unknown:
-            raise StoreError(
-                f"this store has schema revision {', '.join(unknown)}, which practicum {__version__} does not know: "
-                "it was written by a newer practicum; upgrade practicum (pip install -U practicum) to open it"
-            )
+        _refuse_foreign(tables, shown, fix="use a new file or an empty database for the store")
+        for revision in heads:
+            check_known(revision)
         if heads == (head,):
             return head
-        if not heads:
-            present = sorted(set(inspect(connection).get_table_names()) & set(TABLES))
-            if present:
-                raise StoreError(
-                    f"this database has practicum tables ({', '.join(present)}) but no schema revision, so it "
-                    "cannot be upgraded safely; use a new database or file for the store"
-                )
+        _refuse_unstamped(tables, heads, shown)
         try:
             command.upgrade(alembic_config(connection), "head")
         except CommandError as e:  # pragma: no cover - guarded by the unknown-revision check above
             raise StoreError(f"cannot upgrade the store: {e}; upgrade practicum") from None
         check_foreign_keys(connection)
     return head
+
+
+def stored_revision(connection: Connection, shown: str) -> str | None:
+    """Reading only: the schema revision of the practicum store in this database (None: it holds none yet).
+
+    Raises `StoreError` when the database holds another program's tables and no practicum store, or
+    practicum tables without a revision stamp. `shown` names the database in the message.
+    """
+    tables = set(inspect(connection).get_table_names())
+    _refuse_foreign(tables, shown, fix="pass --db with the URL of a practicum store, or of a new file")
+    heads = MigrationContext.configure(connection).get_current_heads() if tables else ()
+    _refuse_unstamped(tables, heads, shown)
+    return ", ".join(heads) or None
+
+
+def check_known(revision: str) -> None:
+    """Raise `StoreError` for a revision this practicum does not know (the store was written by a newer one)."""
+    if revision not in known_revisions():
+        raise StoreError(
+            f"this store has schema revision {revision}, which practicum {__version__} does not know: "
+            "it was written by a newer practicum; upgrade practicum (pip install -U practicum) to open it"
+        )
+
+
+def _refuse_foreign(tables: set[str], shown: str, *, fix: str) -> None:
+    # Tables but none of practicum's: another program's database. A lone alembic_version is left to the
+    # revision checks (empty after a downgrade to base; an unknown revision is refused there).
+    others = tables - {"alembic_version"}
+    if others and not others & set(TABLES):
+        listed = ", ".join(sorted(others)[:5]) + (", ..." if len(others) > 5 else "")
+        raise StoreError(
+            f"{shown} holds another program's tables ({listed}) and no practicum store; practicum leaves it "
+            f"untouched: {fix}"
+        )
+
+
+def _refuse_unstamped(tables: set[str], heads: tuple[str, ...], shown: str) -> None:
+    present = sorted(tables & set(TABLES))
+    if present and not heads:
+        raise StoreError(
+            f"{shown} has practicum tables ({', '.join(present)}) but no schema revision, so it cannot be "
+            "upgraded safely; use a new database or file for the store"
+        )
 
 
 @contextlib.contextmanager

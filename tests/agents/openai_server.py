@@ -16,6 +16,15 @@ and `POST /v1/chat/completions` (sampling with `logprobs` / `top_logprobs`) on 1
   what the client does with given replies, such as vote counting);
 - "verdicts": chat replies to the critic's question about one proposed action are `verdicts[action]` (PROSE
   for an action not in it), without log-probs, like a server that answers in text only.
+
+`traits` add behaviours of real servers on top of the mode, and combine:
+- "one_prompt": a completions request whose `prompt` is a list answers HTTP 500 (llama.cpp builds and Ollama
+  take one prompt per request);
+- "no_echo": completions ignore `echo` and answer the generated text only (llama.cpp), chat keeps log-probs;
+- "shifted_echo": echoed prompt log-probs are shifted by one token against the tokens they name (each prompt
+  token carries the next token's log-prob; the generated token's own is right);
+- "no_logprobs", "ignore_n": as the modes of those names.
+`SERVERS_LIKE` names the traits of the servers the README says practicum works with.
 """
 
 from __future__ import annotations
@@ -33,6 +42,16 @@ from practicum.agents.local import LocalModel
 
 PROSE = "Well, all of these look reasonable to me, it depends on what you want."
 
+# What the servers the README names do that matters to the client (their OpenAI-compatible APIs, as of the
+# builds these mimic): vLLM takes lists and echoes prompt log-probs; llama.cpp's server takes one prompt per
+# request, ignores `echo` and `n` but returns chat log-probs; Ollama takes one prompt, ignores `n`, and returns
+# no log-probs at all.
+SERVERS_LIKE: dict[str, tuple[str, ...]] = {
+    "vllm": (),
+    "llama.cpp": ("one_prompt", "no_echo", "ignore_n"),
+    "ollama": ("one_prompt", "no_logprobs", "ignore_n"),
+}
+
 
 class OpenAIServer:
     """Serve `model` as `model_name` at `base_url` (`http://127.0.0.1:<port>/v1`) until `stop()`."""
@@ -41,6 +60,7 @@ class OpenAIServer:
         self.model = model
         self.model_name = model_name
         self.mode = "ok"
+        self.traits: set[str] = set()
         self.fail_first = 2
         self.delay = 1.0
         self.scripted: list[str] = []
@@ -87,10 +107,14 @@ class OpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def reset(self, mode: str = "ok") -> None:
-        """Switch mode and forget earlier requests."""
+    def reset(self, mode: str = "ok", *traits: str) -> None:
+        """Switch mode and traits (see the module docstring) and forget earlier requests."""
         self.mode = mode
+        self.traits = set(traits)
         self.requests.clear()
+
+    def _has(self, behaviour: str) -> bool:
+        return self.mode == behaviour or behaviour in self.traits
 
     # ------------------------------------------------------------------ answers
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -113,8 +137,11 @@ class OpenAIServer:
         return 404, {"error": {"message": f"no route {path}"}}
 
     def _completions(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if isinstance(body["prompt"], list) and self._has("one_prompt"):
+            return 500, {"error": {"message": "'prompt' must be a string (this server takes one per request)"}}
         prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-        echo = bool(body.get("echo")) and self.mode not in {"no_logprobs", "scripted"}
+        ignored = self._has("no_logprobs") or self._has("no_echo") or self.mode == "scripted"
+        echo = bool(body.get("echo")) and not ignored
         if body.get("echo") and self.mode == "refuse_echo":
             return 400, {"error": {"message": "echo is not supported"}}
         choices, prompt_tokens = [], 0
@@ -130,10 +157,13 @@ class OpenAIServer:
             choice: dict[str, Any] = {"index": index, "finish_reason": "length", "logprobs": None}
             if echo and body.get("logprobs") is not None:
                 token_lps: list[float | None] = [None] + [float(logp[i - 1, ids[i]]) for i in range(1, len(ids))]
+                gen_lp = float(logp[-1, generated])
+                if self._has("shifted_echo"):  # each prompt token carries the next one's log-prob
+                    token_lps = [*token_lps[1:], gen_lp]
                 choice["text"] = text + gen_text
                 choice["logprobs"] = {
                     "tokens": [*(self.model.tokenizer.decode([i]) for i in ids), gen_text],
-                    "token_logprobs": [*token_lps, float(logp[-1, generated])],
+                    "token_logprobs": [*token_lps, gen_lp],
                     "text_offset": [*(start for start, _ in enc["offset_mapping"]), len(text)],
                     "top_logprobs": None,
                 }
@@ -156,7 +186,7 @@ class OpenAIServer:
 
     def _chat(self, body: dict[str, Any]) -> dict[str, Any]:
         prompt = self.model.render(body["messages"])
-        n = 1 if self.mode == "ignore_n" else int(body.get("n", 1))
+        n = 1 if self._has("ignore_n") else int(body.get("n", 1))
         if self.mode in {"prose", "scripted", "verdicts"}:
             if self.mode == "verdicts":
                 replies = [self.verdicts.get(self._proposed_action(body["messages"]) or "", PROSE)] * n
@@ -174,7 +204,7 @@ class OpenAIServer:
             max_new_tokens=int(body.get("max_tokens", 16)),
             seed=int(body.get("seed", 0)),
         )
-        want_logprobs = bool(body.get("logprobs")) and self.mode != "no_logprobs"
+        want_logprobs = bool(body.get("logprobs")) and not self._has("no_logprobs")
         top_n = int(body.get("top_logprobs") or 0)
         prompt_ids = self.model.encode(prompt)
         choices = []

@@ -7,12 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from practicum.agents.base import StepContext
 from practicum.agents.endpoint import EndpointClient, EndpointPolicy, _parse_echo_scores
 from practicum.agents.local import LocalModel, LocalPolicy
+from practicum.cli import main
 from practicum.errors import ConfigError, ModelError
-from tests.agents.openai_server import OpenAIServer
+from practicum.store import open_store
+from practicum.store.models import Episode
+from tests.agents.openai_server import SERVERS_LIKE, OpenAIServer
 
 LEGAL = ("left", "right", "up", "down", "click[buy now]")
 CONTEXT = StepContext(
@@ -31,7 +35,10 @@ def policy_on(server: OpenAIServer, tokenizer: Path | None = None, **kwargs: flo
 def test_endpoint_scores_equal_local_scores_in_one_request(
     openai_server: OpenAIServer, tiny_model_dir: Path, tiny_model: LocalModel
 ) -> None:
-    remote = policy_on(openai_server, tokenizer=tiny_model_dir).score(CONTEXT, LEGAL)
+    policy = policy_on(openai_server, tokenizer=tiny_model_dir)
+    policy.client.check_scoring()  # once per server, before the first scoring (tested on its own below)
+    openai_server.requests.clear()
+    remote = policy.score(CONTEXT, LEGAL)
     local = LocalPolicy(tiny_model).score(CONTEXT, LEGAL)
     assert remote.prompt == local.prompt  # same chat template, same text
     assert [c.logprob for c in remote.candidates] == pytest.approx([c.logprob for c in local.candidates], abs=1e-4)
@@ -111,9 +118,11 @@ def test_garbage_replies_are_counted_as_invalid_outputs_not_raised(openai_server
 
 
 def test_server_errors_are_retried_with_backoff_until_success(openai_server: OpenAIServer) -> None:
+    policy = policy_on(openai_server, max_retries=3)
+    policy.client.check_scoring()
+    policy.score(CONTEXT, ["left", "right"])  # lists are known to work: a 500 now is the server's, retried
     openai_server.reset("flaky")
     openai_server.fail_first = 2
-    policy = policy_on(openai_server, max_retries=3)
     started = time.perf_counter()
     proposal = policy.score(CONTEXT, ["left", "right"])
     assert len(openai_server.requests) == 3  # two 500s, then the answer
@@ -166,7 +175,8 @@ def test_usage_adds_up_the_servers_token_counts(openai_server: OpenAIServer, tin
     policy = policy_on(openai_server, tokenizer=tiny_model_dir)
     first = policy.score(CONTEXT, LEGAL)
     second = policy.propose(FREE, 2, seed=0)
-    assert policy.usage.calls == 3  # one scoring request, then chat + scoring for the free-text proposal
+    # The echo check (two requests) and one scoring request, then chat + scoring for the free-text proposal.
+    assert policy.usage.calls == 5
     assert policy.usage.prompt_tokens == first.prompt_tokens + second.prompt_tokens
     assert policy.usage.completion_tokens == first.completion_tokens + second.completion_tokens
     assert policy.usage.seconds > 0
@@ -204,3 +214,86 @@ def test_echo_scores_are_none_when_the_prompt_was_not_echoed() -> None:
     assert _parse_echo_scores({"choices": [generated_only]}, ["Say: left"], start=4) == [None]
     assert _parse_echo_scores({"choices": []}, ["Say: left"], start=4) == [None]
     assert _parse_echo_scores(["not", "a", "dict"], ["a", "b"], start=0) == [None, None]
+
+
+# ---------------------------------------------------------------------- servers unlike vLLM
+def test_a_server_that_takes_one_prompt_per_request_is_sent_one_after_refusing_a_list(
+    openai_server: OpenAIServer,
+) -> None:
+    expected = [c.logprob for c in policy_on(openai_server).score(CONTEXT, LEGAL).candidates]
+    openai_server.reset("ok", "one_prompt")
+    policy = policy_on(openai_server, max_retries=3)
+    first = policy.score(CONTEXT, LEGAL)
+    second = policy.score(CONTEXT, LEGAL)
+    assert [c.logprob for c in first.candidates] == pytest.approx(expected, abs=1e-4)
+    assert [c.logprob for c in second.candidates] == pytest.approx(expected, abs=1e-4)
+    lists = [body for _, body in openai_server.requests if isinstance(body["prompt"], list)]
+    assert len(lists) == 1  # refused once (HTTP 500), not retried, and never sent again
+    assert len(openai_server.requests) == 2 + 1 + 2 * len(LEGAL)  # the echo check, the list, one per action
+    assert policy.client.batch_prompts is False
+    assert policy.client.capabilities.endswith("; one prompt per completions request")
+
+
+def test_echoed_log_probs_shifted_by_a_token_are_not_used_and_ranking_falls_back_to_votes(
+    openai_server: OpenAIServer,
+) -> None:
+    openai_server.reset("ok", "one_prompt", "shifted_echo")
+    policy = policy_on(openai_server, max_new_tokens=4)
+    proposal = policy.propose(CONTEXT, 3, temperature=1.0, seed=0)
+    assert [c.text for c in proposal.candidates] and all(c.logprob is None for c in proposal.candidates)
+    assert policy.client.scoring_supported is False
+    assert "echoed log-probs do not line up with their tokens" in policy.client.capabilities
+    paths = [path for path, _ in openai_server.requests]
+    assert paths == ["/v1/completions"] * 2 + ["/v1/chat/completions"]  # the check, then votes: no scoring
+    assert openai_server.requests[-1][1]["n"] == policy.vote_samples
+
+
+def test_the_echo_check_runs_once_per_server_and_says_what_it_found(
+    openai_server: OpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy = policy_on(openai_server)
+    assert policy.client.capabilities == "scoring by echoed log-probs not checked yet"
+    with caplog.at_level("INFO", logger="practicum.agents.endpoint"):
+        policy.score(CONTEXT, LEGAL)
+    assert policy.client.scoring_supported is True
+    assert policy.client.capabilities == (
+        "actions scored by echoed log-probs (checked: echoed log-probs line up with their tokens); "
+        "several prompts per completions request"
+    )
+    assert policy.client.capabilities in caplog.text
+    openai_server.requests.clear()
+    policy.score(CONTEXT, LEGAL)
+    assert len(openai_server.requests) == 1  # known now: no second check
+
+
+@pytest.mark.parametrize(
+    ("traits", "ranking"),
+    [
+        (SERVERS_LIKE["vllm"], "actions scored by echoed log-probs (checked"),
+        (SERVERS_LIKE["llama.cpp"], "actions ranked by votes of sampled replies (the server does not echo"),
+        (SERVERS_LIKE["ollama"], "actions ranked by votes of sampled replies (the server does not echo"),
+        (("one_prompt",), "actions scored by echoed log-probs (checked"),
+        (("one_prompt", "shifted_echo"), "actions ranked by votes of sampled replies (echoed log-probs do not line"),
+    ],
+    ids=["vllm", "llama.cpp", "ollama", "one-prompt", "one-prompt-shifted"],
+)
+def test_practicum_run_plays_an_episode_on_servers_like_the_readme_names(
+    openai_server: OpenAIServer,
+    traits: tuple[str, ...],
+    ranking: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    openai_server.reset("ok", *traits)
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    args = ["run", "--env", "frozenlake-4x4", "--policy", "tiny", "--endpoint", openai_server.base_url]
+    assert main([*args, "--max-steps", "3", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "failure (agent)" in out or "success" in out  # the model's own doing, not the server's (infra)
+    (line,) = [line for line in out.splitlines() if line.startswith(f"endpoint {openai_server.base_url}: ")]
+    assert ranking in line
+    lists = [body for _, body in openai_server.requests if isinstance(body.get("prompt"), list)]
+    assert len(lists) <= 1  # a list is sent at most until the server refuses one
+    with open_store(url) as store, store.session() as s:
+        (episode,) = s.scalars(select(Episode)).all()
+        assert line.endswith(episode.info["endpoint"])  # the stored episode says how the server was used

@@ -188,6 +188,21 @@ def test_usage_counts_calls_tokens_and_seconds(tiny_model_dir: Path) -> None:
     assert model.usage.seconds >= proposal.seconds
 
 
+def test_a_prompt_scored_again_is_answered_from_memory(tiny_model_dir: Path) -> None:
+    model = LocalModel(tiny_model_dir)
+    policy = LocalPolicy(model)
+    first = policy.score(lake(), ["left", "right"])
+    again = policy.score(lake(), ["left", "right"])
+    assert model.usage.calls == 1  # the second answer cost no forward pass
+    assert [(c.text, c.logprob) for c in again.candidates] == [(c.text, c.logprob) for c in first.candidates]
+    assert again.prompt_tokens == 0 and again.seconds == 0.0 and first.prompt_tokens > 0
+    other = policy.score(lake(), ["right", "left"])  # another order is another question
+    assert model.usage.calls == 2
+    assert [c.text for c in other.candidates] == ["right", "left"]
+    again.candidates.clear()  # a caller's list is its own
+    assert len(policy.score(lake(), ["left", "right"]).candidates) == 2
+
+
 def test_a_directory_without_a_model_raises_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="not a model directory"):
         LocalModel(tmp_path)

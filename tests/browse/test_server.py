@@ -4,6 +4,7 @@ refused with a clear message; and the plotly assets it serves come from the inst
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -59,9 +60,20 @@ def test_serve_answers_on_loopback_and_says_where(tmp_path: Path) -> None:
 
 def test_a_missing_sqlite_store_is_refused_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "nothing-here.db"
-    with pytest.raises(StoreError, match=r"no store at .*nothing-here\.db.*run `practicum practice` to create one"):
+    with pytest.raises(StoreError, match=r"no store at .*nothing-here\.db.*run `practicum practice --db .*` to create"):
         open_existing_store(f"sqlite:///{missing}")
     assert not missing.exists()
+
+
+def test_another_programs_database_is_browsed_not_written(tmp_path: Path) -> None:
+    other = tmp_path / "app.db"
+    with sqlite3.connect(other) as raw:
+        raw.execute("CREATE TABLE users (name TEXT)")
+    raw.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match=r"holds another program's tables \(users\) and no practicum store"):
+        open_existing_store(f"sqlite:///{other}")
+    assert other.read_bytes() == before
 
 
 def test_binding_beyond_loopback_is_allowed_with_a_warning() -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from practicum.envs.core import START_MOVES
 from practicum.envs.registry import get_suite
 from practicum.loop.config import config_from_dict
-from practicum.loop.graph import LoopContext, LoopState, explore_start, train
+from practicum.loop.graph import Interrupted, LoopContext, LoopState, _timed, explore_start, train
 from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store
 from practicum.store.models import Episode, TrainingRound
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
@@ -114,3 +121,53 @@ def test_exploring_starts_begin_train_tasks_off_their_start_and_leave_other_spli
     assert explore_start(tasks[0], 0) is tasks[0]
     plain = LoopContext(config_from_dict({"train_tasks": 20, "explore_starts": 0}), None, suite, None, str(tmp_path))  # type: ignore[arg-type]
     assert all(START_MOVES not in t.params for t in plain.train_tasks(1))
+
+
+# A node that ran for a while, then was stopped part-way: a later attempt at it (a resume) must count that time.
+STATE: LoopState = {"run_id": 1, "iteration": 1, "history": [{"iteration": 0}], "elapsed_s": 10.0}
+
+
+def test_time_a_node_spent_before_ctrl_c_counts_toward_the_run_after_resume(tmp_path: Path) -> None:
+    def collect(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
+        if not ctx.stop_requested():
+            return {}  # the resumed attempt: its episodes are in the store already
+        time.sleep(0.3)
+        raise Interrupted("stopped during collection (1 of 2 episodes)")
+
+    def context(stop: bool) -> LoopContext:  # a new one per attempt, as a new process would have
+        ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
+        ctx.stop_requested = lambda: stop
+        return ctx
+
+    with pytest.raises(Interrupted):
+        _timed(context(True))(collect)(STATE)
+    update = _timed(context(False))(collect)(STATE)
+    assert update["elapsed_s"] >= 10.3  # not just the resumed attempt's instant
+    other = _timed(context(False))(collect)({**STATE, "history": STATE["history"] * 2})
+    assert other["elapsed_s"] < 10.3  # the next node carries nothing over
+
+
+def test_time_a_node_spent_before_kill_9_counts_toward_the_run_after_resume(tmp_path: Path) -> None:
+    # The killed attempt saves its time as `_play` does after an episode, then dies with no chance to save more.
+    killed = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from practicum.loop.config import config_from_dict
+        from practicum.loop.graph import LoopContext, _timed
+
+        def collect(ctx, state):
+            time.sleep(0.3)
+            ctx.clock.save()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        _timed(LoopContext(config_from_dict({{}}), None, None, None, {str(tmp_path)!r}))(collect)({STATE!r})
+        """
+    )
+    child = subprocess.run([sys.executable, "-c", killed], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert child.returncode == -signal.SIGKILL
+
+    def collect(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
+        return {}  # the resumed attempt at the same node
+
+    ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
+    assert _timed(ctx)(collect)(STATE)["elapsed_s"] >= 10.3

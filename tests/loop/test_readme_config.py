@@ -57,8 +57,13 @@ def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monk
     from practicum.loop import practice as practice_module
 
     seen: list[PracticeConfig] = []
-    monkeypatch.setattr(practice_module, "practice", lambda settings, **kw: seen.append(settings))
-    cli.main(["practice"])
+
+    def practice(settings: PracticeConfig, **kw: object) -> practice_module.PracticeResult:
+        seen.append(settings)
+        return practice_module.PracticeResult(1, "finished")
+
+    monkeypatch.setattr(practice_module, "practice", practice)
+    assert cli.main(["practice"]) == 0
     assert seen[0] == config_from_dict({"suite": "frozenlake-4x4"}) and seen[0].explore_starts == 4
     assert config_from_dict({"explore_starts": 0}).explore_starts == 0
     with pytest.raises(ConfigError, match="explore_starts must be an integer >= 0"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import sqlite3
 import time
@@ -113,13 +114,46 @@ def test_a_server_that_never_answers_times_out_after_the_connect_timeout() -> No
     assert 0.5 < elapsed < 10
 
 
-def test_store_written_by_sqlite3_directly_keeps_its_other_tables(tmp_path: Path) -> None:
-    # Pointing the store at an existing SQLite file with unrelated tables adds practicum's tables beside them.
+def test_another_programs_sqlite_file_is_refused_byte_for_byte_untouched(tmp_path: Path) -> None:
+    # Even a command that writes must not add practicum's tables (or switch on WAL) in someone else's file.
     path = tmp_path / "shared.db"
     with sqlite3.connect(path) as raw:
         raw.execute("CREATE TABLE notes (body TEXT)")
         raw.execute("INSERT INTO notes VALUES ('keep me')")
-    with open_store(f"sqlite:///{path}") as store:
+    raw.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    for options in ({}, {"create": False, "upgrade": False}):
+        with pytest.raises(
+            StoreError, match=r"holds another program's tables \(notes\) and no practicum store"
+        ) as info:
+            open_store(f"sqlite:///{path}", **options)
+        assert "\n" not in str(info.value) and "new file" in str(info.value)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.db"]
+
+
+def test_a_store_that_also_holds_other_tables_still_opens(tmp_path: Path) -> None:
+    # Tables a user added beside practicum's own are theirs to keep; the store is still a practicum store.
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    open_store(url).close()
+    with sqlite3.connect(tmp_path / "p.db") as raw:
+        raw.execute("CREATE TABLE notes (body TEXT)")
+    raw.close()
+    with open_store(url, create=False, upgrade=False) as store:
         assert store.info().counts["runs"] == 0
-    with sqlite3.connect(path) as raw:
-        assert raw.execute("SELECT body FROM notes").fetchall() == [("keep me",)]
+
+
+def test_an_empty_file_becomes_a_store_only_when_creating(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.touch()
+    with pytest.raises(StoreError, match=r"holds no practicum store; run `practicum practice --db sqlite:///"):
+        open_store(f"sqlite:///{path}", create=False)
+    assert path.read_bytes() == b""
+    with open_store(f"sqlite:///{path}") as store:
+        assert store.info().revision == head_revision()
+
+
+def test_reading_a_missing_file_creates_nothing(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no store at .*missing.db.*practicum practice --db"):
+        open_store(f"sqlite:///{tmp_path / 'missing.db'}", create=False, upgrade=False)
+    assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ the built-in shop, which the environment then serves itself (see docs/environmen
 
 Users write tasks in YAML or Python and load them with `load_browser_tasks(path)`:
 
-    suite: my-tasks                       # optional; default "browser-<file name>"
+    suite: my-tasks                       # optional; default "browser-<file name>"; not a built-in's name
     tasks:
       - id: kitchen
         start_url: "{shop}/"
@@ -25,7 +25,7 @@ Users write tasks in YAML or Python and load them with `load_browser_tasks(path)
 `split` says what a task is for: train tasks are practised on, validation tasks decide promotions and test
 tasks give the reported curve. `heldout`, the name older task files use, is read as `test`. Seeds number the
 train tasks first, then the validation tasks, then the test tasks, each in file order; a file without
-validation tasks loads (its validation range is empty).
+validation tasks loads (its validation range is empty), one without train tasks does not.
 
 A Python file defines `TASKS` (a list of `BrowserTaskSpec`) and optionally `SUITE` (the suite name).
 """
@@ -36,6 +36,7 @@ import dataclasses
 import importlib.util
 import re
 import sys
+import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ from playwright.sync_api import BrowserContext, Page, Request, Route
 from playwright.sync_api import Error as PlaywrightError
 
 from practicum.envs.core import SPLITS, FailureKind, Outcome, Split, Task
-from practicum.envs.registry import Suite, register
+from practicum.envs.registry import Suite, register, register_task_file_suite
 from practicum.envs.web.actions import WebAction
 from practicum.envs.web.chromium import BrowserConfig
 from practicum.envs.web.env import DEFAULT_PAGE_CHAR_BUDGET, WebEnv
@@ -147,8 +148,11 @@ class BrowserTaskSpec:
         if not (isinstance(self.success, Condition) or callable(self.success)):
             raise ConfigError(f"task {self.id!r}: success must be a Condition or a callable check(page, answer)")
         if isinstance(self.allowed_domains, str) or not all(isinstance(d, str) and d for d in self.allowed_domains):
-            raise ConfigError(f"task {self.id!r}: allowed_domains must be a list of host names, e.g. ['127.0.0.1']")
-        if self.split in _SPLIT_SYNONYMS:
+            raise ConfigError(
+                f"task {self.id!r}: allowed_domains must be a list of host names, e.g. ['127.0.0.1'], "
+                f"got {self.allowed_domains!r}"
+            )
+        if isinstance(self.split, str) and self.split in _SPLIT_SYNONYMS:
             object.__setattr__(self, "split", _SPLIT_SYNONYMS[self.split])
         if self.split not in SPLITS:
             raise ConfigError(
@@ -259,71 +263,117 @@ def browser_suite(name: str, specs: Sequence[BrowserTaskSpec], description: str 
 
 
 def read_browser_tasks(path: str | Path) -> tuple[str | None, list[BrowserTaskSpec]]:
-    """The suite name (None if the file names none) and the tasks defined in a YAML or Python file."""
+    """The suite name (None if the file names none) and the tasks defined in a YAML or Python file.
+
+    Every field is checked here, as the file loads, so a mistake is reported with the file, the field and
+    the fix rather than failing later at `reset()`. A file needs at least one train task.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"task file {path} does not exist; pass the path of a .yaml, .yml or .py file")
     if path.suffix in (".yaml", ".yml"):
-        return _read_yaml(path)
-    if path.suffix == ".py":
-        return _read_python(path)
-    raise ConfigError(f"task file {path} must end in .yaml, .yml or .py")
+        suite, specs = _read_yaml(path)
+    elif path.suffix == ".py":
+        suite, specs = _read_python(path)
+    else:
+        raise ConfigError(f"task file {path} must end in .yaml, .yml or .py")
+    if not any(spec.split == "train" for spec in specs):
+        raise ConfigError(
+            f"{path}: every task is a validation or test task; practice needs train tasks: mark at least one "
+            "`split: train` (or leave split out, train is the default)"
+        )
+    return suite, specs
 
 
 def load_browser_tasks(path: str | Path, *, name: str | None = None) -> Suite:
-    """Read a task file and register its suite (named `name`, the file's `suite`, or `browser-<stem>`)."""
+    """Read a task file and register its suite (named `name`, the file's `suite`, or `browser-<stem>`).
+
+    A name that a built-in suite has is refused: a task file adds suites, it never replaces one.
+    """
     file_name, specs = read_browser_tasks(path)
     suite_name = name or file_name or f"browser-{Path(path).stem}"
-    return register(browser_suite(suite_name, specs, description=f"browser tasks from {Path(path).name}"))
+    suite = browser_suite(suite_name, specs, description=f"browser tasks from {Path(path).name}")
+    return register_task_file_suite(suite, str(path))
 
 
 def _read_yaml(path: Path) -> tuple[str | None, list[BrowserTaskSpec]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    data = _load_yaml(path)
     suite = None
     if isinstance(data, dict):
         unknown = set(data) - {"suite", "tasks"}
         if unknown:
             raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; use 'suite' and 'tasks'")
         suite, data = data.get("suite"), data.get("tasks")
-        if suite is not None and not isinstance(suite, str):
-            raise ConfigError(f"{path}: 'suite' must be a name, got {suite!r}")
+        if suite is not None and not (isinstance(suite, str) and suite.strip()):
+            raise ConfigError(f"{path}: 'suite' must be a name such as my-tasks, got {suite!r}")
     if not isinstance(data, list) or not data:
         raise ConfigError(f"{path}: expected a non-empty list of tasks under 'tasks'")
-    specs = []
-    for i, entry in enumerate(data, 1):
-        where = f"{path}: task {i}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be a mapping with id, start_url, goal and success")
-        unknown = set(entry) - set(_TASK_FIELDS)
-        missing = [k for k in ("id", "start_url", "goal", "success") if k not in entry]
-        if unknown or missing:
-            problem = f"unknown key(s) {sorted(unknown)}" if unknown else f"missing {missing}"
-            raise ConfigError(f"{where}: {problem}; the keys are {', '.join(_TASK_FIELDS)}")
-        success = entry["success"]
-        if not isinstance(success, dict) or set(success) - set(_CONDITION_FIELDS):
-            raise ConfigError(f"{where}: success must be a mapping of {', '.join(_CONDITION_FIELDS)}")
-        try:
-            specs.append(
-                BrowserTaskSpec(
-                    id=str(entry["id"]),
-                    start_url=str(entry["start_url"]),
-                    goal=str(entry["goal"]),
-                    success=Condition(**{k: str(v) for k, v in success.items()}),
-                    allowed_domains=tuple(str(d) for d in entry.get("allowed_domains") or ()),
-                    split=entry.get("split", "train"),
-                )
-            )
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+    specs = [_spec_from_yaml(entry, f"{path}: task {i}") for i, entry in enumerate(data, 1)]
     _check_unique(specs)
     return suite, specs
 
 
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"task file {path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read task file {path}: {exc.strerror or exc}; check its permissions") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+
+
+def _spec_from_yaml(entry: Any, where: str) -> BrowserTaskSpec:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a mapping with id, start_url, goal and success")
+    unknown = set(entry) - set(_TASK_FIELDS)
+    missing = [k for k in ("id", "start_url", "goal", "success") if k not in entry]
+    if unknown or missing:
+        problem = f"unknown key(s) {sorted(unknown)}" if unknown else f"missing {missing}"
+        raise ConfigError(f"{where}: {problem}; the keys are {', '.join(_TASK_FIELDS)}")
+    success = entry["success"]
+    if not isinstance(success, dict) or set(success) - set(_CONDITION_FIELDS):
+        raise ConfigError(f"{where}: success must be a mapping of {', '.join(_CONDITION_FIELDS)}")
+    try:
+        return BrowserTaskSpec(
+            id=_text(entry, "id"),
+            start_url=_text(entry, "start_url"),
+            goal=_text(entry, "goal"),
+            success=Condition(**{k: _text(success, k, field=f"success.{k}") for k in success}),
+            allowed_domains=_domains(entry.get("allowed_domains")),
+            split=entry.get("split", "train"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _text(mapping: dict[str, Any], key: str, *, field: str | None = None) -> str:
+    # YAML reads `goal:` with nothing after it as null and `goal: [a]` as a list; str() would hide both.
+    value = mapping[key]
+    if value is None or isinstance(value, dict | list | bool):
+        raise ConfigError(f'{field or key} must be text, got {value!r}; write it as {key}: "..."')
+    return str(value)
+
+
+def _domains(value: Any) -> tuple[str, ...]:
+    # A bare string would otherwise be split into its characters and fail only at reset().
+    if value is None:
+        return ()
+    if isinstance(value, list) and all(isinstance(d, str) and d.strip() for d in value):
+        return tuple(value)
+    example = [value] if isinstance(value, str) and value.strip() else ["127.0.0.1"]
+    raise ConfigError(
+        f"allowed_domains must be a list of host names, got {value!r}; write it as allowed_domains: {example!r}"
+    )
+
+
 def _read_python(path: Path) -> tuple[str | None, list[BrowserTaskSpec]]:
     # The user's own task file, like a conftest.py: executing it is the point (it defines callables).
+    _check_python_text(path)
     module_name = f"practicum_user_tasks_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -334,7 +384,8 @@ def _read_python(path: Path) -> tuple[str | None, list[BrowserTaskSpec]]:
         spec.loader.exec_module(module)
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        raise ConfigError(f"{path} failed to run: {type(exc).__name__}: {exc}") from exc
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"{path} failed to run: {type(exc).__name__}: {first_line}") from exc
     tasks = getattr(module, "TASKS", None)
     if tasks is None:
         raise ConfigError(f"{path} defines no TASKS; set TASKS = [BrowserTaskSpec(...), ...]")
@@ -345,6 +396,22 @@ def _read_python(path: Path) -> tuple[str | None, list[BrowserTaskSpec]]:
     _check_unique(specs)
     suite = getattr(module, "SUITE", None)
     return (str(suite) if suite else None), specs
+
+
+def _check_python_text(path: Path) -> None:
+    # Python's own rule: UTF-8 unless a coding line says otherwise; a file that breaks it is a text problem,
+    # which the SyntaxError from running it would not say.
+    try:
+        with path.open("rb") as source:
+            encoding, _ = tokenize.detect_encoding(source.readline)
+        path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"task file {path} is not {encoding} text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
+    except SyntaxError as exc:  # undecodable first lines, or a coding line naming no known encoding
+        raise ConfigError(f"task file {path} is not UTF-8 text ({exc.msg}); save it as UTF-8") from None
 
 
 # ----------------------------------------------------------------------------------------- the environment

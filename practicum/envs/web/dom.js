@@ -78,6 +78,21 @@
     return null;
   }
 
+  // A label's own words. A control inside the label is named by them, and its text (a drop-down's options,
+  // which innerText includes) is the control's value, not part of its name.
+  function labelText(label) {
+    if (!label.querySelector('select, textarea, datalist')) return clean(label.innerText);
+    const words = [];
+    const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const parent = node.parentElement;
+      if (parent.closest('select, textarea, datalist')) continue;
+      if (parent.checkVisibility && !parent.checkVisibility()) continue;  // as innerText would leave it out
+      words.push(node.data);
+    }
+    return clean(words.join(' '));
+  }
+
   const ownText = (el) => clean(Array.from(el.childNodes).filter((c) => c.nodeType === 3).map((c) => c.data).join(' '));
   const textOnly = (el) => !Array.from(el.childNodes).some((c) => c.nodeType === 1);
 
@@ -85,7 +100,7 @@
     const aria = el.getAttribute('aria-label');
     if (aria) return clean(aria);
     if (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT') {
-      const labels = Array.from(el.labels || []).map((l) => clean(l.innerText)).filter(Boolean);
+      const labels = Array.from(el.labels || []).map(labelText).filter(Boolean);
       if (labels.length) return labels.join(' ');
       if (role === 'button') return clean(el.value);
       return clean(el.getAttribute('placeholder') || el.getAttribute('title') || el.getAttribute('name') || '');

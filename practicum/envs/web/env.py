@@ -96,6 +96,9 @@ class WebEnv(TextEnv):
         self._rendered: RenderedPage | None = None
         self._legal: list[str] = []
         self._dialogs: list[str] = []
+        # The URLs this episode has shown, oldest first. `back` loads the one before the current page rather than
+        # the browser's history, which starts at about:blank and would take the agent off the task's site.
+        self._pages: list[str] = []
         self._closed = False
 
     # ----------------------------------------------------------------- hooks for subclasses
@@ -125,13 +128,15 @@ class WebEnv(TextEnv):
         return f"Page: {view.title}" if view.title else "Page:"
 
     def _can_go_back(self) -> bool:
-        """Whether `back` is legal now."""
-        return True
+        """Whether `back` is legal now: this episode showed a page before the current one."""
+        return len(self._pages) > 1
 
     def _go_back(self, page: Page) -> str | None:
-        """Do `back`; return an error for the model, or None."""
-        if page.go_back(wait_until="domcontentloaded") is None:
+        """Do `back` (load the episode's previous page); return an error for the model, or None."""
+        if len(self._pages) < 2:
             return "there is no previous page to go back to"
+        self._pages.pop()
+        page.goto(self._pages[-1], wait_until="domcontentloaded")
         return None
 
     # ----------------------------------------------------------------- public helpers
@@ -175,6 +180,7 @@ class WebEnv(TextEnv):
                     self._new_context()
                 with self._deadline():
                     self._dialogs.clear()
+                    self._pages.clear()
                     self._open(task)
                     self._refresh()
                 return
@@ -288,6 +294,8 @@ class WebEnv(TextEnv):
         )
         self._view = view
         self._observed(view)
+        if not self._pages or self._pages[-1] != view.url:  # a page that did not change is not a new one
+            self._pages.append(view.url)
         self._rendered = render_page(view, self.page_char_budget, header=self._header(view))
         shown = self._rendered.elements
         self._legal = legal_actions(shown, can_search=any(e.search for e in shown), can_go_back=self._can_go_back())

@@ -115,6 +115,28 @@ def test_python_file_keeps_callable_checks_and_may_have_no_validation_tasks(tmp_
             "two tasks have the id 'a'",
         ),
         ("tasks: [unclosed", ".yaml", "not valid YAML"),
+        (
+            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}, allowed_domains: x.org}]",
+            ".yaml",
+            r"task 1: allowed_domains must be a list of host names, got 'x.org'; write it as "
+            r"allowed_domains: \['x.org'\]",
+        ),
+        ("tasks: [{id: a, start_url: 'http://x/', goal: , success: {url_contains: x}}]", ".yaml", "goal must be text"),
+        (
+            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: }}]",
+            ".yaml",
+            "success.url_contains must be text, got None",
+        ),
+        (
+            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}, split: [test]}]",
+            ".yaml",
+            r"split \['test'\] must be one of",
+        ),
+        (
+            "tasks: [{id: a, start_url: 'http://x/', goal: g, success: {url_contains: x}, split: validation}]",
+            ".yaml",
+            "every task is a validation or test task; practice needs train tasks",
+        ),
         ("X = 1", ".py", "defines no TASKS"),
         ("raise RuntimeError('boom')", ".py", "failed to run: RuntimeError: boom"),
         ("tasks: []", ".txt", "must end in .yaml"),
@@ -125,6 +147,19 @@ def test_bad_task_files_name_the_problem(tmp_path: Path, content: str, suffix: s
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         read_browser_tasks(path)
+
+
+def test_a_task_file_may_not_replace_a_built_in_suite_but_may_load_twice(tmp_path: Path) -> None:
+    shop = get_suite("shop")
+    path = tmp_path / "tasks.yaml"
+    path.write_text("suite: shop\n" + YAML.split("\n", 2)[2])
+    with pytest.raises(ConfigError, match=r"suite 'shop' is the name of a built-in suite.*e\.g\. suite: my-shop"):
+        load_browser_tasks(path)
+    with pytest.raises(ConfigError, match="built-in suite"):
+        load_browser_tasks(tmp_path / "tasks.yaml", name="frozenlake-4x4")
+    assert get_suite("shop") is shop
+    path.write_text(YAML.replace("my-shop-tasks", "reloaded-tasks"))
+    assert load_browser_tasks(path).name == load_browser_tasks(path).name == "reloaded-tasks"  # workers reload
 
 
 def test_missing_file_and_empty_condition_are_config_errors(tmp_path: Path) -> None:
