@@ -212,6 +212,10 @@ class DataSettings:
     this many times (>= 1; 1: once, like every other step). Those steps carry what search knew and the policy did
     not; the others mostly repeat the policy's own choice."""
 
+    balance_pairs: bool = False
+    """Step pairs: weigh both directions between two actions alike, repeating the fewer side's pairs
+    (`mining.balance_by_action`), so that DPO cannot fit them by preferring one action's word everywhere."""
+
     sampled_episodes: bool = False
     """Also learn from episodes played by sampling the policy alone (mode "sample": the loop's pass@k
     measurement). Off by default: their wins are mostly luck. Measured on tic-tac-toe (one iteration, exact

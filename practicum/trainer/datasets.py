@@ -38,6 +38,7 @@ from practicum.trainer.mining import (
     EpisodeInfo,
     PreferencePair,
     RFTExample,
+    balance_by_action,
     rft_examples,
     step_pairs,
     tied_examples,
@@ -184,7 +185,7 @@ def build_datasets(
     new_ids = {e.info.id for e in new}
 
     def mine_steps(group: list[_Loaded]) -> list[PreferencePair]:
-        return labels.apply(
+        pairs = labels.apply(
             [
                 p
                 for e in group
@@ -199,6 +200,7 @@ def build_datasets(
                 )
             ]
         )
+        return balance_by_action(pairs) if settings.balance_pairs else pairs
 
     def mine_rft(group: list[_Loaded]) -> list[RFTExample]:
         rows = []

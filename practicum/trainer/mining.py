@@ -213,6 +213,26 @@ def step_pairs(
     return pairs
 
 
+def balance_by_action(pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
+    """The pairs, with each direction between two actions weighed alike: where some pairs prefer action a to b
+    and others b to a, the fewer side's pairs are repeated (in turn) until both sides count the same.
+
+    A small model fits what it can fit cheaply first: when 17 pairs prefer "right" to "down" and 4 prefer
+    "down" to "right", raising "right" over "down" everywhere fits most of them without reading the
+    observation, and that is what DPO did (docs/learning.md). Balanced, no bias between the two actions fits
+    more than half; only what the prompts say can. Pairs whose reverse never occurs are kept once as they are.
+    """
+    by_direction: dict[tuple[str, str], list[PreferencePair]] = {}
+    for pair in pairs:
+        by_direction.setdefault((pair.chosen.strip(), pair.rejected.strip()), []).append(pair)
+    out = list(pairs)
+    for (chosen, rejected), group in by_direction.items():
+        reverse = by_direction.get((rejected, chosen), [])
+        if reverse and len(group) < len(reverse):
+            out += [group[i % len(group)] for i in range(len(reverse) - len(group))]
+    return out
+
+
 def _visited_enough(node: TreeNode, min_visits: int) -> bool:
     """Whether search's value of `node` counts: `min_visits` visits, or one where the visit ended the episode
     (a terminal value is exact)."""

@@ -63,8 +63,16 @@ def trl_arguments(
 
 
 def summarize(stage: str, log_history: Sequence[Mapping[str, Any]], *, steps: int, seconds: float) -> dict[str, Any]:
-    """First and last values of the per-step metrics, plus steps and time, as `train/<stage>_...` keys."""
+    """Per-step metrics at the start and the end of training, plus steps and time, as `train/<stage>_...` keys.
+
+    `_first` is the first step's value (the model before training moved it). `_last` is the mean over the last
+    pass through the data (the steps logged within one epoch of the end), not the last step alone: that step
+    may hold a remainder of two examples, and its loss once read 0.05 while the model's loss on all of its
+    rows was 0.28.
+    """
     logged = [h for h in log_history if "loss" in h]
+    end = max((float(h["epoch"]) for h in logged if _finite(h.get("epoch"))), default=None)
+    last_pass = [h for h in logged if end is None or not _finite(h.get("epoch")) or float(h["epoch"]) > end - 1]
     keys = {
         "loss": "loss",
         "margin": "rewards/margins",
@@ -82,7 +90,8 @@ def summarize(stage: str, log_history: Sequence[Mapping[str, Any]], *, steps: in
         values = [float(h[key]) for h in logged if key in h and _finite(h[key])]
         if values:
             out[f"train/{stage}_{short}_first"] = values[0]
-            out[f"train/{stage}_{short}_last"] = values[-1]
+            at_end = [float(h[key]) for h in last_pass if key in h and _finite(h[key])] or values[-1:]
+            out[f"train/{stage}_{short}_last"] = sum(at_end) / len(at_end)
     return out
 
 

@@ -68,3 +68,22 @@ def test_out_of_range_value_names_field_value_and_fix(build: object, message: st
     with pytest.raises(ConfigError, match=message) as caught:
         build()  # type: ignore[operator]
     assert isinstance(caught.value, PracticumError)
+
+
+def test_the_last_loss_is_the_mean_of_the_last_pass_not_of_a_remainder_batch() -> None:
+    from practicum.trainer.stages import summarize
+
+    # Two passes over 10 rows in batches of 4: steps of 4, 4, 2 rows each pass; the remainder step's loss is low.
+    history = [
+        {"loss": 1.0, "epoch": 0.4},
+        {"loss": 0.8, "epoch": 0.8},
+        {"loss": 0.6, "epoch": 1.0},
+        {"loss": 0.5, "epoch": 1.4},
+        {"loss": 0.4, "epoch": 1.8},
+        {"loss": 0.05, "epoch": 2.0},
+        {"train_loss": 0.55, "epoch": 2.0},  # the trainer's summary line carries no per-step loss
+    ]
+    metrics = summarize("rft", history, steps=6, seconds=3.0)
+    assert metrics["train/rft_loss_first"] == 1.0
+    assert metrics["train/rft_loss_last"] == pytest.approx((0.5 + 0.4 + 0.05) / 3)
+    assert summarize("rft", [{"loss": 0.7}], steps=1, seconds=1.0)["train/rft_loss_last"] == 0.7

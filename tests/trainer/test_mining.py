@@ -7,6 +7,8 @@ import dataclasses
 from practicum.store import NodeRecord
 from practicum.trainer.mining import (
     EpisodeInfo,
+    PreferencePair,
+    balance_by_action,
     divergence,
     rft_examples,
     step_pairs,
@@ -239,3 +241,26 @@ def test_mining_is_deterministic() -> None:
     assert step_pairs(episode(), nodes, margin=0.0, max_per_node=6) == step_pairs(
         episode(), list(reversed(nodes)), margin=0.0, max_per_node=6
     )
+
+
+def test_balancing_repeats_the_fewer_direction_between_two_actions_until_both_count_alike() -> None:
+    def pair(chosen: str, rejected: str, prompt: str) -> PreferencePair:
+        return PreferencePair("step", "t", prompt, chosen, rejected, 0.5, 1, 1, None, None)
+
+    right_over_down = [pair("right", "down", f"p{i}") for i in range(5)]
+    down_over_right = [pair("down", "right", "q0"), pair(" down", "right ", "q1")]  # spacing is not an action
+    down_over_left = [pair("down", "left", "r0")]  # never the other way round: kept once
+    balanced = balance_by_action([*right_over_down, *down_over_right, *down_over_left])
+    count = {
+        (a, b): sum((p.chosen.strip(), p.rejected.strip()) == (a, b) for p in balanced)
+        for a, b in [("right", "down"), ("down", "right"), ("down", "left")]
+    }
+    assert count == {("right", "down"): 5, ("down", "right"): 5, ("down", "left"): 1}
+    assert [p.prompt for p in balanced if p.chosen.strip() == "down" and p.rejected.strip() == "right"] == [
+        "q0",
+        "q1",
+        "q0",
+        "q1",
+        "q0",
+    ]
+    assert balanced[:8] == [*right_over_down, *down_over_right, *down_over_left]  # the originals first, in order
