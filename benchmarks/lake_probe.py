@@ -28,6 +28,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(HERE))
+from signal_bench import lake_distances  # noqa: E402
+
 OUT = ROOT / "benchmarks" / "results" / "lake_probe.json"
 MOVES = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}
 Cell = tuple[int, int]
@@ -35,8 +38,8 @@ Cell = tuple[int, int]
 
 def distances(desc: Sequence[str], source: Cell, *, through: Cell | None = None) -> dict[Cell, tuple[int, str]]:
     """Breadth-first over the safe cells of `desc` from `source`: each reached cell's step count and the move
-    that entered it ("" for the source). `through`, when given, is a cell the walk may enter but not leave
-    (the goal: an episode ends there)."""
+    that entered it ("" for the source), so that `path_to` can walk the environment there. `through`, when
+    given, is a cell the walk may enter but not leave (the goal: an episode ends there)."""
     size = len(desc)
     seen: dict[Cell, tuple[int, str]] = {source: (0, "")}
     queue = deque([source])
@@ -66,12 +69,11 @@ def read_map(desc: Sequence[str], choice: dict[Cell, str]) -> dict[str, Any]:
     """Score one lake's cell -> top-move map: whether following it from (0, 0) reaches the goal, and per cell
     whether its move is optimal and, next to a hole, whether it avoids it."""
     size = len(desc)
-    goal = (size - 1, size - 1)
-    to_goal = distances(desc, goal)  # moves are reversible: steps to the goal from every safe cell
+    to_goal = lake_distances(desc)  # the fewest moves to the goal from every cell that can reach it
     optimal = avoided = near_hole = 0
     for (row, col), move in choice.items():
         nxt = (row + MOVES[move][0], col + MOVES[move][1])
-        optimal += (row, col) in to_goal and nxt in to_goal and to_goal[nxt][0] == to_goal[(row, col)][0] - 1
+        optimal += (row, col) in to_goal and nxt in to_goal and to_goal[nxt] == to_goal[(row, col)] - 1
         holes = [
             m
             for m, (dr, dc) in MOVES.items()
