@@ -67,13 +67,17 @@ def test_damage_is_found_and_each_problem_names_its_fix(tmp_path: Path, capsys: 
     assert failed(list(check_store(url))).keys() == problems.keys()
 
 
+def stamp(db: Path, revision: str) -> None:
+    """Write `revision` into a store's alembic_version, as a store of another practicum would carry."""
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    con.close()
+
+
 def test_a_newer_or_missing_store_is_reported_not_opened(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     url = healthy_store(db)
-    con = sqlite3.connect(db)
-    con.execute("UPDATE alembic_version SET version_num = '9999_future'")
-    con.commit()
-    con.close()
+    stamp(db, "9999_future")
     [schema] = list(check_store(url))
     assert not schema.ok and "newer" in schema.detail and "upgrade practicum" in schema.fix
     assert main(["doctor", "--db", url, *NO_INSTALL]) == 1  # a finding about a store it could read
@@ -85,10 +89,7 @@ def test_a_newer_or_missing_store_is_reported_not_opened(tmp_path: Path) -> None
 def test_an_older_store_is_a_finding_whose_fix_is_store_upgrade(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     url = healthy_store(db)
-    con = sqlite3.connect(db)
-    con.execute("UPDATE alembic_version SET version_num = '0004_sample_mode'")
-    con.commit()
-    con.close()
+    stamp(db, "0004_sample_mode")
     before = db.read_bytes()
     problems = failed(check_store(url))
     assert f"practicum store upgrade --db {url}" in problems["schema"].fix
