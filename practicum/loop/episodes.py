@@ -280,7 +280,8 @@ def _play_in_processes(
                 return done
     raise WorkersFailed(
         f"collection workers died {WORKER_RESTARTS + 1} times; {len(remaining)} episode(s) were not played. "
-        "Check memory (each worker loads its own model) or run with fewer --workers, then resume the run"
+        "Check memory (each worker loads its own model) or run with fewer --workers, then resume the run "
+        '(a script that calls practice() must do so under `if __name__ == "__main__":`; workers import it again)'
     )
 
 

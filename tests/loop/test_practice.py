@@ -225,8 +225,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir: Path, 
             import sys
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from tests.loop.test_practice import small_config
-            from practicum.loop.practice import PracticeResult, practice
-            practice(small_config({str(tiny_model_dir)!r}, "", recipe="rft", iterations=1), store_url={url!r})
+            from practicum.loop.practice import practice
+            if __name__ == "__main__":  # collection workers are spawned and import this file again
+                practice(small_config({str(tiny_model_dir)!r}, "", recipe="rft", iterations=1), store_url={url!r})
             """
         )
     )
@@ -237,6 +238,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir: Path, 
             time.sleep(0.02)
             if _search_episodes_written(tmp_path / "killed.db") >= 1:
                 break
+        assert proc.poll() is None, "the run ended before it could be killed mid-search"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
