@@ -95,9 +95,21 @@ TasksOption = Annotated[
     typer.Option("--tasks", help="A browser task file (YAML or Python) whose suite to register; repeatable."),
 ]
 
+
+def _db_url(value: str | None) -> str | None:
+    """A --db value as a store URL: a plain file path means a SQLite file there (`practicum.store.store_url`)."""
+    from practicum.store.paths import store_url
+
+    return None if value is None else store_url(value)
+
+
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help="Store URL (any SQLAlchemy URL). Default: sqlite:///practicum.db in this directory."),
+    typer.Option(
+        "--db",
+        help="Store: a SQLite file path, or any SQLAlchemy URL. Default: sqlite:///practicum.db in this directory.",
+        callback=_db_url,
+    ),
 ]
 
 store_app = typer.Typer(help="Inspect or upgrade a trajectory store.", no_args_is_help=True)
@@ -133,7 +145,12 @@ def store_upgrade_command(db: DbOption = None) -> None:
 @app.command("doctor")
 def doctor_command(
     db: Annotated[
-        str | None, typer.Option(help="Store URL to check (default: ./practicum.db when it exists).", metavar="<url>")
+        str | None,
+        typer.Option(
+            help="Store to check: a file path or URL (default: ./practicum.db when it exists).",
+            metavar="<path|url>",
+            callback=_db_url,
+        ),
     ] = None,
     browser: Annotated[bool, typer.Option(help="Check that Chromium starts and renders a page.")] = True,
     model: Annotated[bool, typer.Option(help="Check that the default model loads and runs.")] = True,
@@ -313,7 +330,11 @@ def run_command(
     tasks: TasksOption = None,
     db: Annotated[
         str | None,
-        typer.Option("--db", help="Keep the episode in this store (any SQLAlchemy URL) as a run of its own."),
+        typer.Option(
+            "--db",
+            help="Keep the episode in this store (a SQLite file path or any SQLAlchemy URL) as a run of its own.",
+            callback=_db_url,
+        ),
     ] = None,
 ) -> None:
     """Play one episode of a task and print the trajectory: try an environment and a model by hand.
@@ -439,7 +460,8 @@ def export_command(
     datasets: Annotated[bool, typer.Option(help="Also export the datasets the policy was trained on.")] = True,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out directory.")] = False,
 ) -> None:
-    """Export a policy: a merged transformers directory with a model card, its LoRA adapter, its datasets."""
+    """Export a policy to a folder that loads without practicum: the merged model with a model card, the LoRA
+    adapter with the weights it applies to (base/), and every round's datasets of its lineage (data/)."""
     from practicum.trainer.export import export_policy
 
     with _open_for_reading(db) as store:
@@ -448,7 +470,7 @@ def export_command(
         )
     console.print(f"model: {result.model_dir}\nmodel card: {result.card}")
     if result.adapter_dir:
-        console.print(f"LoRA adapter: {result.adapter_dir}")
+        console.print(f"LoRA adapter: {result.adapter_dir} (on the weights in {result.base_dir})")
     if result.datasets_dir:
         console.print(f"datasets: {result.datasets_dir}")
 

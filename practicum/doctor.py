@@ -254,8 +254,12 @@ def _stale_work(conn: Connection) -> Iterator[Check]:
 
 
 def _checkpoints(conn: Connection) -> Check:
+    from practicum.store.paths import from_stored, store_folder
+
+    folder = store_folder(conn.engine.url)  # paths under a SQLite store's folder are stored relative to it
     rows = conn.execute(text("SELECT id, checkpoint_path, state FROM policies WHERE checkpoint_path IS NOT NULL"))
-    missing = [(pid, path) for pid, path, state in rows if state != "retired" and not Path(path).exists()]
+    paths = ((pid, from_stored(path, folder), state) for pid, path, state in rows)
+    missing = [(pid, path) for pid, path, state in paths if state != "retired" and not Path(path).exists()]
     if not missing:
         return Check("checkpoints", True, "every live policy's checkpoint exists")
     pid, path = missing[0]

@@ -79,7 +79,8 @@ def test_store_info_and_runs_show_what_the_store_holds(tmp_path, capsys: pytest.
         (["runs", "42"], "run 42 does not exist"),
         (["runs", "--db", "sqlite:///{tmp}/missing.db"], "no store at"),
         (["store", "info", "--db", "sqlite:///{tmp}/no/such/dir/p.db"], "does not exist"),
-        (["runs", "--db", "not a url"], "malformed"),
+        (["runs", "--db", "postgresql://u@host:notaport/x"], "malformed"),
+        (["runs", "--db", "{tmp}/missing.db"], "no store at"),  # a plain path names a SQLite file
         (["runs", "--db", "postgresql://u@127.0.0.1:1/x"], "cannot open the store"),
     ],
 )
@@ -98,6 +99,39 @@ def test_store_errors_are_one_line_and_write_nothing(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_store_url_turns_a_file_path_into_a_sqlite_url_and_keeps_a_url(tmp_path, monkeypatch) -> None:
+    from practicum.store import store_url
+
+    monkeypatch.chdir(tmp_path)
+    assert store_url("runs/p.db") == f"sqlite:///{tmp_path / 'runs' / 'p.db'}"  # absolute: sqlite:////tmp/...
+    assert store_url(str(tmp_path / "p.db")) == f"sqlite:///{tmp_path / 'p.db'}"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert store_url("~/p.db") == f"sqlite:///{tmp_path / 'p.db'}"
+    for url in ("sqlite:///p.db", "sqlite://", "postgresql://u:pw@host/db", "postgresql+psycopg://h/d"):
+        assert store_url(url) == url
+
+
+def test_db_takes_a_plain_file_path_in_every_command(
+    tmp_path, monkeypatch, capsys: pytest.CaptureFixture[str], tiny_model_dir
+) -> None:
+    from practicum.store import open_store
+    from practicum.trainer.rounds import register_base_policy
+
+    path = tmp_path / "p.db"
+    with open_store(f"sqlite:///{path}") as store:
+        store.finish_run(store.create_run(name="by-path"), status="finished")
+        policy = register_base_policy(store, tiny_model_dir)
+    assert main(["store", "info", "--db", str(path)]) == 0
+    assert "schema revision" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "--db", "p.db"]) == 0  # relative to the working directory
+    assert "by-path" in capsys.readouterr().out
+    assert main(["export", str(policy), "--out", "exported", "--db", "p.db"]) == 0
+    assert (tmp_path / "exported" / "model" / "config.json").is_file()
+    assert main(["doctor", "--db", "p.db", "--no-browser", "--no-model", "--no-stockfish"]) == 0
+    assert main(["runs", "--db", f"sqlite:///{path}"]) == 0  # a URL works as before
 
 
 def test_envs_lists_every_domain_and_a_user_task_file(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:

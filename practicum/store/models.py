@@ -12,6 +12,7 @@ the models and the migrations agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from practicum.store.paths import folder_of, from_stored, to_stored
 from practicum.store.records import (
     FAILURE_KINDS,
     MODES,
@@ -78,6 +80,53 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Attach UTC to the stored naive value."""
         return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class StorePath(TypeDecorator[str]):
+    """A file path stored relative to the store's folder when it lies under it (`practicum.store.paths`).
+
+    Written: an absolute path under the folder becomes relative to it. Read: a relative path is joined to the
+    folder the store is in now, so callers always get a usable path, also after the folder was moved.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """The path to store: relative to the store's folder where it can be."""
+        return None if value is None else to_stored(value, folder_of(dialect))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        """The stored path resolved against the store's folder."""
+        return None if value is None else from_stored(value, folder_of(dialect))
+
+
+# The keys of a policy's metrics that hold paths (its adapter and its datasets, written by a training round).
+METRIC_PATH_KEYS: tuple[str, ...] = ("adapter_path", "datasets_dir")
+
+
+class PolicyMetrics(TypeDecorator[dict[str, Any]]):
+    """A policy's metrics (JSON), whose path entries (`METRIC_PATH_KEYS`) are stored like `StorePath`s."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)  # a Python None is SQL NULL, not the JSON text 'null'
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> dict[str, Any] | None:
+        """The metrics to store, their paths relative to the store's folder where they can be."""
+        return _convert_paths(value, lambda p: to_stored(p, folder_of(dialect)))
+
+    def process_result_value(self, value: dict[str, Any] | None, dialect: Dialect) -> dict[str, Any] | None:
+        """The stored metrics, their paths resolved against the store's folder."""
+        return _convert_paths(value, lambda p: from_stored(p, folder_of(dialect)))
+
+
+def _convert_paths(metrics: dict[str, Any] | None, convert: Callable[[str], str]) -> dict[str, Any] | None:
+    if not isinstance(metrics, dict) or not any(isinstance(metrics.get(k), str) for k in METRIC_PATH_KEYS):
+        return metrics
+    return {k: convert(v) if k in METRIC_PATH_KEYS and isinstance(v, str) else v for k, v in metrics.items()}
 
 
 def _one_of(column: str, choices: tuple[str, ...], *, nullable: bool = False) -> str:
@@ -146,13 +195,13 @@ class Policy(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    checkpoint_path: Mapped[str | None] = mapped_column(Text)
+    checkpoint_path: Mapped[str | None] = mapped_column(StorePath)  # relative to the store's folder when under it
     base_model: Mapped[str] = mapped_column(Text)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"), index=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
     iteration: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="candidate")
-    metrics: Mapped[dict[str, Any]] = mapped_column(_json(), default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(PolicyMetrics, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Policy | None] = relationship(back_populates="children", remote_side=[id])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from practicum.errors import StoreError
@@ -22,7 +23,7 @@ from practicum.store.migrate import (
     head_revision,
     known_revisions,
 )
-from practicum.store.models import TABLES, Base
+from practicum.store.models import TABLES, Base, Policy
 from tests.store.factories import make_episode, make_task
 
 
@@ -205,3 +206,41 @@ def test_downgrade_from_three_splits_makes_validation_and_test_held_out(store_ur
         with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
             command.downgrade(alembic_config(conn), "0004_sample_mode")
             assert _splits(conn) == {"tasks": ["train", "heldout", "heldout"], "evals": ["train", "heldout", "heldout"]}
+
+
+def _stored_paths(conn: Connection) -> dict[str, tuple[str, dict[str, str]]]:
+    """Each policy's checkpoint path and metrics as the database holds them (not as the store reads them)."""
+    rows = conn.execute(text("SELECT name, checkpoint_path, metrics FROM policies ORDER BY id"))
+    return {name: (path, json.loads(metrics)) for name, path, metrics in rows}
+
+
+def test_an_older_stores_paths_under_its_folder_become_relative_and_follow_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "a"
+    folder.mkdir()
+    inside = {"adapter_path": str(folder / "ckpt" / "adapter"), "datasets_dir": str(folder / "ckpt" / "datasets")}
+    with open_store(f"sqlite:///{folder / 'store.db'}") as store:
+        store.register_policy(name="in", base_model="m", checkpoint_path=str(folder / "ckpt" / "model"), metrics=inside)
+        store.register_policy(name="out", base_model="m", checkpoint_path="/elsewhere/model", metrics={"loss": 1.0})
+        with store.engine.connect() as conn:  # a new store writes them relative at once
+            assert _stored_paths(conn)["in"][0] == "ckpt/model"
+        with store.engine.connect() as conn, foreign_keys_off(conn), conn.begin():
+            command.downgrade(alembic_config(conn), "0005_three_splits")
+            # What practicum wrote before this revision: every path absolute.
+            assert _stored_paths(conn) == {
+                "in": (str(folder / "ckpt" / "model"), inside),
+                "out": ("/elsewhere/model", {"loss": 1.0}),
+            }
+    with open_store(f"sqlite:///{folder / 'store.db'}") as store:
+        assert store.info().revision == head_revision()
+        with store.engine.connect() as conn:
+            assert _stored_paths(conn) == {
+                "in": ("ckpt/model", {"adapter_path": "ckpt/adapter", "datasets_dir": "ckpt/datasets"}),
+                "out": ("/elsewhere/model", {"loss": 1.0}),
+            }
+    moved = tmp_path / "b"
+    folder.rename(moved)
+    with open_store(f"sqlite:///{moved / 'store.db'}") as store, store.session() as s:
+        policies = {p.name: p for p in s.scalars(select(Policy))}
+    assert policies["in"].checkpoint_path == str(moved / "ckpt" / "model")  # read where the folder is now
+    assert policies["in"].metrics == {k: v.replace(str(folder), str(moved)) for k, v in inside.items()}
+    assert policies["out"].checkpoint_path == "/elsewhere/model"
