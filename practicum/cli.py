@@ -203,7 +203,7 @@ def runs_command(
                 table.add_row(
                     str(r.id),
                     r.name,
-                    r.status,
+                    r.status if r.status != "failed" or not r.status_reason else f"failed: {r.status_reason}",
                     f"{r.created_at:%Y-%m-%d %H:%M}",
                     str(summary.episodes),
                     f"{summary.success_rate:.0%}" if summary.episodes else "-",
@@ -540,6 +540,8 @@ def _print_run(summary: Any) -> None:
     r = summary.run
     table = Table(title=f"run {r.id} · {r.name} · {r.status}", show_header=False)
     table.add_row("created", f"{r.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    if r.status_reason:
+        table.add_row("ended", r.status_reason)
     table.add_row("command", r.command or "-")
     table.add_row("git revision", r.git_rev or "- (not run from a git checkout)")
     table.add_row("seeds", json.dumps(r.seeds))

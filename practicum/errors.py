@@ -35,3 +35,12 @@ class SnapshotUnsupportedError(EnvError):
 
 class ModelError(PracticumError):
     """A model directory or endpoint cannot be loaded or reached."""
+
+
+def end_of(exc: BaseException) -> tuple[str, str]:
+    """The status and the one-line reason a run stopped by `exc` is recorded with: 'interrupted' for Ctrl-C,
+    'failed' with the error's type and first line for anything else."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "stopped by Ctrl-C"
+    text = str(exc).strip().splitlines()
+    return "failed", f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

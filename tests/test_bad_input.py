@@ -296,6 +296,12 @@ def test_bad_input_found_after_the_run_started_marks_the_run_failed(
     assert main(["practice", "--config", str(config), "--db", f"sqlite:///{db}"]) == 2
     assert one_line_error(capsys) == "error: the base policy cannot be registered; fix it and resume"
     assert run_statuses(db) == [(1, "failed")]  # not left 'running'
+    with sqlite3.connect(db) as con:
+        (reason,) = con.execute("SELECT status_reason FROM runs WHERE id = 1").fetchone()
+    con.close()
+    assert reason == "ConfigError: the base policy cannot be registered; fix it and resume"
+    assert main(["runs", "1", "--db", str(db)]) == 0
+    assert "ConfigError: the base policy cannot be registered" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- exit codes

@@ -11,7 +11,7 @@ from typing import Any
 from practicum.agents.config import CriticConfig, PolicyConfig
 from practicum.envs.core import SPLITS, Task
 from practicum.envs.registry import get_suite
-from practicum.errors import ConfigError
+from practicum.errors import ConfigError, end_of
 from practicum.loop.convert import episode_record
 from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, RunnerSpec
 from practicum.provenance import record_run
@@ -55,8 +55,9 @@ def train_once(
             output_root=output_root,
             progress=True,
         )
-    except BaseException:
-        store.finish_run(run_id, status="failed")
+    except BaseException as exc:
+        status, reason = end_of(exc)
+        store.finish_run(run_id, status=status, reason=reason)
         raise
     store.finish_run(run_id)
     return result
@@ -123,8 +124,9 @@ def evaluate_once(
 
     try:
         report = evaluate_policy(store, handle.id, chosen, run_episode, mode=mode, run_id=run_id)
-    except BaseException:
-        store.finish_run(run_id, status="failed")
+    except BaseException as exc:
+        status, reason = end_of(exc)
+        store.finish_run(run_id, status=status, reason=reason)
         raise
     finally:
         runner.close()
@@ -147,8 +149,9 @@ def store_episode(
     run_id = record_run(store, {"command": "run", **settings}, {"run": seed}, argv)
     try:
         episode_id = store.write_episode(episode_record(tree, run_id=run_id, task=task, policy_id=None, info=info))
-    except BaseException:
-        store.finish_run(run_id, status="failed")
+    except BaseException as exc:
+        status, reason = end_of(exc)
+        store.finish_run(run_id, status=status, reason=reason)
         raise
     store.finish_run(run_id)
     return run_id, episode_id

@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from practicum.agents.config import DEFAULT_MODEL, PolicyConfig
 from practicum.envs.registry import get_suite, load_task_files
-from practicum.errors import ConfigError, UnknownIdError
+from practicum.errors import ConfigError, UnknownIdError, end_of
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec
 from practicum.loop.graph import Interrupted, LoopContext, Reporter, build_graph
@@ -95,25 +95,26 @@ def practice(
         try:
             return _run(store, settings, run_id, resume is not None, console, stop)
         except KeyboardInterrupt:  # a Ctrl-C outside the graph (which stops itself): the run still resumes
-            _end_if_running(store, run_id, "interrupted")
+            _end_if_running(store, run_id, "interrupted", "stopped by Ctrl-C")
             console.print(f"[yellow]interrupted.[/] Resume with: [bold]{resume_command(run_id, store)}", soft_wrap=True)
             return PracticeResult(run_id, "interrupted", stop_reason="stopped at once")
-        except BaseException:
+        except BaseException as exc:
             # Bad input found only now, or a crash: the run is not running any more. `--resume` still continues
             # it from its last checkpoint once the cause is fixed.
-            _end_if_running(store, run_id, "failed")
+            _end_if_running(store, run_id, *end_of(exc))
             raise
     finally:
         store.close()
 
 
-def _end_if_running(store: Store, run_id: int, status: str) -> None:
-    """Mark a run that stopped on an exception, unless it had ended already (a Ctrl-C while its curve is drawn)."""
+def _end_if_running(store: Store, run_id: int, status: str, reason: str) -> None:
+    """Mark a run that stopped on an exception, with why, unless it had ended already (a Ctrl-C while its curve
+    is drawn)."""
     with store.session() as s:
         row = s.get(Run, run_id)
         running = row is not None and row.status == "running"
     if running:
-        store.finish_run(run_id, status=status)
+        store.finish_run(run_id, status=status, reason=reason)
 
 
 def resume_command(run_id: int, store: Store) -> str:
@@ -191,7 +192,7 @@ def _run(
                 values = graph.get_state(thread).values
             finally:
                 runner.close()
-    store.finish_run(run_id, status=status)
+    store.finish_run(run_id, status=status, reason=reason)
     history = list(values.get("history", []))
     curve = checkpoint_dir.parent.parent / f"practicum-run{run_id}-curve.png"  # beside the store
     plot = draw_curve(history, curve, title=f"run {run_id} · {config.suite}")

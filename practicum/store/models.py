@@ -162,6 +162,7 @@ class Run(Base):
     versions: Mapped[dict[str, str]] = mapped_column(_json(), default=dict)
     git_rev: Mapped[str | None] = mapped_column(String(64))
     command: Mapped[str | None] = mapped_column(Text)
+    status_reason: Mapped[str | None] = mapped_column(Text)  # why it ended: the error of a failed run, etc.
 
     episodes: Mapped[list[Episode]] = relationship(back_populates="run", passive_deletes=True)
     training_rounds: Mapped[list[TrainingRound]] = relationship(back_populates="run", passive_deletes=True)

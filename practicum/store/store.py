@@ -208,13 +208,16 @@ class Store:
         self._run_ids.add(run_id)
         return int(run_id)
 
-    def finish_run(self, run_id: int, *, status: str = "finished") -> None:
-        """Set a run's final status ('finished', 'failed' or 'interrupted') and its finish time."""
+    def finish_run(self, run_id: int, *, status: str = "finished", reason: str | None = None) -> None:
+        """Set a run's final status ('finished', 'failed' or 'interrupted'), its finish time and why it ended
+        (`reason`, kept to its first line; setting 'running' again clears it)."""
         check_choice("run status", status, RUN_STATUSES)
+        line = reason.strip().splitlines()[0][:500] if reason and reason.strip() else None
         with self.transaction() as conn:
             self._require(conn, Run, run_id)
             finished = None if status == "running" else utcnow()
-            conn.execute(update(Run).where(Run.id == run_id).values(status=status, finished_at=finished))
+            values = {"status": status, "finished_at": finished, "status_reason": line}
+            conn.execute(update(Run).where(Run.id == run_id).values(**values))
 
     def ensure_task(self, task: TaskRecord) -> int:
         """Return the id of `task`, adding it if the store does not have it yet."""

@@ -165,3 +165,18 @@ def test_postgres_info_masks_the_password(postgres_server: PostgresServer) -> No
             assert info.url.startswith("postgresql+psycopg://postgres:***@127.0.0.1:")
     finally:
         postgres_server.drop_database(name)
+
+
+def test_a_run_keeps_why_it_ended_and_resuming_clears_it(store: Store) -> None:
+    from practicum.errors import end_of
+
+    run_id = store.create_run(config={})
+    status, reason = end_of(RuntimeError("disk full\nsecond line"))
+    store.finish_run(run_id, status=status, reason=reason)
+    with store.session() as s:
+        run = queries.get_run(s, run_id)
+        assert (run.status, run.status_reason) == ("failed", "RuntimeError: disk full")
+    store.finish_run(run_id, status="running")
+    with store.session() as s:
+        assert queries.get_run(s, run_id).status_reason is None
+    assert end_of(KeyboardInterrupt()) == ("interrupted", "stopped by Ctrl-C")
