@@ -32,15 +32,15 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from practicum import __version__
-from practicum.browse import charts, edits
+from practicum.browse import charts, edits, rounds
 from practicum.browse import queries as bq
 from practicum.browse.errors import CsrfError, EditsDisabledError
 from practicum.browse.security import SECURITY_HEADERS, CsrfGuard, SecurityHeaders
 from practicum.browse.vendor import plotly_css, plotly_js_path, plotly_style_ids
 from practicum.errors import PracticumError, UnknownIdError
 from practicum.store import Store, queries
-from practicum.store.models import Pair, Policy, Run, Task
-from practicum.store.records import FAILURE_KINDS, OUTCOMES, SPLITS
+from practicum.store.models import Pair, Policy, Run, Task, TrainingRound
+from practicum.store.records import FAILURE_KINDS, MODES, OUTCOMES, SPLITS, check_choice
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ HERE = Path(__file__).parent
 MAX_PER_PAGE = 500
 DEFAULT_PER_PAGE = 50
 MAX_PAIRS_SHOWN = 200
+DATASET_ROWS_PER_PAGE = 50
+#: The episode list's 'used in training' filter: the parameter's values and their labels.
+USED_CHOICES: dict[str, str] = {"yes": "used in training", "no": "not used in training"}
 
 
 # -- template helpers ----------------------------------------------------------------------------------------
@@ -84,7 +87,14 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(num=_num, pct=_pct, when=_when, pretty=_pretty)
-    env.globals.update(version=__version__, splits=SPLITS, outcomes=OUTCOMES, failure_kinds=FAILURE_KINDS)
+    env.globals.update(
+        version=__version__,
+        splits=SPLITS,
+        outcomes=OUTCOMES,
+        failure_kinds=FAILURE_KINDS,
+        modes=MODES,
+        used_choices=USED_CHOICES,
+    )
     return env
 
 
@@ -246,6 +256,11 @@ def create_app(
             rounds = bq.run_rounds(s, run_row.id)
             curve = bq.test_curve(s, run_row.id)
             losses = bq.training_losses(s, run_row.id)
+            iterations = bq.practice_iterations(s, run_row.id)
+            held_out = bq.held_out_rates(s, run_row.id)
+            held_out_columns, held_out_rows = bq.held_out_table(held_out)
+            named = {p for r in rounds for p in (r.policy_in_id, r.policy_out_id) if p is not None}
+            named |= {p for it in iterations for p in (it.policy_id, it.candidate_id) if p is not None}
             return page(
                 request,
                 "run.html",
@@ -254,12 +269,16 @@ def create_app(
                 policies=policies,
                 rounds=rounds,
                 curve=curve,
+                iterations=iterations,
+                pass_k=max((it.samples_per_task for it in iterations), default=0),
+                held_out_columns=held_out_columns,
+                held_out_rows=held_out_rows,
                 plotly_style_ids=plotly_style_ids(),
                 curve_figure=charts.test_success_figure(curve),
                 loss_figure=charts.training_loss_figure(losses),
-                policy_names=bq.policy_names(
-                    s, {p for r in rounds for p in (r.policy_in_id, r.policy_out_id) if p is not None}
-                ),
+                explore_figure=charts.exploration_figure(iterations),
+                held_out_figure=charts.held_out_figure(held_out),
+                policy_names=bq.policy_names(s, named),
             )
 
     @app.get("/runs/{run}/episodes", name="episodes")
@@ -273,9 +292,15 @@ def create_app(
         failure_kind: str | None = None,
         policy: str | None = None,
         mode: str | None = None,
+        used: str | None = None,
         page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
         per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = DEFAULT_PER_PAGE,
     ) -> Response:
+        used_filter = _opt(used)
+        if used_filter is not None:
+            check_choice("the 'used in training' filter", used_filter, tuple(USED_CHOICES))
+        if _opt(mode) is not None:
+            check_choice("mode filter", _opt(mode), MODES)
         filters: dict[str, Any] = {
             "suite": _opt(suite),
             "task": _opt(task),
@@ -287,17 +312,31 @@ def create_app(
         }
         with store.session() as s:
             run_row = queries.get_run(s, run)
-            total = queries.count_episodes(s, run_row.id, **filters)
+            rft_use = rounds.rft_use(s, run_row.id)
+            where = []
+            if used_filter is not None:
+                clause = bq.used_in_training_clause(rft_use)
+                where.append(clause if used_filter == "yes" else ~clause)
+            total = queries.count_episodes(s, run_row.id, **filters, where=where)
             paging = Paging(page_no, per_page, total)
-            episodes = queries.run_episodes(s, run_row.id, **filters, limit=per_page, offset=paging.offset)
+            episodes = queries.run_episodes(s, run_row.id, **filters, where=where, limit=per_page, offset=paging.offset)
+            ids = [e.id for e in episodes]
+            trained_by = bq.rounds_using_pairs(s, ids)
+            for episode_id in ids:
+                trained_by.setdefault(episode_id, set()).update(rft_use.get(episode_id, ()))
             shown = {k: v for k, v in filters.items() if v is not None}
             if "policy_id" in shown:
                 shown["policy"] = shown.pop("policy_id")
+            if used_filter is not None:
+                shown["used"] = used_filter
             return page(
                 request,
                 "episodes.html",
                 run=run_row,
                 episodes=episodes,
+                pair_counts=bq.pair_counts(s, ids),
+                trained_by={e: sorted(r) for e, r in trained_by.items()},
+                used=used_filter,
                 filters=filters,
                 options=bq.filter_options(s, run_row.id),
                 tasks=bq.task_keys(s, {e.task_id for e in episodes}),
@@ -338,6 +377,7 @@ def create_app(
                 run=s.get(Run, episode.run_id),
                 path=path,
                 pairs=pairs[:MAX_PAIRS_SHOWN],
+                pair_count=bq.pair_counts(s, [episode_id])[episode_id],
                 more_pairs=len(pairs) > MAX_PAIRS_SHOWN,
                 edit_log=bq.episode_edits(s, episode_id),
                 edited=edited,
@@ -395,6 +435,56 @@ def create_app(
                 for p in pairs
             ]
         return JSONResponse({"episode_id": episode_id, "node": data}, headers={"cache-control": "no-store"})
+
+    # -- training rounds ---------------------------------------------------------------------------------------
+
+    @app.get("/rounds/{round_id}", name="round")
+    def round_page(
+        request: Request,
+        round_id: int,
+        step_pairs_page: Annotated[int, Query(ge=1)] = 1,
+        trajectory_pairs_page: Annotated[int, Query(ge=1)] = 1,
+        rft_page: Annotated[int, Query(ge=1)] = 1,
+    ) -> Response:
+        wanted = {"step_pairs": step_pairs_page, "trajectory_pairs": trajectory_pairs_page, "rft": rft_page}
+        pages = {name: Paging(wanted[name], DATASET_ROWS_PER_PAGE, 0) for name, _, _ in rounds.DATASETS}
+        with store.session() as s:
+            round_row = s.get(TrainingRound, round_id)
+            if round_row is None:
+                raise UnknownIdError(f"training round {round_id} does not exist; pick a round from a run's page")
+            datasets = []
+            for name, stage, title in rounds.DATASETS:
+                found = rounds.dataset_page(
+                    s, round_row, name, title, stage, offset=pages[name].offset, limit=DATASET_ROWS_PER_PAGE
+                )
+                pages[name] = Paging(pages[name].page, DATASET_ROWS_PER_PAGE, found.total)
+                datasets.append(found)
+            config = round_row.config or {}
+            return page(
+                request,
+                "round.html",
+                round=round_row,
+                run=s.get(Run, round_row.run_id),
+                policy_names=bq.policy_names(
+                    s, {p for p in (round_row.policy_in_id, round_row.policy_out_id) if p is not None}
+                ),
+                stages=config.get("stages"),
+                skipped=config.get("skipped_stages") or {},
+                spec=config.get("data") or {},
+                summaries=config.get("datasets") or {},
+                folder=rounds.datasets_dir(s, round_row),
+                datasets=datasets,
+                pages=pages,
+                links={
+                    name: _pager(
+                        f"/rounds/{round_id}",
+                        {f"{other}_page": p.page for other, p in pages.items() if other != name},
+                        page_param=f"{name}_page",
+                        anchor=name,
+                    )
+                    for name in pages
+                },
+            )
 
     # -- policies ------------------------------------------------------------------------------------------
 
@@ -507,10 +597,10 @@ def create_app(
     return app
 
 
-def _pager(path: str, params: dict[str, Any]) -> Any:
+def _pager(path: str, params: dict[str, Any], *, page_param: str = "page", anchor: str | None = None) -> Any:
     """A function page number -> link that keeps the list's other parameters."""
 
     def link(page_no: int) -> str:
-        return f"{path}?{urlencode({**params, 'page': page_no})}"
+        return f"{path}?{urlencode({**params, page_param: page_no})}" + (f"#{anchor}" if anchor else "")
 
     return link

@@ -9,11 +9,12 @@ observation, rationale) are read one node at a time.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select, union
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
@@ -42,6 +43,68 @@ def filter_options(session: Session, run_id: int) -> FilterOptions:
         .order_by(Policy.id)
     )
     return FilterOptions(sorted(suites), [(int(pid), str(name)) for pid, name in policies])
+
+
+_CHUNK = 500  # ids per IN (...): under every database's bound-parameter limit
+
+
+def _chunks(ids: Collection[int]) -> Iterator[list[int]]:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start : start + _CHUNK]
+
+
+def pair_counts(session: Session, episode_ids: Collection[int]) -> dict[int, int]:
+    """Episode id -> rows of the pairs table it is part of: the step pairs mined from its tree and the trajectory
+    pairs it is a side of (the pairs its page lists). Not `Episode.pair_count`, which counts only the pairs written
+    with the episode: the loop mines its pairs later, when a round builds its datasets."""
+    counts: Counter[int] = Counter()
+    sides = (
+        (Pair.episode_id, Pair.episode_id.is_not(None)),
+        (Pair.chosen_episode_id, Pair.episode_id.is_(None)),
+        (Pair.rejected_episode_id, Pair.episode_id.is_(None)),
+    )
+    for chunk in _chunks(episode_ids):
+        for column, kind in sides:
+            rows = session.execute(select(column, func.count()).where(column.in_(chunk), kind).group_by(column))
+            counts.update({int(episode): int(n) for episode, n in rows if episode is not None})
+    return {e: counts.get(e, 0) for e in episode_ids}
+
+
+def used_pairs_clause() -> ColumnElement[bool]:
+    """A condition on `Episode`: a training round trained on a pair from it (the pair's `round_id` is set)."""
+    used = Pair.round_id.is_not(None)
+    return or_(
+        exists().where(Pair.episode_id == Episode.id, used),
+        exists().where(Pair.chosen_episode_id == Episode.id, Pair.episode_id.is_(None), used),
+        exists().where(Pair.rejected_episode_id == Episode.id, Pair.episode_id.is_(None), used),
+    )
+
+
+def used_in_training_clause(rft_episode_ids: Collection[int]) -> ColumnElement[bool]:
+    """A condition on `Episode`: it fed a training round, through a pair a round trained on or an example of a
+    round's RFT set (`rft_episode_ids`, read from the rounds' saved datasets)."""
+    rft: ColumnElement[bool] = Episode.id.in_(sorted(rft_episode_ids)) if rft_episode_ids else false()
+    return or_(used_pairs_clause(), rft)
+
+
+def rounds_using_pairs(session: Session, episode_ids: Collection[int]) -> dict[int, set[int]]:
+    """Episode id -> the rounds that trained on a pair from it (only episodes with such a pair)."""
+    found: dict[int, set[int]] = defaultdict(set)
+    sides = (
+        (Pair.episode_id, Pair.episode_id.is_not(None)),
+        (Pair.chosen_episode_id, Pair.episode_id.is_(None)),
+        (Pair.rejected_episode_id, Pair.episode_id.is_(None)),
+    )
+    for chunk in _chunks(episode_ids):
+        for column, kind in sides:
+            rows = session.execute(
+                select(column, Pair.round_id).where(column.in_(chunk), kind, Pair.round_id.is_not(None)).distinct()
+            )
+            for episode, round_id in rows:
+                if episode is not None and round_id is not None:
+                    found[int(episode)].add(int(round_id))
+    return dict(found)
 
 
 def task_keys(session: Session, task_ids: set[int]) -> dict[int, tuple[str, str]]:
@@ -303,6 +366,239 @@ def training_losses(session: Session, run_id: int) -> list[LossPoint]:
 def run_rounds(session: Session, run_id: int) -> list[TrainingRound]:
     """A run's training rounds, oldest first."""
     return list(session.scalars(select(TrainingRound).where(TrainingRound.run_id == run_id).order_by(TrainingRound.id)))
+
+
+# -- practice iterations -------------------------------------------------------------------------------------
+
+# The uids the practice loop gives its episodes (practicum/loop/graph.py): collection `r<run>/i<it>/collect/p<policy>/
+# <task>`, pass@k samples `r<run>/i<it>/sample<j>/p<policy>/<task>`, validation `r<run>/i<it>/eval/<mode>/p<policy>/
+# <task>`. The loop's own iteration table lives in its checkpoint, beside the store; the store has these.
+_LOOP_UID = re.compile(
+    r"^r(?P<run>\d+)/i(?P<it>\d+)/(?:(?P<collect>collect)|sample(?P<sample>\d+)|eval/(?P<mode>\w+))/p(?P<policy>\d+)/"
+)
+
+
+def _share(hits: int, n: int) -> float | None:
+    return hits / n if n else None
+
+
+@dataclass
+class Iteration:
+    """One practice iteration as the end-of-run table shows it, recomputed from the episodes the loop stored:
+    exploration on the train tasks (search and pass@k samples) and the validation scores its decision used."""
+
+    iteration: int
+    policy_id: int | None = None  # the policy that collected (it acted in this iteration)
+    searched: int = 0  # search episodes on train tasks
+    search_successes: int = 0
+    solved_anywhere: int = 0  # search episodes whose tree reached success somewhere
+    actions_per_node: list[float] = field(default_factory=list)  # one per search episode
+    sampled: int = 0  # pass@k sample episodes
+    sample_successes: int = 0
+    samples_per_task: int = 0  # k
+    tasks_solved_by_a_sample: int = 0
+    sampled_tasks: int = 0
+    nodes: int = 0  # tree nodes of every collection episode
+    infra_failures: int = 0
+    candidate_id: int | None = None  # the policy trained in this iteration, played on validation tasks
+    validation: tuple[int, int] | None = None  # the candidate's (successes, episodes)
+    parent_validation: tuple[int, int] | None = None
+    decision: str = "–"
+    flips: tuple[int, int] | None = None  # validation tasks newly failed, newly solved
+    test_policy_id: int | None = None  # whose test success the row reports (the candidate, if any)
+    test_success: float | None = None
+    round_id: int | None = None  # the round that trained the candidate
+
+    @property
+    def train_success(self) -> float | None:
+        """Share of search episodes on train tasks that succeeded."""
+        return _share(self.search_successes, self.searched)
+
+    @property
+    def solved_anywhere_rate(self) -> float | None:
+        """Share of search episodes whose tree reached success anywhere."""
+        return _share(self.solved_anywhere, self.searched)
+
+    @property
+    def distinct_actions_per_node(self) -> float | None:
+        """Mean over search episodes of the distinct actions tried per expanded node."""
+        return sum(self.actions_per_node) / len(self.actions_per_node) if self.actions_per_node else None
+
+    @property
+    def pass_at_1(self) -> float | None:
+        """Share of sampled episodes that succeeded."""
+        return _share(self.sample_successes, self.sampled)
+
+    @property
+    def pass_at_k(self) -> float | None:
+        """Share of sampled train tasks that one of their k samples solved."""
+        return _share(self.tasks_solved_by_a_sample, self.sampled_tasks)
+
+    @property
+    def validation_success(self) -> float | None:
+        """The candidate's validation success in this iteration."""
+        return None if self.validation is None else _share(*self.validation)
+
+    @property
+    def parent_validation_success(self) -> float | None:
+        """Its parent's, replayed on the same tasks."""
+        return None if self.parent_validation is None else _share(*self.parent_validation)
+
+
+def practice_iterations(session: Session, run_id: int) -> list[Iteration]:
+    """The run's practice iterations, from the uids of its collection and validation episodes (see `_LOOP_UID`),
+    with an iteration-0 row for the starting policy's test success; empty for a run that is not a practice run."""
+    rows = session.execute(
+        select(Episode.uid, Episode.outcome, Episode.failure_kind, Episode.node_count, Episode.info, Episode.task_id)
+        .where(Episode.run_id == run_id, Episode.uid.like(f"r{run_id}/i%"))
+        .order_by(Episode.id)
+    ).all()
+    found: dict[int, Iteration] = {}
+    sample_wins: dict[int, dict[int, bool]] = defaultdict(dict)  # iteration -> task -> solved by a sample
+    validation: dict[int, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))  # it -> policy -> wins
+    for uid, outcome, failure, nodes, info, task_id in rows:
+        match = _LOOP_UID.match(uid or "")
+        if match is None or int(match["run"]) != run_id:
+            continue
+        it = found.setdefault(int(match["it"]), Iteration(int(match["it"])))
+        policy, won = int(match["policy"]), outcome == "success"
+        if match["mode"] is not None:
+            validation[it.iteration][policy].append(won)
+            continue
+        it.nodes += int(nodes or 0)
+        it.infra_failures += failure == "infra"
+        if match["collect"]:
+            info = info if isinstance(info, dict) else {}
+            it.policy_id = policy
+            it.searched += 1
+            it.search_successes += won
+            it.solved_anywhere += bool(info.get("solved_anywhere", won))
+            it.actions_per_node.append(float(info.get("distinct_actions_per_node", 0.0)))
+        else:
+            it.sampled += 1
+            it.sample_successes += won
+            it.samples_per_task = max(it.samples_per_task, int(match["sample"]) + 1)
+            sample_wins[it.iteration][task_id] = sample_wins[it.iteration].get(task_id, False) or won
+    if not found:
+        return []
+    for number, it in found.items():
+        wins = sample_wins.get(number, {})
+        it.sampled_tasks, it.tasks_solved_by_a_sample = len(wins), sum(wins.values())
+        played = validation.get(number, {})
+        candidates = [p for p in played if p != it.policy_id]
+        if candidates:
+            it.candidate_id = candidates[-1]
+            it.validation = (sum(played[it.candidate_id]), len(played[it.candidate_id]))
+            if it.policy_id in played:
+                parent = played[it.policy_id]
+                it.parent_validation = (sum(parent), len(parent))
+    ordered = [found[n] for n in sorted(found)]
+    first = ordered[0]
+    if 0 not in found and first.policy_id is not None:  # the baseline: the starting policy on the test tasks
+        ordered.insert(0, Iteration(0, policy_id=first.policy_id, decision="baseline"))
+    _add_decisions(session, ordered)
+    return ordered
+
+
+def _add_decisions(session: Session, iterations: list[Iteration]) -> None:
+    """Each iteration's decision on its candidate, the round that trained it and the test success reported."""
+    ids = {i for it in iterations for i in (it.policy_id, it.candidate_id) if i is not None}
+    policies = {p.id: p for p in session.scalars(select(Policy).where(Policy.id.in_(ids)))} if ids else {}
+    rates = {
+        int(pid): (int(s or 0), int(n or 0))
+        for pid, s, n in session.execute(
+            select(Eval.policy_id, func.sum(Eval.successes), func.sum(Eval.n_tasks))
+            .where(Eval.policy_id.in_(ids), Eval.split == "test", Eval.mode == "greedy")
+            .group_by(Eval.policy_id)
+        )
+    }
+    for it in iterations:
+        candidate = policies.get(it.candidate_id) if it.candidate_id is not None else None
+        if candidate is not None:
+            promotion = (candidate.metrics or {}).get("promotion")
+            decisions = [d for d in promotion.values() if isinstance(d, dict)] if isinstance(promotion, dict) else []
+            if decisions:
+                it.decision = "promoted" if all(d.get("promote") for d in decisions) else "rejected"
+                it.flips = (
+                    sum(len(d.get("negative_flips") or []) for d in decisions),
+                    sum(len(d.get("positive_flips") or []) for d in decisions),
+                )
+            else:
+                it.decision = candidate.state
+            made_by = producing_round(session, candidate.id)
+            it.round_id = made_by.id if made_by is not None else None
+        elif it.iteration > 0:
+            it.decision = "no candidate"
+        it.test_policy_id = it.candidate_id if it.candidate_id is not None else it.policy_id
+        if it.test_policy_id in rates:
+            it.test_success = _share(*rates[it.test_policy_id])
+
+
+# -- held-out success per policy -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeldOutRate:
+    """One policy's success on one held-out split in one mode, pooled over its evals in a run."""
+
+    policy_id: int
+    policy_name: str
+    iteration: int
+    state: str
+    split: str
+    mode: str
+    n_tasks: int
+    successes: int
+
+    @property
+    def success_rate(self) -> float:
+        """successes / n_tasks."""
+        return self.successes / self.n_tasks if self.n_tasks else 0.0
+
+
+def held_out_rates(session: Session, run_id: int) -> list[HeldOutRate]:
+    """Validation and test success of every policy evaluated in a run (or belonging to it), by split and mode."""
+    query = (
+        select(
+            Policy.id,
+            Policy.name,
+            Policy.iteration,
+            Policy.state,
+            Eval.split,
+            Eval.mode,
+            func.sum(Eval.n_tasks),
+            func.sum(Eval.successes),
+        )
+        .join(Policy, Policy.id == Eval.policy_id)
+        .where(Eval.split.in_(HELD_OUT_SPLITS), or_(Eval.run_id == run_id, Policy.run_id == run_id))
+        .group_by(Policy.id, Policy.name, Policy.iteration, Policy.state, Eval.split, Eval.mode)
+        .order_by(Policy.id, Eval.split, Eval.mode)
+    )
+    return [
+        HeldOutRate(int(pid), str(name), int(it), str(state), str(split), str(mode), int(n or 0), int(s or 0))
+        for pid, name, it, state, split, mode, n, s in session.execute(query)
+    ]
+
+
+@dataclass(frozen=True)
+class HeldOutRow:
+    """A policy's held-out success, one cell per (split, mode)."""
+
+    policy_id: int
+    policy_name: str
+    iteration: int
+    state: str
+    cells: dict[tuple[str, str], HeldOutRate]
+
+
+def held_out_table(rates: Sequence[HeldOutRate]) -> tuple[list[tuple[str, str]], list[HeldOutRow]]:
+    """The (split, mode) columns that occur, validation first, and one row per policy."""
+    columns = sorted({(r.split, r.mode) for r in rates}, key=lambda c: (HELD_OUT_SPLITS.index(c[0]), c[1]))
+    rows: dict[int, HeldOutRow] = {}
+    for r in rates:
+        row = rows.setdefault(r.policy_id, HeldOutRow(r.policy_id, r.policy_name, r.iteration, r.state, {}))
+        row.cells[(r.split, r.mode)] = r
+    return columns, list(rows.values())
 
 
 # -- policies ------------------------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ episode or policy id raises `UnknownIdError`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
@@ -107,6 +108,7 @@ def _episode_filter(
     failure_kind: str | None,
     policy_id: int | None,
     mode: str | None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> Select[Any]:
     if split is not None:
         check_choice("split filter", split, SPLITS)
@@ -132,6 +134,8 @@ def _episode_filter(
         query = query.where(Episode.policy_id == policy_id)
     if mode is not None:
         query = query.where(Episode.mode == mode)
+    for clause in where:
+        query = query.where(clause)
     return query
 
 
@@ -146,12 +150,14 @@ def run_episodes(
     failure_kind: str | None = None,
     policy_id: int | None = None,
     mode: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
     limit: int | None = 100,
     offset: int = 0,
 ) -> list[Episode]:
     """A run's episodes in the order they were written, filtered and paged.
 
-    `task` is a task key (`suite:seed`); `limit=None` returns them all. Count them with `count_episodes`.
+    `task` is a task key (`suite:seed`); `where` adds conditions on `Episode` of the caller's own; `limit=None`
+    returns them all. Count them with `count_episodes`.
     """
     _get(session, Run, run_id, "run")
     query = _episode_filter(
@@ -164,6 +170,7 @@ def run_episodes(
         failure_kind=failure_kind,
         policy_id=policy_id,
         mode=mode,
+        where=where,
     )
     return list(session.scalars(query.order_by(Episode.id).limit(limit).offset(offset)))
 
@@ -179,6 +186,7 @@ def count_episodes(
     failure_kind: str | None = None,
     policy_id: int | None = None,
     mode: str | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
 ) -> int:
     """How many episodes match the filters (of one run, or of the whole store with `run_id=None`)."""
     query = _episode_filter(
@@ -191,6 +199,7 @@ def count_episodes(
         failure_kind=failure_kind,
         policy_id=policy_id,
         mode=mode,
+        where=where,
     )
     return int(session.scalar(query) or 0)
 
@@ -415,7 +424,9 @@ class RunSummary:
 def run_summary(session: Session, run: int | str) -> RunSummary:
     """Episode count, success rate, nodes and pairs of a run, in total, per split and per suite.
 
-    One grouped query over the run's episodes (their `node_count`/`pair_count` columns), never the nodes.
+    One grouped query over the run's episodes (their `node_count` column), never the nodes. Pairs are the rows of
+    the pairs table (see `run_pair_counts`), not the episodes' `pair_count`: that counts only the pairs written
+    with an episode, and the loop mines its pairs later, when a round builds its datasets.
     """
     run_row = get_run(session, run)
     query = (
@@ -427,7 +438,6 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
             func.count(),
             func.sum(Episode.reward),
             func.sum(Episode.node_count),
-            func.sum(Episode.pair_count),
             func.sum(Episode.wall_seconds),
             func.sum(Episode.model_seconds),
             func.sum(Episode.prompt_tokens),
@@ -442,8 +452,8 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
     by_suite: dict[str, GroupStats] = {}
     wall = model = 0.0
     prompt_tokens = completion_tokens = 0
-    for split, suite, outcome, failure, n, reward, nodes, pairs, w, m, pt, ct in session.execute(query):
-        args = (int(n), int(n) if outcome == "success" else 0, float(reward or 0), int(nodes or 0), int(pairs or 0))
+    for split, suite, outcome, failure, n, reward, nodes, w, m, pt, ct in session.execute(query):
+        args = (int(n), int(n) if outcome == "success" else 0, float(reward or 0), int(nodes or 0), 0)
         total = total.plus(*args, failure)
         by_split[split] = by_split.get(split, GroupStats()).plus(*args, failure)
         by_suite[suite] = by_suite.get(suite, GroupStats()).plus(*args, failure)
@@ -451,6 +461,10 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
         model += float(m or 0)
         prompt_tokens += int(pt or 0)
         completion_tokens += int(ct or 0)
+    for (split, suite), pairs in run_pair_counts(session, run_row.id).items():
+        total = dataclasses.replace(total, pairs=total.pairs + pairs)
+        by_split[split] = dataclasses.replace(by_split[split], pairs=by_split[split].pairs + pairs)
+        by_suite[suite] = dataclasses.replace(by_suite[suite], pairs=by_suite[suite].pairs + pairs)
     return RunSummary(
         run=run_row,
         total=total,
@@ -461,6 +475,29 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
     )
+
+
+def run_pair_counts(session: Session, run_id: int) -> dict[tuple[str, str], int]:
+    """Rows of the pairs table that belong to a run's episodes, per (split, suite) of their task.
+
+    A step pair belongs to the episode whose tree holds it, a trajectory pair to its chosen (successful) episode,
+    so each pair is counted once. Two grouped queries that start from the run's episodes (`ix_episodes_run_id`)
+    and reach their pairs through an index on each pair column.
+    """
+    counts: dict[tuple[str, str], int] = {}
+    owners = ((Pair.episode_id, Pair.episode_id.is_not(None)), (Pair.chosen_episode_id, Pair.episode_id.is_(None)))
+    for owner, kind in owners:
+        query = (
+            select(Task.split, Task.suite, func.count(Pair.id))
+            .select_from(Episode)
+            .join(Task, Task.id == Episode.task_id)
+            .join(Pair, owner == Episode.id)
+            .where(Episode.run_id == run_id, kind)
+            .group_by(Task.split, Task.suite)
+        )
+        for split, suite, n in session.execute(query):
+            counts[(split, suite)] = counts.get((split, suite), 0) + int(n)
+    return counts
 
 
 # -- data for training ---------------------------------------------------------------------------------------

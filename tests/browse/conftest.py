@@ -1,4 +1,5 @@
-"""Browse fixtures: a seeded SQLite store (shared by read-only tests, fresh for edit tests) and HTTP clients."""
+"""Browse fixtures: a seeded SQLite store (shared by read-only tests, fresh for edit tests), a practice run's store,
+and HTTP clients."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from practicum.browse import create_app
 from practicum.store import Store, open_store
-from tests.browse.seed import Seeded, seed_store
+from tests.browse.seed import Practiced, Seeded, seed_practice_run, seed_store
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,17 @@ def client_for(store: Store, *, allow_edits: bool = False) -> TestClient:
 def client(seeded: tuple[Store, Seeded]) -> TestClient:
     """A read-only client over the shared seeded store."""
     return client_for(seeded[0])
+
+
+@pytest.fixture(scope="module")
+def practiced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Practiced]]:
+    """A store holding one practice run as the loop leaves it (see `seed_practice_run`), for tests that read."""
+    folder = tmp_path_factory.mktemp("practice")
+    with open_store(f"sqlite:///{folder / 'store.db'}") as store:
+        yield store, seed_practice_run(store, folder / "checkpoints")
+
+
+@pytest.fixture(scope="module")
+def practice_client(practiced: tuple[Store, Practiced]) -> TestClient:
+    """A read-only client over the practice run's store."""
+    return client_for(practiced[0])

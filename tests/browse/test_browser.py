@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from practicum.browse import make_server
 from practicum.browse.security import CONTENT_SECURITY_POLICY
 from practicum.envs.web.chromium import BASE_ARGS, CHROMIUM_PATH, OFFLINE_ARGS
 from practicum.store import Store, open_store
-from tests.browse.seed import Seeded, seed_store
+from tests.browse.seed import LONG_RATIONALE_CHARS, Practiced, Seeded, seed_practice_run, seed_store
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +31,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store, Seeded]]:
-    """A seeded store served with edits allowed on a free loopback port, in a thread of this process."""
-    path: Path = tmp_path_factory.mktemp("browse-site") / "store.db"
-    store = open_store(f"sqlite:///{path}")
-    seeded = seed_store(store)
+@contextmanager
+def serving(store: Store, *, allow_edits: bool) -> Iterator[str]:
+    """The app over `store` on a free loopback port, in a thread of this process; yields its base URL."""
     port = _free_port()
-    server = make_server(store, "127.0.0.1", port, allow_edits=True)
+    server = make_server(store, "127.0.0.1", port, allow_edits=allow_edits)
     thread = threading.Thread(target=server.run, name="browse-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -45,10 +43,32 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store,
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the browse server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", store, seeded
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Store, Seeded]]:
+    """A seeded store served with edits allowed."""
+    path: Path = tmp_path_factory.mktemp("browse-site") / "store.db"
+    store = open_store(f"sqlite:///{path}")
+    seeded = seed_store(store)
+    with serving(store, allow_edits=True) as url:
+        yield url, store, seeded
     store.close()
+
+
+@pytest.fixture(scope="module")
+def practice_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Practiced]]:
+    """A practice run's store (`seed_practice_run`), served read-only."""
+    folder: Path = tmp_path_factory.mktemp("browse-practice")
+    with open_store(f"sqlite:///{folder / 'store.db'}") as store:
+        practiced = seed_practice_run(store, folder / "checkpoints")
+        with serving(store, allow_edits=False) as url:
+            yield url, practiced
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +169,7 @@ def test_a_script_planted_in_an_observation_shows_as_text_and_never_runs(
     page.get_by_role("button", name="expand node 1").click()
     page.locator("#tree-node-4").wait_for()
     page.locator("#tree-node-4 > .row > .action").click()
-    page.locator("#node-detail pre").first.wait_for()
+    page.locator("#node-detail dl.facts").wait_for()
     for details in page.locator("details").all():
         details.evaluate("d => { d.open = true; }")
     assert page.evaluate("window.__pwned") is None
@@ -177,4 +197,64 @@ def test_an_edit_submitted_from_the_page_is_accepted_and_recorded(site: tuple[st
     assert page.url.startswith(f"{url}/episodes/{episode_id}?edited=")
     assert page.locator("#node-4 .critic-score").inner_text() == "0.125"
     assert "checked by hand in the browser" in page.locator("#edit-log").inner_text()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_practice_run_page_draws_exploration_and_held_out_charts_under_the_strict_csp(
+    practice_site: tuple[str, Practiced], page: Page
+) -> None:
+    url, ids = practice_site
+    page.goto(f"{url}/runs/{ids.run_id}")
+    page.locator("#chart-explore[data-rendered]").wait_for()
+    # Four shares and actions per node, over iterations 1 and 2.
+    assert page.locator("#chart-explore .scatterlayer .trace").count() == 5
+    assert page.locator("#chart-explore .scatterlayer .point").count() == 10
+    page.locator("#chart-held-out[data-rendered]").wait_for()
+    # Validation and test bars for the base and its candidate.
+    assert page.locator("#chart-held-out .barlayer .point").count() == 4
+    assert page.locator("#iteration-1 .pass-k").inner_text() == "50%"
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_a_long_critic_rationale_is_a_one_line_preview_and_an_empty_one_is_left_out(
+    practice_site: tuple[str, Practiced], page: Page
+) -> None:
+    url, ids = practice_site
+    page.goto(f"{url}/episodes/{ids.long_episode_id}")
+    rationale = page.locator("#node-1 .rationale")
+    assert rationale.evaluate("e => e.tagName") == "DETAILS" and rationale.get_attribute("open") is None
+    summary = rationale.locator("summary")
+    assert f"({LONG_RATIONALE_CHARS + 15:,} chars)" in summary.inner_text()
+    assert "LONG-RATIONALE xxx" in summary.inner_text()
+    box = rationale.bounding_box()
+    assert box is not None and box["height"] < 40  # one line, not 200 KB of text
+    summary.click()
+    assert rationale.locator("pre").is_visible()
+    assert len(rationale.locator("pre").inner_text()) == LONG_RATIONALE_CHARS + 15
+    # Step 2 (node 4) has an empty rationale: no line for it at all; a short one stays inline.
+    assert page.locator("#node-4 .rationale").count() == 0
+    tree_detail = page.locator("#node-detail")
+    page.locator("#tree[data-ready=yes]").wait_for()
+    page.locator("#tree-node-1 > .row > .action").click()
+    tree_detail.locator(".rationale summary").wait_for()
+    assert tree_detail.locator(".rationale").get_attribute("open") is None
+    page.get_by_role("button", name="expand node 1").click()
+    page.locator("#tree-node-5 > .row > .action").click()
+    tree_detail.get_by_text("critic rationale: because 5").wait_for()
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
+def test_the_committed_path_shows_every_steps_observation_without_a_click(
+    site: tuple[str, Store, Seeded], page: Page
+) -> None:
+    url, _, ids = site
+    page.goto(f"{url}/episodes/{ids.episode_ids[0]}")
+    steps = page.locator("#path li.step")
+    assert steps.count() == 3  # the start and two steps
+    for i in range(steps.count()):
+        observation = steps.nth(i).locator(".observation pre")
+        assert observation.is_visible()
+        assert observation.inner_text().startswith("observation ")
+    # The prompt, longer and the same every step but for the board, stays one click away.
+    assert not page.locator("#node-4 details.text:not(.observation *) pre").first.is_visible()
     assert page.problems == []  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""A run's episode list: every filter returns exactly the matching episodes, paging visits each one once."""
+"""A run's episode list: every filter returns exactly the matching episodes (mode and 'used in training' among
+them), paging visits each one once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from practicum.store import Store
 from practicum.store.models import Episode, Task
-from tests.browse.seed import Seeded
+from tests.browse.seed import Practiced, Seeded
 
 
 def listed_ids(html: str) -> list[int]:
@@ -64,6 +65,38 @@ def test_policy_filter_lists_only_that_policys_episodes(client: TestClient, seed
     assert f'<option value="{ids.child_id}" selected>base-r1</option>' in response.text
 
 
+@pytest.mark.parametrize("mode", ["search", "sample", "greedy"])
+def test_mode_filter_lists_only_that_modes_episodes(
+    practice_client: TestClient, practiced: tuple[Store, Practiced], mode: str
+) -> None:
+    store, ids = practiced
+    response = practice_client.get(f"/runs/{ids.run_id}/episodes", params={"mode": mode, "per_page": 500})
+    expected = expected_ids(store, ids.run_id, mode=mode)
+    assert expected and len(expected) < len(expected_ids(store, ids.run_id))
+    assert listed_ids(response.text) == expected
+    assert f'<option value="{mode}" selected>{mode}</option>' in response.text
+
+
+def test_used_in_training_filter_splits_the_episodes_a_round_was_fed(
+    practice_client: TestClient, practiced: tuple[Store, Practiced]
+) -> None:
+    store, ids = practiced
+    url = f"/runs/{ids.run_id}/episodes"
+    used = practice_client.get(url, params={"used": "yes", "per_page": 500}).text
+    # Task 0's search episode through the step pairs the round trained on, task 1's through its RFT examples;
+    # task 2's pairs and the trajectory pair 1 > 3 were mined but not trained on.
+    assert listed_ids(used) == ids.used
+    assert '<option value="yes" selected>used in training</option>' in used
+    assert used.count(f'<td class="training"><a href="/rounds/{ids.round_id}">round {ids.round_id}</a></td>') == 2
+    unused = practice_client.get(url, params={"used": "no", "per_page": 500}).text
+    assert listed_ids(unused) == [e for e in expected_ids(store, ids.run_id) if e not in ids.used]
+    # Combined with the other filters, and kept by the pager.
+    searched = practice_client.get(url, params={"used": "no", "mode": "search", "per_page": 1}).text
+    assert listed_ids(searched) == [ids.collected[2]]
+    following = re.search(r'<a rel="next" href="([^"]+)"', searched)
+    assert following is not None and "used=no" in following.group(1) and "mode=search" in following.group(1)
+
+
 def test_empty_filter_values_mean_any(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
     store, ids = seeded
     blank = {"suite": "", "task": "", "split": "", "outcome": "", "failure_kind": "", "policy": "", "per_page": 500}
@@ -109,6 +142,14 @@ def test_a_page_past_the_end_is_empty_not_an_error(client: TestClient, seeded: t
         ({"policy": "abc"}, "policy is &#39;abc&#39;; give a number"),
         ({"per_page": "0"}, "per_page: Input should be greater than or equal to 1"),
         ({"page": "x"}, "page: Input should be a valid integer"),
+        (
+            {"mode": "beam"},
+            "mode filter is &#39;beam&#39;; use one of &#39;greedy&#39;, &#39;search&#39;, &#39;sample&#39;",
+        ),
+        (
+            {"used": "maybe"},
+            "the &#39;used in training&#39; filter is &#39;maybe&#39;; use one of &#39;yes&#39;, &#39;no&#39;",
+        ),
     ],
 )
 def test_a_bad_filter_is_a_clear_400_page(

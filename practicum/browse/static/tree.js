@@ -122,6 +122,26 @@
     return block;
   }
 
+  // A text that may be long: inline when short, else a closed block whose summary is a one-line preview.
+  function longText(title, text, limit = 160) {
+    if (text.length <= limit && !text.includes("\n")) {
+      const line = make("p", { class: "rationale" });
+      line.append(make("strong", {}, `${title}: `), text);
+      return line;
+    }
+    const block = make("details", { class: "rationale collapsed-text" });
+    const summary = make("summary", {});
+    summary.append(
+      make("strong", {}, title),
+      " ",
+      make("span", { class: "muted" }, `(${text.length.toLocaleString("en")} chars)`),
+      " ",
+      make("span", { class: "preview" }, `${text.slice(0, limit).replaceAll("\n", " ")}…`),
+    );
+    block.append(summary, make("pre", {}, text));
+    return block;
+  }
+
   function criticForm(node) {
     const form = make("form", { class: "edit", method: "post", action: "/edits/critic" });
     const hidden = { csrf_token: csrf, episode_id: episode, node_idx: node.idx };
@@ -151,7 +171,7 @@
         facts.append(make("dt", {}, name), make("dd", {}, fmt(value)));
       }
       const parts = [make("h3", {}, `node ${node.idx}`), facts];
-      parts.push(textBlock("critic rationale", node.critic_rationale));
+      if (node.critic_rationale) parts.push(longText("critic rationale", node.critic_rationale));
       parts.push(textBlock("what the model saw (prompt)", node.prompt));
       parts.push(textBlock("observation", node.observation));
       if (node.pairs.length > 0) {
