@@ -23,8 +23,8 @@ from pathlib import Path
 
 from practicum.agents import prompts, templates
 from practicum.agents.base import StepContext
+from practicum.checks import int_at_least, number
 from practicum.envs.registry import Suite
-from practicum.errors import ConfigError
 from practicum.trainer.checkpoints import model_signature
 from practicum.trainer.config import LoraSettings, RFTSettings, TrainConfig
 from practicum.trainer.mining import RFTExample
@@ -54,12 +54,8 @@ class WarmupConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("states", 0), ("max_walk", 0), ("steps", 1), ("batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"warmup.{name} must be an integer >= {low}; got {value!r}")
-        rate = self.learning_rate
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
-            raise ConfigError(f"warmup.learning_rate must be a number in (0, 1), e.g. 3e-4; got {rate!r}")
+            int_at_least(f"warmup.{name}", getattr(self, name), low, f"use an integer >= {low}")
+        number("warmup.learning_rate", self.learning_rate, lambda v: 0 < v < 1, "use a number in (0, 1), e.g. 3e-4")
 
 
 def format_states(suite: Suite, config: WarmupConfig) -> list[StepContext]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from practicum.checks import choice, int_at_least, number
 from practicum.errors import ConfigError
 
 Mode = Literal["search", "greedy", "sample"]
@@ -101,28 +100,35 @@ class SearchConfig:
     """Ask the critic for a short rationale with its scores (slower: the critic generates text)."""
 
     def __post_init__(self) -> None:
-        _choice("mode", self.mode, MODES)
-        _choice("selection", self.selection, SELECTIONS)
-        _choice("evaluation", self.evaluation, EVALUATIONS)
-        _choice("commit", self.commit, COMMIT_RULES)
-        _choice("rollout_policy", self.rollout_policy, ROLLOUT_POLICIES)
-        _int_at_least("simulations", self.simulations, 1, "run at least one simulation per step")
-        _int_at_least("max_depth", self.max_depth, 1, "let simulations descend at least one level")
-        _int_at_least("k", self.k, 1, "propose at least one candidate per node")
-        _int_at_least("rollout_depth", self.rollout_depth, 0, "use 0 for no rollout")
-        _int_at_least("rollouts", self.rollouts, 1, "average at least one rollout per leaf")
-        _int_at_least("seed", self.seed, 0, "use a non-negative integer seed")
-        _number("exploration", self.exploration, lambda v: v >= 0, "use a value >= 0, e.g. 1.0")
-        _number("alpha", self.alpha, lambda v: 0 <= v <= 1, "use a weight between 0 and 1, e.g. 0.5")
-        _number("discount", self.discount, lambda v: 0 < v <= 1, "use a discount in (0, 1], e.g. 1.0")
-        _number("temperature", self.temperature, lambda v: v >= 0, "use 0 for greedy or a positive temperature")
+        choice("SearchConfig.mode", self.mode, MODES)
+        choice("SearchConfig.selection", self.selection, SELECTIONS)
+        choice("SearchConfig.evaluation", self.evaluation, EVALUATIONS)
+        choice("SearchConfig.commit", self.commit, COMMIT_RULES)
+        choice("SearchConfig.rollout_policy", self.rollout_policy, ROLLOUT_POLICIES)
+        int_at_least("SearchConfig.simulations", self.simulations, 1, "run at least one simulation per step")
+        int_at_least("SearchConfig.max_depth", self.max_depth, 1, "let simulations descend at least one level")
+        int_at_least("SearchConfig.k", self.k, 1, "propose at least one candidate per node")
+        int_at_least("SearchConfig.rollout_depth", self.rollout_depth, 0, "use 0 for no rollout")
+        int_at_least("SearchConfig.rollouts", self.rollouts, 1, "average at least one rollout per leaf")
+        int_at_least("SearchConfig.seed", self.seed, 0, "use a non-negative integer seed")
+        number("SearchConfig.exploration", self.exploration, lambda v: v >= 0, "use a value >= 0, e.g. 1.0")
+        number("SearchConfig.alpha", self.alpha, lambda v: 0 <= v <= 1, "use a weight between 0 and 1, e.g. 0.5")
+        number("SearchConfig.discount", self.discount, lambda v: 0 < v <= 1, "use a discount in (0, 1], e.g. 1.0")
+        number(
+            "SearchConfig.temperature", self.temperature, lambda v: v >= 0, "use 0 for greedy or a positive temperature"
+        )
         if self.mode == "sample" and self.temperature <= 0:
             raise ConfigError(
                 f"SearchConfig(mode='sample') needs a positive temperature to sample from; got {self.temperature}. "
                 "Use e.g. temperature=1.0, or mode='greedy' for the top action"
             )
         if self.wall_clock_s is not None:
-            _number("wall_clock_s", self.wall_clock_s, lambda v: v > 0, "use a positive number of seconds or None")
+            number(
+                "SearchConfig.wall_clock_s",
+                self.wall_clock_s,
+                lambda v: v > 0,
+                "use a positive number of seconds or None",
+            )
 
     @property
     def searches(self) -> bool:
@@ -133,23 +139,3 @@ class SearchConfig:
     def consults_critic(self) -> bool:
         """Whether the search reads a critic: its scores are blended into Q^ (alpha < 1) or value the leaves."""
         return self.searches and (self.alpha < 1.0 or self.evaluation == "critic")
-
-
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        options = ", ".join(repr(a) for a in allowed)
-        raise ConfigError(f"SearchConfig.{name} must be one of {options}; got {value!r}")
-
-
-def _int_at_least(name: str, value: object, low: int, fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"SearchConfig.{name} must be an integer; got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ConfigError(f"SearchConfig.{name} must be >= {low}; got {value}: {fix}")
-
-
-def _number(name: str, value: object, ok: Callable[[float], bool], fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"SearchConfig.{name} must be a finite number; got {value!r}: {fix}")
-    if not ok(value):
-        raise ConfigError(f"SearchConfig.{name} is out of range; got {value}: {fix}")

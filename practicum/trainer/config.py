@@ -7,11 +7,10 @@ which data (`DataSettings`); `PromotionConfig` says when a trained policy replac
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from practicum.checks import choice, int_at_least, number
 from practicum.errors import ConfigError
 
 Method = Literal["dpo", "rft", "rft+dpo"]
@@ -45,9 +44,9 @@ class LoraSettings:
     """Module names to adapt; ("all-linear",) adapts every linear layer except the output head."""
 
     def __post_init__(self) -> None:
-        _int_at_least("TrainConfig.lora.r", self.r, 1, "use a rank such as 8 or 16")
-        _int_at_least("TrainConfig.lora.alpha", self.alpha, 1, "use e.g. twice the rank")
-        _number("TrainConfig.lora.dropout", self.dropout, lambda v: 0 <= v < 1, "use a dropout in [0, 1), e.g. 0.0")
+        int_at_least("TrainConfig.lora.r", self.r, 1, "use a rank such as 8 or 16")
+        int_at_least("TrainConfig.lora.alpha", self.alpha, 1, "use e.g. twice the rank")
+        number("TrainConfig.lora.dropout", self.dropout, lambda v: 0 <= v < 1, "use a dropout in [0, 1), e.g. 0.0")
         if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
             raise ConfigError(
                 f"TrainConfig.lora.target_modules must be a non-empty tuple of module names; got "
@@ -115,19 +114,19 @@ class DPOSettings:
     loss) keeps the chosen action likely."""
 
     def __post_init__(self) -> None:
-        _number("TrainConfig.dpo.beta", self.beta, lambda v: v > 0, "use a positive beta such as 0.1")
+        number("TrainConfig.dpo.beta", self.beta, lambda v: v > 0, "use a positive beta such as 0.1")
         _learning_rate("TrainConfig.dpo.learning_rate", self.learning_rate)
-        _number("TrainConfig.dpo.epochs", self.epochs, lambda v: v > 0, "use a positive number of passes, e.g. 1")
-        _int_at_least("TrainConfig.dpo.max_steps", self.max_steps, 0, "use 0 to train for `epochs` passes")
-        _int_at_least("TrainConfig.dpo.batch_size", self.batch_size, 1, "use at least one pair per batch")
+        number("TrainConfig.dpo.epochs", self.epochs, lambda v: v > 0, "use a positive number of passes, e.g. 1")
+        int_at_least("TrainConfig.dpo.max_steps", self.max_steps, 0, "use 0 to train for `epochs` passes")
+        int_at_least("TrainConfig.dpo.batch_size", self.batch_size, 1, "use at least one pair per batch")
         _micro_batch("TrainConfig.dpo", self.batch_size, self.micro_batch_size)
-        _int_at_least("TrainConfig.dpo.max_length", self.max_length, 16, "allow at least 16 tokens")
-        _choice("TrainConfig.dpo.reference", self.reference, REFERENCES)
-        _int_at_least("TrainConfig.dpo.verify_reference_rows", self.verify_reference_rows, 0, "use 0 to skip the check")
-        _number("TrainConfig.dpo.reference_tolerance", self.reference_tolerance, lambda v: v > 0, "use e.g. 0.05 nats")
-        _choice("TrainConfig.dpo.loss_type", self.loss_type, LOSS_TYPES)
-        _number("TrainConfig.dpo.warmup_ratio", self.warmup_ratio, lambda v: 0 <= v < 1, "use a share in [0, 1)")
-        _number("TrainConfig.dpo.sft_weight", self.sft_weight, lambda v: v >= 0, "use 0 (plain DPO) or e.g. 1.0")
+        int_at_least("TrainConfig.dpo.max_length", self.max_length, 16, "allow at least 16 tokens")
+        choice("TrainConfig.dpo.reference", self.reference, REFERENCES)
+        int_at_least("TrainConfig.dpo.verify_reference_rows", self.verify_reference_rows, 0, "use 0 to skip the check")
+        number("TrainConfig.dpo.reference_tolerance", self.reference_tolerance, lambda v: v > 0, "use e.g. 0.05 nats")
+        choice("TrainConfig.dpo.loss_type", self.loss_type, LOSS_TYPES)
+        number("TrainConfig.dpo.warmup_ratio", self.warmup_ratio, lambda v: 0 <= v < 1, "use a share in [0, 1)")
+        number("TrainConfig.dpo.sft_weight", self.sft_weight, lambda v: v >= 0, "use 0 (plain DPO) or e.g. 1.0")
 
 
 @dataclass(frozen=True)
@@ -157,12 +156,12 @@ class RFTSettings:
 
     def __post_init__(self) -> None:
         _learning_rate("TrainConfig.rft.learning_rate", self.learning_rate)
-        _number("TrainConfig.rft.epochs", self.epochs, lambda v: v > 0, "use a positive number of passes, e.g. 1")
-        _int_at_least("TrainConfig.rft.max_steps", self.max_steps, 0, "use 0 to train for `epochs` passes")
-        _int_at_least("TrainConfig.rft.batch_size", self.batch_size, 1, "use at least one example per batch")
+        number("TrainConfig.rft.epochs", self.epochs, lambda v: v > 0, "use a positive number of passes, e.g. 1")
+        int_at_least("TrainConfig.rft.max_steps", self.max_steps, 0, "use 0 to train for `epochs` passes")
+        int_at_least("TrainConfig.rft.batch_size", self.batch_size, 1, "use at least one example per batch")
         _micro_batch("TrainConfig.rft", self.batch_size, self.micro_batch_size)
-        _int_at_least("TrainConfig.rft.max_length", self.max_length, 16, "allow at least 16 tokens")
-        _number("TrainConfig.rft.warmup_ratio", self.warmup_ratio, lambda v: 0 <= v < 1, "use a share in [0, 1)")
+        int_at_least("TrainConfig.rft.max_length", self.max_length, 16, "allow at least 16 tokens")
+        number("TrainConfig.rft.warmup_ratio", self.warmup_ratio, lambda v: 0 <= v < 1, "use a share in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -237,26 +236,26 @@ class DataSettings:
     """An RFT stage runs only with at least this many examples; otherwise the round is skipped (>= 1)."""
 
     def __post_init__(self) -> None:
-        _number("TrainConfig.data.step_margin", self.step_margin, lambda v: v >= 0, "use a gap >= 0, e.g. 0.1")
-        _number(
+        number("TrainConfig.data.step_margin", self.step_margin, lambda v: v >= 0, "use a gap >= 0, e.g. 0.1")
+        number(
             "TrainConfig.data.pair_confidence", self.pair_confidence, lambda v: v >= 0, "use 0 (margin only) or e.g. 1"
         )
-        _int_at_least(
+        int_at_least(
             "TrainConfig.data.max_pairs_per_node", self.max_pairs_per_node, 1, "keep at least one pair per node"
         )
-        _int_at_least("TrainConfig.data.min_visits", self.min_visits, 0, "use 0 to also pair unvisited siblings")
+        int_at_least("TrainConfig.data.min_visits", self.min_visits, 0, "use 0 to also pair unvisited siblings")
         if self.pair_value not in ("blended", "search"):
             raise ConfigError(f"TrainConfig.data.pair_value must be 'blended' or 'search'; got {self.pair_value!r}")
-        _int_at_least(
+        int_at_least(
             "TrainConfig.data.max_trajectory_pairs_per_task", self.max_trajectory_pairs_per_task, 1, "keep at least one"
         )
-        _number("TrainConfig.data.good_step_value", self.good_step_value, lambda v: True, "use a value such as 0.5")
-        _number("TrainConfig.data.replay_fraction", self.replay_fraction, lambda v: 0 <= v < 1, "use a share in [0, 1)")
+        number("TrainConfig.data.good_step_value", self.good_step_value, lambda v: True, "use a value such as 0.5")
+        number("TrainConfig.data.replay_fraction", self.replay_fraction, lambda v: 0 <= v < 1, "use a share in [0, 1)")
         if self.rft_targets not in ("committed", "ties"):
             raise ConfigError(f"TrainConfig.data.rft_targets must be 'committed' or 'ties'; got {self.rft_targets!r}")
-        _int_at_least("TrainConfig.data.overruled_repeat", self.overruled_repeat, 1, "use 1 to weigh every step alike")
-        _int_at_least("TrainConfig.data.min_pairs", self.min_pairs, 1, "require at least one pair")
-        _int_at_least("TrainConfig.data.min_rft_examples", self.min_rft_examples, 1, "require at least one example")
+        int_at_least("TrainConfig.data.overruled_repeat", self.overruled_repeat, 1, "use 1 to weigh every step alike")
+        int_at_least("TrainConfig.data.min_pairs", self.min_pairs, 1, "require at least one pair")
+        int_at_least("TrainConfig.data.min_rft_examples", self.min_rft_examples, 1, "require at least one example")
 
 
 @dataclass(frozen=True)
@@ -296,15 +295,15 @@ class TrainConfig:
     """Log training metrics every this many optimizer steps (>= 1)."""
 
     def __post_init__(self) -> None:
-        _choice("TrainConfig.method", self.method, METHODS)
-        _choice("TrainConfig.finetune", self.finetune, FINETUNES)
-        _choice("TrainConfig.start_from", self.start_from, STARTS)
+        choice("TrainConfig.method", self.method, METHODS)
+        choice("TrainConfig.finetune", self.finetune, FINETUNES)
+        choice("TrainConfig.start_from", self.start_from, STARTS)
         for name, kind in (("lora", LoraSettings), ("dpo", DPOSettings), ("rft", RFTSettings), ("data", DataSettings)):
             value = getattr(self, name)
             if not isinstance(value, kind):
                 raise ConfigError(f"TrainConfig.{name} must be a {kind.__name__}; got {type(value).__name__}")
-        _int_at_least("TrainConfig.seed", self.seed, 0, "use a non-negative integer seed")
-        _int_at_least("TrainConfig.logging_steps", self.logging_steps, 1, "log at least every step count >= 1")
+        int_at_least("TrainConfig.seed", self.seed, 0, "use a non-negative integer seed")
+        int_at_least("TrainConfig.logging_steps", self.logging_steps, 1, "log at least every step count >= 1")
         if isinstance(self.report_to, str) or not all(isinstance(r, str) and r for r in self.report_to):
             raise ConfigError(
                 f"TrainConfig.report_to must be a tuple of tracker names; got {self.report_to!r}: "
@@ -346,10 +345,10 @@ class PromotionConfig:
     1: strictly more; None: no such gate, only the test)."""
 
     def __post_init__(self) -> None:
-        _number("PromotionConfig.alpha", self.alpha, lambda v: 0 < v < 1, "use a level in (0, 1), e.g. 0.05")
+        number("PromotionConfig.alpha", self.alpha, lambda v: 0 < v < 1, "use a level in (0, 1), e.g. 0.05")
         if self.max_negative_flips is not None:
-            _int_at_least("PromotionConfig.max_negative_flips", self.max_negative_flips, 0, "use None for no cap")
-        _int_at_least("PromotionConfig.min_tasks", self.min_tasks, 1, "evaluate on at least one task")
+            int_at_least("PromotionConfig.max_negative_flips", self.max_negative_flips, 0, "use None for no cap")
+        int_at_least("PromotionConfig.min_tasks", self.min_tasks, 1, "evaluate on at least one task")
         if self.min_net_gain is not None and (
             isinstance(self.min_net_gain, bool) or not isinstance(self.min_net_gain, int)
         ):
@@ -373,10 +372,10 @@ class ScheduleConfig:
     """Also due when this many seconds passed since the current policy was made (> 0), or None."""
 
     def __post_init__(self) -> None:
-        _int_at_least("ScheduleConfig.min_new_pairs", self.min_new_pairs, 0, "use 0 to ignore pair counts")
-        _int_at_least("ScheduleConfig.min_new_episodes", self.min_new_episodes, 0, "use 0 to ignore episode counts")
+        int_at_least("ScheduleConfig.min_new_pairs", self.min_new_pairs, 0, "use 0 to ignore pair counts")
+        int_at_least("ScheduleConfig.min_new_episodes", self.min_new_episodes, 0, "use 0 to ignore episode counts")
         if self.every_seconds is not None:
-            _number("ScheduleConfig.every_seconds", self.every_seconds, lambda v: v > 0, "use seconds > 0 or None")
+            number("ScheduleConfig.every_seconds", self.every_seconds, lambda v: v > 0, "use seconds > 0 or None")
         if self.min_new_pairs == 0 and self.min_new_episodes == 0 and self.every_seconds is None:
             raise ConfigError(
                 "ScheduleConfig has no trigger: min_new_pairs=0, min_new_episodes=0 and every_seconds=None; "
@@ -384,28 +383,8 @@ class ScheduleConfig:
             )
 
 
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        options = ", ".join(repr(a) for a in allowed)
-        raise ConfigError(f"{name} must be one of {options}; got {value!r}")
-
-
-def _int_at_least(name: str, value: object, low: int, fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer; got {value!r} ({type(value).__name__})")
-    if value < low:
-        raise ConfigError(f"{name} must be >= {low}; got {value}: {fix}")
-
-
-def _number(name: str, value: object, ok: Callable[[float], bool], fix: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number; got {value!r}: {fix}")
-    if not ok(float(value)):
-        raise ConfigError(f"{name} is out of range; got {value}: {fix}")
-
-
 def _micro_batch(prefix: str, batch: int, micro: int) -> None:
-    _int_at_least(f"{prefix}.micro_batch_size", micro, 1, "use 1 to feed one example at a time")
+    int_at_least(f"{prefix}.micro_batch_size", micro, 1, "use 1 to feed one example at a time")
     if batch % micro:
         raise ConfigError(
             f"{prefix}.micro_batch_size ({micro}) must divide {prefix}.batch_size ({batch}); "
@@ -414,4 +393,4 @@ def _micro_batch(prefix: str, batch: int, micro: int) -> None:
 
 
 def _learning_rate(name: str, value: object) -> None:
-    _number(name, value, lambda v: 0 < v < 1, "use e.g. 5e-5 for LoRA or 5e-6 for full fine-tuning")
+    number(name, value, lambda v: 0 < v < 1, "use e.g. 5e-5 for LoRA or 5e-6 for full fine-tuning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from types import ModuleType
 
@@ -32,7 +33,7 @@ def test_route_states_follow_the_priors_shortest_path_after_a_safe_walk(bench: M
     for seed in range(5):
         cells = bench.visited_cells(LAKE, "route", random.Random(seed))
         assert cells and all(LAKE[r][c] in "SF" for r, c in cells)
-        for a, b in zip(cells, cells[1:], strict=False):  # each next cell is the prior's optimal step
+        for a, b in itertools.pairwise(cells):  # each next cell is the prior's optimal step
             move = bench.optimal_moves(LAKE, a)[0]
             assert (a[0] + bench.MOVES[move][0], a[1] + bench.MOVES[move][1]) == b
     assert len(bench.visited_cells(LAKE, "uniform", random.Random(0))) == 11  # every safe cell but the goal
