@@ -92,8 +92,26 @@ def envs_command(
 
 TasksOption = Annotated[
     list[str] | None,
-    typer.Option("--tasks", help="A browser task file (YAML or Python) whose suite to register; repeatable."),
+    typer.Option(
+        "--tasks",
+        help="A file whose suite to register: a suite file (YAML naming a gymnasium env, see "
+        "docs/environments.md) or a browser task file (YAML or Python); repeatable.",
+        metavar="FILE",
+    ),
 ]
+
+
+def _suite_of_files(given: str | None, tasks: list[str] | None, flag: str) -> str:
+    """The suite named by `flag`, or else the one suite the --tasks files registered (loading them)."""
+    from practicum.envs.registry import load_task_files
+
+    loaded = load_task_files(tasks or [])
+    if given is not None:
+        return given
+    if len(loaded) == 1:
+        return loaded[0].name
+    found = f"; the --tasks files register {', '.join(s.name for s in loaded)}" if loaded else ""
+    raise PracticumError(f"which suite? pass {flag} SUITE (see `practicum envs`){found}")
 
 
 def _db_url(value: str | None) -> str | None:
@@ -220,7 +238,10 @@ def practice_command(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="A YAML file of settings (flags override it).")
     ] = None,
-    suite: Annotated[str | None, typer.Option(help="Task suite to practise on (see `practicum envs`).")] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(help="Task suite to practise on (see `practicum envs`); default: the one --tasks file's suite."),
+    ] = None,
     model: Annotated[
         str | None, typer.Option(help="Local Hugging Face model directory (default: SmolLM2-135M-Instruct).")
     ] = None,
@@ -284,6 +305,12 @@ def practice_command(
         "store": db,
         "task_files": [str(Path(t).resolve()) for t in tasks] if tasks else None,
     }
+    if tasks and suite is None and config is None and resume is None:
+        from practicum.envs.registry import load_task_files
+
+        loaded = load_task_files(tasks)
+        if len(loaded) == 1:  # practise on the file's suite
+            flags["suite"] = loaded[0].name
     overrides = {k: v for k, v in flags.items() if v is not None}
     if model is not None or endpoint is not None:
         overrides["policy"] = {"model": model or endpoint_model or "", "base_url": endpoint}
@@ -317,7 +344,9 @@ def practice_command(
 
 @app.command("run")
 def run_command(
-    env: Annotated[str, typer.Option("--env", help="Suite to play (see `practicum envs`).")],
+    env: Annotated[
+        str | None, typer.Option("--env", help="Suite to play (see `practicum envs`); default: the --tasks file's.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Task seed within the suite.")] = 0,
     model: Annotated[
         str, typer.Option("--policy", help="'default' (SmolLM2-135M-Instruct), a model directory, or a served name.")
@@ -343,9 +372,9 @@ def run_command(
     """
     try:
         from practicum.agents.config import PolicyConfig, load_policy, probe
-        from practicum.envs.registry import get_suite, load_task_files
+        from practicum.envs.registry import get_suite
 
-        load_task_files(tasks or [])
+        env = _suite_of_files(env, tasks, "--env")
         from practicum.search.config import SearchConfig
         from practicum.search.run import run_episode
 
@@ -417,7 +446,9 @@ def train_command(
 @app.command("eval")
 def eval_command(
     policy: Annotated[str, typer.Option(help="Policy id or name to evaluate.")],
-    suite: Annotated[str, typer.Option(help="Task suite (see `practicum envs`).")],
+    suite: Annotated[
+        str | None, typer.Option(help="Task suite (see `practicum envs`); default: the --tasks file's.")
+    ] = None,
     db: DbOption = None,
     split: Annotated[str, typer.Option(help="train, validation or test.")] = "test",
     limit: Annotated[int, typer.Option(min=1, help="Evaluate on the first N tasks of the split.")] = 10,
@@ -428,10 +459,9 @@ def eval_command(
     tasks: TasksOption = None,
 ) -> None:
     """Evaluate a stored policy on a split of a suite, with or without search; the eval is recorded."""
-    from practicum.envs.registry import load_task_files
     from practicum.loop.manual import evaluate_once
 
-    load_task_files(tasks or [])
+    suite = _suite_of_files(suite, tasks, "--suite")
     with _open_existing(db) as store:
         report = evaluate_once(
             store,

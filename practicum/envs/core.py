@@ -236,13 +236,22 @@ class TextEnv(gym.Env[str, str], ABC):
             candidates = list(self._legal_actions())  # a copy: an environment may hand out its own cached list
             rng.shuffle(candidates)
             for action in candidates:
-                saved = pickle.dumps(self._get_state(), protocol=pickle.HIGHEST_PROTOCOL)  # _apply mutates in place
+                saved = self._saved_for_walk()  # _apply mutates in place
                 parsed, error = self._parse(action)
                 if error is None and not self._apply(parsed).terminated:
                     break
                 self._set_state(pickle.loads(saved))
             else:
                 return  # every move from here ends the episode: begin here
+
+    def _saved_for_walk(self) -> bytes:
+        try:
+            return pickle.dumps(self._get_state(), protocol=pickle.HIGHEST_PROTOCOL)
+        except (SnapshotUnsupportedError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise EnvError(
+                f"suite {self.suite!r} cannot begin its tasks away from their start, because its state cannot be "
+                f"copied ({exc}); set explore_starts to 0"
+            ) from exc
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Apply one text action; never raises for bad model output."""
@@ -281,7 +290,15 @@ class TextEnv(gym.Env[str, str], ABC):
         The bytes are a pickle: never restore a snapshot from an untrusted source.
         """
         p = self._require_progress()
-        return pickle.dumps((p, self._get_state()), protocol=pickle.HIGHEST_PROTOCOL)
+        state = self._get_state()
+        try:
+            return pickle.dumps((p, state), protocol=pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            # A state that cannot be copied (a generator, a C handle) is no crash: search replays instead.
+            raise SnapshotUnsupportedError(
+                f"{type(self).__name__} cannot snapshot this state ({type(exc).__name__}: {exc}); "
+                "search replays the action prefix instead"
+            ) from exc
 
     def restore(self, blob: bytes) -> tuple[str, dict[str, Any]]:
         """Return to a state saved by `snapshot()`; gives the observation and info at that state."""

@@ -100,8 +100,8 @@ def register(suite: Suite) -> Suite:
 def register_task_file_suite(suite: Suite, path: str) -> Suite:
     """Register the suite of a user's task file; the name of a built-in suite is refused, not replaced.
 
-    A task file may be loaded again (each worker process loads the run's files), and a suite of one task file
-    may replace another's; only the built-in suites are protected.
+    A task file (or suite file) may be loaded again (each worker process loads the run's files), and a suite of
+    one file may replace another's; only the built-in suites are protected.
     """
     load_builtin_suites()
     if suite.name in _REGISTRY and suite.name not in _FROM_TASK_FILES:
@@ -153,12 +153,22 @@ def get_task(task_id: str) -> Task:
 
 
 def load_task_files(paths: list[str] | tuple[str, ...]) -> list[Suite]:
-    """Register the suites of user task files (browser tasks in YAML or Python; see docs/environments.md)."""
+    """Register the suites of user files (see docs/environments.md), told apart by their content: a suite file
+    (YAML naming a gymnasium env: `gym_id:` or `entry_point:`, no `tasks:`) or a browser task file (YAML with
+    `tasks:`, or Python)."""
     if not paths:
         return []
-    from practicum.envs.web import load_browser_tasks  # Playwright is imported only when files are given
+    from practicum.envs.games.suite_file import is_suite_file, load_suite_file
 
-    return [load_browser_tasks(path) for path in paths]
+    loaded = []
+    for path in paths:
+        if is_suite_file(path):
+            loaded.append(load_suite_file(path))
+        else:
+            from practicum.envs.web import load_browser_tasks  # Playwright is imported only for browser tasks
+
+            loaded.append(load_browser_tasks(path))
+    return loaded
 
 
 def make_env(name: str, **kwargs: Any) -> TextEnv:

@@ -98,7 +98,8 @@ class PracticeConfig:
     """The task suite to practise on (`practicum envs` lists them); its test split measures progress."""
 
     task_files: tuple[str, ...] = ()
-    """User task files (browser tasks in YAML or Python) whose suites `suite` may name."""
+    """User files whose suites `suite` may name: suite files (a gymnasium env, YAML) or browser task files (YAML or
+    Python); see docs/environments.md. A resumed run and every worker load them again."""
 
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """The acting model: "default" (SmolLM2-135M-Instruct), a local directory, or an endpoint (base_url)."""

@@ -10,7 +10,16 @@ from practicum.envs.games import babyai, chess_stockfish, connect4, tictactoe, t
 from practicum.envs.games.board import DRAW, OpponentError, TwoPlayerEnv
 from practicum.envs.games.chess_stockfish import ChessEnv, StockfishNotFoundError, find_stockfish
 from practicum.envs.games.connect4 import ConnectFourEnv
-from practicum.envs.games.gym_text import GymStep, GymTextEnv, gym_suite, judge_by_reward
+from practicum.envs.games.gym_text import (
+    GymStep,
+    GymTextEnv,
+    SuccessRule,
+    gym_suite,
+    judge_by_return,
+    judge_by_reward,
+    quiet_output,
+)
+from practicum.envs.games.suite_file import load_suite_file
 from practicum.envs.games.tasks import DEFAULT_SPLITS, content_split, draw_for_split, game_suite
 from practicum.envs.games.tictactoe import TicTacToeEnv
 
@@ -23,6 +32,7 @@ __all__ = [
     "GymTextEnv",
     "OpponentError",
     "StockfishNotFoundError",
+    "SuccessRule",
     "TicTacToeEnv",
     "TwoPlayerEnv",
     "content_split",
@@ -30,7 +40,10 @@ __all__ = [
     "find_stockfish",
     "game_suite",
     "gym_suite",
+    "judge_by_return",
     "judge_by_reward",
+    "load_suite_file",
+    "quiet_output",
 ]
 
 toy_text.register_suites()
