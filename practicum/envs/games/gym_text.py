@@ -327,7 +327,7 @@ def gym_suite(
     goal: str,
     actions: Sequence[str] | Mapping[str, Any] | None = None,
     legal_actions: LegalActions | None = None,
-    judge: Judge = judge_by_reward,
+    judge: Judge | None = None,
     description: str = "",
     splits: dict[Split, range] | None = None,
     max_steps: int = 100,
@@ -338,8 +338,11 @@ def gym_suite(
     """Register a suite for a gymnasium env: seed s is the task "`goal`, gymnasium reset seed s".
 
     Train, validation and test seeds come from `splits` (default: train 0..99999, validation 200000..200999,
-    test 100000..100999).
+    test 100000..100999). Without `judge`, every step's reward is kept (the return is their sum) and an episode
+    that terminates with a positive last reward succeeds (`judge_by_return`).
     """
+    if judge is None:
+        judge = judge_by_return(SuccessRule(terminated_with_positive_reward=True))
 
     def build_task(seed: int, split: Split) -> Task:
         return Task(suite=name, seed=seed, split=split, goal=goal, params={"reset_seed": seed})

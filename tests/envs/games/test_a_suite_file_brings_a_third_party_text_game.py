@@ -323,3 +323,44 @@ def test_practice_takes_the_suite_file_and_keeps_it_in_the_config_a_resume_reloa
     stored = config_from_dict({"suite": config.suite, "task_files": list(config.task_files)})
     registry.load_task_files(stored.task_files)
     assert registry.get_suite("tiny-adventure").counts()["train"] == 2
+
+
+def test_a_practice_run_on_the_suite_file_searches_in_workers_trains_and_evaluates(
+    suite_file: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from practicum.loop.config import config_from_dict
+    from practicum.loop.practice import practice
+    from practicum.store import open_store
+    from practicum.store.models import Episode, Task
+
+    registry.load_task_files([str(suite_file)])
+    config = config_from_dict(
+        {
+            "suite": "tiny-adventure",
+            "task_files": [str(suite_file)],  # the collection workers load it again from here
+            "policy": {"model": str(tiny_model_dir)},
+            "recipe": "rft",
+            "iterations": 1,
+            "train_tasks": 2,
+            "validation_tasks": 1,
+            "test_tasks": 1,
+            "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 4},
+            "train": {"rft": {"max_steps": 1, "batch_size": 2}, "data": {"min_rft_examples": 1}},
+            "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
+            "warmup": {"states": 2, "steps": 1, "batch_size": 2},
+        }
+    )
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    result = practice(config, store_url=url)
+    assert result.status == "finished"
+    assert [r["iteration"] for r in result.history] == [0, 1]
+    with open_store(url) as store, store.session() as s:
+        played = s.execute(select(Task.suite, Task.split, Episode.mode).join(Episode, Episode.task_id == Task.id)).all()
+    assert {suite for suite, _, _ in played} == {"tiny-adventure"}
+    assert {(split, mode) for _, split, mode in played} >= {
+        ("train", "search"),
+        ("validation", "greedy"),
+        ("test", "greedy"),
+    }

@@ -56,8 +56,10 @@ def test_blackjack_outcomes_follow_the_gymnasium_rules(blackjack: registry.Suite
         assert terminated  # sticking ends the hand
         player, dealer = env.gym_env.player, env.gym_env.dealer
         # gymnasium's rules: a bust scores 0; Blackjack-v1 plays Sutton & Barto's, where a natural always wins.
+        # The env's own reward is kept: +1 a win, 0 a draw, -1 a loss; only a win is a success.
         won = score(player) > score(dealer) or (is_natural(player) and not is_natural(dealer))
-        assert (reward, info["success"]) == ((1.0, True) if won else (0.0, False))
+        drew = not won and score(player) == score(dealer) and is_natural(player) == is_natural(dealer)
+        assert (reward, info["success"]) == ((1.0, True) if won else (0.0 if drew else -1.0, False))
         seen.add(won)
     assert seen == {True, False}
 
