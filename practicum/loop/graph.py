@@ -37,7 +37,7 @@ from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError
 from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy, promote_if_not_worse
 from practicum.trainer.promotion import PromotionDecision
-from practicum.trainer.rounds import run_round
+from practicum.trainer.rounds import round_folder, run_round
 from practicum.trainer.schedule import round_due
 
 
@@ -274,6 +274,7 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
     adopted = _finished_round_since(ctx, state)
     if adopted is not None:  # the round finished before a kill, after the last checkpoint: don't train twice
         return adopted
+    _close_killed_rounds(ctx, state["run_id"])
     # Only this run's episodes: another run in the same store (another suite, another model) is not its data.
     due = round_due(
         ctx.store, state["policy_id"], config.schedule, data=config.train_config.data, run_id=state["run_id"]
@@ -439,6 +440,24 @@ def _stored_runner(ctx: LoopContext, state: LoopState, mode: str) -> Callable[[P
         return ctx.runner.play(Job(_eval_uid(state, policy.id, mode, task), ref, task, mode))  # type: ignore[arg-type]
 
     return run_episode
+
+
+def _close_killed_rounds(ctx: LoopContext, run_id: int) -> None:
+    """Mark this run's rounds that a kill left 'running' as failed, and say where their partial output is.
+
+    Only one process trains a run's rounds, so a round still running when the train node starts was killed
+    (kill -9, a power cut); the node trains a round afresh in its place.
+    """
+    with ctx.store.session() as s:
+        killed = s.scalars(
+            select(TrainingRound.id).where(TrainingRound.run_id == run_id, TrainingRound.status == "running")
+        ).all()
+    for round_id in killed:
+        folder = round_folder(ctx.checkpoint_dir, round_id)
+        where = f"; its partial output is in {folder} (delete it to free the space)" if folder.exists() else ""
+        error = f"killed while training; trained again after the resume{where}"
+        ctx.store.finish_training_round(round_id, status="failed", metrics={"error": error})
+        ctx.reporter.note(f"training round {round_id} was killed before it finished; training again{where}")
 
 
 def _finished_round_since(ctx: LoopContext, state: LoopState) -> dict[str, Any] | None:

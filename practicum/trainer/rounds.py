@@ -154,7 +154,7 @@ def run_round(
         store.finish_training_round(round_id, status="finished", metrics={"skipped": True, "reason": reason})
         log.info("training round %s skipped: %s", round_id, reason)
         return RoundResult("skipped", policy.id, round_id, reason=reason, datasets=data)
-    out = Path(output_root) / f"round-{round_id:05d}"
+    out = round_folder(output_root, round_id)
     try:
         result = _train(start.id, checkpoint, stages, config, data, out, progress)
         signature = model_signature(result.model_dir)
@@ -205,7 +205,17 @@ def run_round(
                 "disk space there (or set checkpoint_dir to a larger disk); the current policy stays promoted"
             ) from exc
         raise TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:  # not left 'running': doctor would flag it and a resumed loop would wonder
+        store.finish_training_round(
+            round_id, status="failed", metrics={"error": f"interrupted (Ctrl-C); its partial output is in {out}"}
+        )
+        raise
     return RoundResult("trained", policy.id, round_id, policy_out_id, result.model_dir, None, metrics, data)
+
+
+def round_folder(output_root: str | Path, round_id: int) -> Path:
+    """Where round `round_id` writes its stages, datasets and model under `output_root`."""
+    return Path(output_root) / f"round-{round_id:05d}"
 
 
 def _disk_full(exc: BaseException) -> bool:

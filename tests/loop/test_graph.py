@@ -104,6 +104,24 @@ def test_a_round_of_the_loop_builds_its_datasets_from_its_own_runs_episodes_only
         assert again.rft.episode_ids == sorted(own_ids)
 
 
+def test_a_round_a_kill_left_running_is_closed_with_its_folder_named_before_the_next_trains(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'p.db'}") as store:
+        policy = register_base_policy(store, tiny_model_dir)
+        run = store.create_run(config={})
+        store.write_episode(searched_episode(run, 0, won=True))
+        killed = store.start_training_round(run_id=run, recipe="rft", policy_in_id=policy, config={})
+        ctx = context(store, tiny_model_dir, tmp_path)
+        partial = tmp_path / "checkpoints" / f"round-{killed:05d}"
+        (partial / "rft").mkdir(parents=True)  # what the killed round had written
+        out = train(ctx, {"run_id": run, "iteration": 1, "policy_id": policy, "history": []})
+        with store.session() as s:
+            rows = {r.id: r for r in s.scalars(select(TrainingRound).where(TrainingRound.run_id == run))}
+        assert rows[killed].status == "failed" and str(partial) in rows[killed].metrics["error"]
+        assert out["round_id"] != killed and rows[out["round_id"]].status == "finished"  # a round in its place
+
+
 def test_exploring_starts_begin_train_tasks_off_their_start_and_leave_other_splits_alone(tmp_path: Path) -> None:
     suite = get_suite("frozenlake-4x4")
     config = config_from_dict({"explore_starts": 4, "train_tasks": 20})

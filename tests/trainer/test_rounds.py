@@ -149,6 +149,20 @@ def test_a_crash_inside_training_marks_the_round_failed(store: Store, tmp_path: 
     assert failed.status == "failed" and "no_such_proj" in failed.metrics["error"]
 
 
+def test_ctrl_c_inside_training_marks_the_round_failed_and_names_its_partial_output(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("practicum.trainer.rounds._train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_round(store, TrainConfig(dpo=QUICK.dpo), output_root=tmp_path)
+    (failed,) = rounds(store)
+    assert failed.status == "failed" and failed.metrics["error"].startswith("interrupted (Ctrl-C)")
+    assert str(tmp_path / f"round-{failed.id:05d}") in failed.metrics["error"]
+
+
 def test_registering_the_base_model_twice_gives_the_same_policy(empty_store: Store, tiny_model_dir: Path) -> None:
     first = register_base_policy(empty_store, tiny_model_dir)
     assert register_base_policy(empty_store, tiny_model_dir) == first
