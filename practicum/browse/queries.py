@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
@@ -308,22 +308,21 @@ class CurvePoint:
         return self.successes / self.n_tasks if self.n_tasks else 0.0
 
 
+def _run_evals(run_id: int, splits: Sequence[str], *columns: Any) -> Select[Any]:
+    """The evals on `splits` recorded in run `run_id` or of its policies, with their tasks and successes summed
+    per `columns` (which come first in each row)."""
+    return (
+        select(*columns, func.sum(Eval.n_tasks), func.sum(Eval.successes))
+        .join(Policy, Policy.id == Eval.policy_id)
+        .where(Eval.split.in_(splits), or_(Eval.run_id == run_id, Policy.run_id == run_id))
+        .group_by(*columns)
+    )
+
+
 def test_curve(session: Session, run_id: int) -> list[CurvePoint]:
     """Test success per policy iteration for a run: test evals recorded in the run or of the run's policies."""
-    query = (
-        select(
-            Eval.suite,
-            Eval.mode,
-            Policy.iteration,
-            Policy.id,
-            Policy.name,
-            func.sum(Eval.n_tasks),
-            func.sum(Eval.successes),
-        )
-        .join(Policy, Policy.id == Eval.policy_id)
-        .where(Eval.split == "test", or_(Eval.run_id == run_id, Policy.run_id == run_id))
-        .group_by(Eval.suite, Eval.mode, Policy.iteration, Policy.id, Policy.name)
-        .order_by(Policy.iteration, Policy.id)
+    query = _run_evals(run_id, ("test",), Eval.suite, Eval.mode, Policy.iteration, Policy.id, Policy.name).order_by(
+        Policy.iteration, Policy.id
     )
     return [
         CurvePoint(str(suite), str(mode), int(it), int(pid), str(name), int(n or 0), int(s or 0))
@@ -558,22 +557,8 @@ class HeldOutRate:
 
 def held_out_rates(session: Session, run_id: int) -> list[HeldOutRate]:
     """Validation and test success of every policy evaluated in a run (or belonging to it), by split and mode."""
-    query = (
-        select(
-            Policy.id,
-            Policy.name,
-            Policy.iteration,
-            Policy.state,
-            Eval.split,
-            Eval.mode,
-            func.sum(Eval.n_tasks),
-            func.sum(Eval.successes),
-        )
-        .join(Policy, Policy.id == Eval.policy_id)
-        .where(Eval.split.in_(HELD_OUT_SPLITS), or_(Eval.run_id == run_id, Policy.run_id == run_id))
-        .group_by(Policy.id, Policy.name, Policy.iteration, Policy.state, Eval.split, Eval.mode)
-        .order_by(Policy.id, Eval.split, Eval.mode)
-    )
+    columns = (Policy.id, Policy.name, Policy.iteration, Policy.state, Eval.split, Eval.mode)
+    query = _run_evals(run_id, HELD_OUT_SPLITS, *columns).order_by(Policy.id, Eval.split, Eval.mode)
     return [
         HeldOutRate(int(pid), str(name), int(it), str(state), str(split), str(mode), int(n or 0), int(s or 0))
         for pid, name, it, state, split, mode, n, s in session.execute(query)
