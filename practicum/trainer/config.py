@@ -211,6 +211,13 @@ class DataSettings:
     this many times (>= 1; 1: once, like every other step). Those steps carry what search knew and the policy did
     not; the others mostly repeat the policy's own choice."""
 
+    max_copies: int | None = None
+    """RFT: each distinct (prompt, completion) row is kept at most this many times (>= 1; None: as often as it was
+    mined, before `overruled_repeat`). In a small game many episodes pass the same states (every FrozenLake episode
+    begins at the same first few prompts), so most mined rows repeat a few prompts; training time goes to the
+    repeats and the policy learns the start of the route best. Measured on a default FrozenLake round: 110 rows,
+    50 distinct, 28 distinct prompts."""
+
     balance_pairs: bool = False
     """Step pairs: weigh both directions between two actions alike, repeating the fewer side's pairs
     (`mining.balance_by_action`), so that DPO cannot fit them by preferring one action's word everywhere."""
@@ -253,6 +260,8 @@ class DataSettings:
         number("TrainConfig.data.replay_fraction", self.replay_fraction, lambda v: 0 <= v < 1, "use a share in [0, 1)")
         if self.rft_targets not in ("committed", "ties"):
             raise ConfigError(f"TrainConfig.data.rft_targets must be 'committed' or 'ties'; got {self.rft_targets!r}")
+        if self.max_copies is not None:
+            int_at_least("TrainConfig.data.max_copies", self.max_copies, 1, "use None to keep every copy")
         int_at_least("TrainConfig.data.overruled_repeat", self.overruled_repeat, 1, "use 1 to weigh every step alike")
         int_at_least("TrainConfig.data.min_pairs", self.min_pairs, 1, "require at least one pair")
         int_at_least("TrainConfig.data.min_rft_examples", self.min_rft_examples, 1, "require at least one example")

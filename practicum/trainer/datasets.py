@@ -21,7 +21,7 @@ import hashlib
 import json
 import random
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -216,8 +216,9 @@ def build_datasets(
                     confidence=settings.pair_confidence,
                     min_visits=settings.min_visits,
                 )
-            rows += [x for x in steps for _ in range(settings.overruled_repeat if x.overruled else 1)]
-        return rows
+            rows += steps
+        rows = _capped(rows, settings.max_copies)
+        return [x for x in rows for _ in range(settings.overruled_repeat if x.overruled else 1)]
 
     traj_new: list[PreferencePair] = []
     traj_old: list[PreferencePair] = []
@@ -260,6 +261,20 @@ def rebuild_datasets(store: Store, spec: dict[str, Any]) -> Datasets:
         since=datetime.fromisoformat(since) if since else None,
         through_episode_id=spec.get("through_episode_id"),
     )
+
+
+def _capped(rows: list[RFTExample], most: int | None) -> list[RFTExample]:
+    """`rows` keeping the first `most` of each distinct (prompt, completion), in order (all with None)."""
+    if most is None:
+        return rows
+    seen: Counter[tuple[str, str]] = Counter()
+    kept = []
+    for row in rows:
+        key = (row.prompt, row.completion.strip())
+        seen[key] += 1
+        if seen[key] <= most:
+            kept.append(row)
+    return kept
 
 
 def _with_replay(new: list[R], old: list[R], fraction: float, seed: int) -> list[R]:

@@ -21,7 +21,8 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert config.search.simulations == 8 and config.train.dpo.sft_weight == 0.0 and config.pass_k == 4
     assert config.search.alpha == 1.0 and config.search.discount == 0.95 and config.warmup.states == 40
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
-    assert (config.validation_tasks, config.test_tasks, config.explore_starts) == (16, 16, 4)
+    assert (config.validation_tasks, config.test_tasks, config.explore_starts, config.train_tasks) == (16, 16, 8, 24)
+    assert (config.train.data.rft_targets, config.train.data.max_copies) == ("ties", 1)
 
 
 def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:
@@ -29,10 +30,13 @@ def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> No
     # the keys it does not name, nor `train: {dpo: {beta: ...}}` to DPOSettings' (lr 5e-5, epochs instead of
     # the practice run's 8 steps).
     defaults = PracticeConfig()
-    config = config_from_dict({"search": {"simulations": 6}, "train": {"dpo": {"beta": 0.3}}})
+    config = config_from_dict({"suite": "shop", "search": {"simulations": 6}, "train": {"dpo": {"beta": 0.3}}})
     assert config.search == dataclasses.replace(defaults.search, simulations=6)
     assert config.train.dpo == dataclasses.replace(defaults.train.dpo, beta=0.3)
     assert config.train.rft == defaults.train.rft and config.train.data == defaults.train.data
+    # ... nor a suite's own `train: {data: ...}` defaults to the practice run's for the keys the user leaves out.
+    lake = config_from_dict({"train": {"data": {"min_visits": 2}}})
+    assert (lake.train.data.min_visits, lake.train.data.rft_targets, lake.train.data.max_copies) == (2, "ties", 1)
 
 
 def test_flags_lay_over_a_config_file_section_by_key(tmp_path: Path) -> None:
@@ -64,7 +68,8 @@ def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monk
 
     monkeypatch.setattr(practice_module, "practice", practice)
     assert cli.main(["practice"]) == 0
-    assert seen[0] == config_from_dict({"suite": "frozenlake-4x4"}) and seen[0].explore_starts == 4
+    assert seen[0] == config_from_dict({"suite": "frozenlake-4x4"})
+    assert (seen[0].explore_starts, seen[0].train_tasks, seen[0].train.data.rft_targets) == (8, 24, "ties")
     assert config_from_dict({"explore_starts": 0}).explore_starts == 0
     with pytest.raises(ConfigError, match="explore_starts must be an integer >= 0"):
         config_from_dict({"explore_starts": -1})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import datasets
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
+from practicum.errors import ConfigError
 from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store, queries
 from practicum.store.models import Episode
 from practicum.trainer.config import DataSettings
@@ -110,6 +112,19 @@ def test_steps_where_search_overruled_the_policy_can_weigh_more(store: Store) ->
     committed = {(x.episode_id, x.prompt): x.completion for x in once}
     assert extra and len(tied) == len(once) + len(extra)
     assert all(committed[(x.episode_id, x.prompt)] != x.completion for x in extra)
+
+
+def test_repeated_rft_rows_can_be_capped_to_a_number_of_copies(store: Store) -> None:
+    every = build_datasets(store).rft.rows
+    copies = Counter((x.prompt, x.completion) for x in every)
+    assert max(copies.values()) > 1  # episodes of one task pass the same states
+    once = build_datasets(store, settings=DataSettings(max_copies=1)).rft.rows
+    assert [(x.prompt, x.completion) for x in once] == list(copies)  # each distinct row once, first seen first
+    assert all(x in every for x in once)
+    twice = build_datasets(store, settings=DataSettings(max_copies=2)).rft.rows
+    assert Counter((x.prompt, x.completion) for x in twice) == {k: min(n, 2) for k, n in copies.items()}
+    with pytest.raises(ConfigError, match="max_copies"):
+        DataSettings(max_copies=0)
 
 
 def test_held_out_tasks_and_env_or_infra_failures_never_become_training_data(store: Store) -> None:
