@@ -9,9 +9,11 @@ one line that says how to resume where it can be resumed. `EXIT_CODES` lists the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -41,6 +43,25 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _on_ctrl_c(what: str) -> Callable[[F], F]:
+    """Stop a command on Ctrl-C with code 130 and one line, "interrupted; <what>", formatted with the command's
+    arguments, instead of click's bare "Aborted!" and code 1 (which reads as a crash)."""
+
+    def wrap(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except KeyboardInterrupt:
+                err_console.print(f"interrupted; {what.format(**kwargs)}", soft_wrap=True, highlight=False)
+                raise typer.Exit(INTERRUPTED) from None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
 
 
 def _version(value: bool) -> None:
@@ -59,6 +80,7 @@ def _root(
 
 
 @app.command("envs")
+@_on_ctrl_c("nothing was written")
 def envs_command(
     domain: Annotated[str | None, typer.Option(help="Only suites of this domain: 'web' or 'game'.")] = None,
     tasks: TasksOption = None,
@@ -135,6 +157,7 @@ app.add_typer(store_app, name="store")
 
 
 @store_app.command("info")
+@_on_ctrl_c("nothing was written")
 def store_info_command(db: DbOption = None) -> None:
     """Schema revision and row counts of a store. Read-only: an older store is refused, not upgraded."""
     with _open_for_reading(db) as store:
@@ -148,6 +171,7 @@ def store_info_command(db: DbOption = None) -> None:
 
 
 @store_app.command("upgrade")
+@_on_ctrl_c("run `practicum store upgrade` again: it goes on from the revision the store is at")
 def store_upgrade_command(db: DbOption = None) -> None:
     """Upgrade an existing store to this practicum's schema (back it up first; older practicums cannot read it)."""
     from practicum.store import open_store
@@ -161,6 +185,7 @@ def store_upgrade_command(db: DbOption = None) -> None:
 
 
 @app.command("doctor")
+@_on_ctrl_c("the checks were not finished; nothing was written")
 def doctor_command(
     db: Annotated[
         str | None,
@@ -203,6 +228,7 @@ def doctor_command(
 
 
 @app.command("runs")
+@_on_ctrl_c("nothing was written")
 def runs_command(
     run: Annotated[str | None, typer.Argument(help="A run id or name: show its details instead of the list.")] = None,
     db: DbOption = None,
@@ -413,6 +439,10 @@ def run_command(
 
 
 @app.command("train")
+@_on_ctrl_c(
+    "the round was not finished: it is marked failed, with where its partial output is, and its run interrupted "
+    "(`practicum runs`); no policy was added"
+)
 def train_command(
     db: DbOption = None,
     policy: Annotated[str | None, typer.Option(help="Policy id or name to train (default: the promoted one).")] = None,
@@ -444,6 +474,7 @@ def train_command(
 
 
 @app.command("eval")
+@_on_ctrl_c("the evaluation was not finished: its run is marked interrupted and keeps the episodes played so far")
 def eval_command(
     policy: Annotated[str, typer.Option(help="Policy id or name to evaluate.")],
     suite: Annotated[
@@ -483,6 +514,7 @@ def eval_command(
 
 
 @app.command("export")
+@_on_ctrl_c("the export in {out} is not complete; run the export again with --overwrite")
 def export_command(
     policy: Annotated[str, typer.Argument(help="Policy id or name (see `practicum browse` or `practicum runs`).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write (must be new or empty).")],

@@ -347,3 +347,53 @@ def test_resume_accepts_the_store_it_was_told_to_use(
     assert snapshot(tmp_path) == before
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--iterations", "3"]) == 2
     assert "pass only --resume and --db" in one_line_error(capsys)
+
+
+def _ctrl_c(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+# Every command, stopped by Ctrl-C in the middle of its work (practice and run are stopped by a real SIGINT in
+# tests/loop/test_faults.py): where the work happens, and what the one line must say.
+CTRL_C = {
+    "envs": (["envs"], "practicum.envs.registry.suites", "nothing was written"),
+    "store info": (["store", "info"], "practicum.store.Store.info", "nothing was written"),
+    "store upgrade": (["store", "upgrade"], "practicum.store.open_store", "run `practicum store upgrade` again"),
+    "doctor": (
+        ["doctor", "--no-browser", "--no-model", "--no-stockfish"],
+        "practicum.doctor.check_installation",
+        "the checks were not finished",
+    ),
+    "runs": (["runs"], "practicum.store.queries.list_runs", "nothing was written"),
+    "train": (["train"], "practicum.loop.manual.run_round", "the round was not finished"),
+    "eval": (["eval", "--policy", "1", "--suite", "frozenlake-4x4"], "practicum.loop.manual.evaluate_policy", ""),
+    "export": (["export", "1", "--out", "exported"], "practicum.trainer.export.export_policy", "the export in"),
+}
+
+
+@pytest.mark.parametrize("name", CTRL_C)
+def test_ctrl_c_in_any_command_exits_130_with_one_line_and_marks_its_run(
+    name: str,
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from practicum.store import open_store
+    from practicum.trainer.rounds import register_base_policy
+
+    command, where, says = CTRL_C[name]
+    db = tmp_path / "p.db"
+    with open_store(f"sqlite:///{db}") as store:
+        store.create_run(config={})
+        register_base_policy(store, tiny_model_dir)
+    before = run_statuses(db)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(where, _ctrl_c)
+    assert main(command if name == "envs" else [*command, "--db", f"sqlite:///{db}"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("interrupted; ") and says in err and "\n" not in err, err
+    after = run_statuses(db)
+    assert after[: len(before)] == before  # other runs untouched
+    # A command that records a run (train, eval) leaves it marked interrupted, not running.
+    assert [status for _, status in after[len(before) :]] == (["interrupted"] if name in ("train", "eval") else [])

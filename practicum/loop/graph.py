@@ -14,13 +14,15 @@ safe to run again after a kill part-way through it:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import operator
 import os
 import random
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -37,7 +39,7 @@ from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError
 from practicum.trainer.evaluate import EvalReport, PolicyHandle, evaluate_policy, promote_if_not_worse
 from practicum.trainer.promotion import PromotionDecision
-from practicum.trainer.rounds import round_folder, run_round
+from practicum.trainer.rounds import run_round
 from practicum.trainer.schedule import round_due
 
 
@@ -75,19 +77,22 @@ class NodeClock:
 
     LangGraph saves a node's update (and `elapsed_s` with it) only when the node returns, so a node stopped part-way
     (Ctrl-C, `kill -9`) would lose its time, and a resumed run would get more time budget than was asked for.
-    The clock writes the node's time so far to a small file beside the graph's checkpoint, when the node raises
-    and after its episodes (at most once a second); the next attempt at the same node (the same name, iteration
-    and history length: the state it was checkpointed with) starts from there. Downtime between a kill and a
-    resume is not counted.
+    The clock writes the node's time so far to a small file beside the graph's checkpoint: when the node raises,
+    after its episodes (at most once a second) and, while `ticking`, every `TICK_S` seconds from a background
+    thread (a training round has no episodes to save after, and a kill in its minutes would lose them); the next
+    attempt at the same node (the same name, iteration and history length: the state it was checkpointed with)
+    starts from there. Downtime between a kill and a resume is not counted.
     """
 
     SAVE_EVERY_S = 1.0
+    TICK_S = 5.0
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.key = ""
         self.carried = 0.0  # spent by earlier attempts at this node
         self.started = self.saved_at = time.monotonic()
+        self._writing = threading.Lock()  # the ticker and the node's own thread both save
 
     def start(self, key: str) -> None:
         """A node begins: carry over what earlier, unsaved attempts at it spent."""
@@ -104,19 +109,39 @@ class NodeClock:
         """Seconds this node has spent, earlier attempts included."""
         return self.carried + time.monotonic() - self.started
 
+    @contextlib.contextmanager
+    def ticking(self, every_s: float | None = None) -> Iterator[None]:
+        """Save the node's time every `every_s` seconds (default `TICK_S`) until the block ends, so that a kill
+        anywhere in it (mid-training included) loses at most that much of the run's time."""
+        stop = threading.Event()
+        period = self.TICK_S if every_s is None else every_s
+
+        def tick() -> None:
+            while not stop.wait(period):
+                self.save()
+
+        thread = threading.Thread(target=tick, name="practicum-node-clock", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
     def save(self, *, at_most_every_s: float = 0.0) -> None:
         """Write the time spent so far, so that a kill after this point loses at most what follows."""
-        now = time.monotonic()
-        if not self.key or now - self.saved_at < at_most_every_s:
-            return
-        self.saved_at = now
-        partial = self.path.with_name(self.path.name + ".part")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps({"node": self.key, "seconds": self.spent()}))
-            os.replace(partial, self.path)  # whole or not at all
-        except OSError:
-            pass  # a full or read-only disk costs the time budget these seconds, never the run or its real error
+        with self._writing:
+            now = time.monotonic()
+            if not self.key or now - self.saved_at < at_most_every_s:
+                return
+            self.saved_at = now
+            partial = self.path.with_name(self.path.name + ".part")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps({"node": self.key, "seconds": self.spent()}))
+                os.replace(partial, self.path)  # whole or not at all
+            except OSError:
+                pass  # a full or read-only disk costs the time budget these seconds, never the run or its error
 
 
 @dataclass
@@ -199,7 +224,8 @@ def _timed(ctx: LoopContext) -> Callable[[Callable[[LoopContext, LoopState], dic
         def run(state: LoopState) -> dict[str, Any]:
             ctx.clock.start(f"{node.__name__}/{state.get('iteration', 0)}/{len(state.get('history', []))}")
             try:
-                update = node(ctx, state)
+                with ctx.clock.ticking():
+                    update = node(ctx, state)
             except BaseException:  # stopped part-way: the next attempt at this node counts this time too
                 ctx.clock.save()
                 raise
@@ -274,12 +300,14 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
     adopted = _finished_round_since(ctx, state)
     if adopted is not None:  # the round finished before a kill, after the last checkpoint: don't train twice
         return adopted
-    _close_killed_rounds(ctx, state["run_id"])
+    killed = _killed_round(ctx, state["run_id"])
     # Only this run's episodes: another run in the same store (another suite, another model) is not its data.
     due = round_due(
         ctx.store, state["policy_id"], config.schedule, data=config.train_config.data, run_id=state["run_id"]
     )
     if not due.due:
+        if killed is not None:
+            ctx.store.finish_training_round(killed, status="failed", metrics={"error": "killed while training"})
         return {"train_note": f"no round: {due.reason}"}
     ctx.reporter.note(f"iteration {state['iteration']} · training ({due.reason})")
     try:
@@ -291,6 +319,7 @@ def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
             data_run_id=state["run_id"],
             output_root=ctx.checkpoint_dir,
             progress=ctx.show_training,
+            restart=killed,
         )
     except TrainingError as exc:  # recorded as a failed round by the trainer; the loop keeps its policy
         ctx.reporter.note(f"training failed: {exc}")
@@ -442,22 +471,25 @@ def _stored_runner(ctx: LoopContext, state: LoopState, mode: str) -> Callable[[P
     return run_episode
 
 
-def _close_killed_rounds(ctx: LoopContext, run_id: int) -> None:
-    """Mark this run's rounds that a kill left 'running' as failed, and say where their partial output is.
-
-    Only one process trains a run's rounds, so a round still running when the train node starts was killed
-    (kill -9, a power cut); the node trains a round afresh in its place.
+def _killed_round(ctx: LoopContext, run_id: int) -> int | None:
+    """This run's round that was stopped part-way, to train again under its own id: one a kill left 'running'
+    (kill -9, a power cut: only one process trains a run's rounds, so a round still running when the train node
+    starts was killed) or one a Ctrl-C ended (failed, marked interrupted). Only the newest one counts; older
+    ones still running (a store from before rounds were restarted) are marked failed.
     """
     with ctx.store.session() as s:
-        killed = s.scalars(
-            select(TrainingRound.id).where(TrainingRound.run_id == run_id, TrainingRound.status == "running")
-        ).all()
-    for round_id in killed:
-        folder = round_folder(ctx.checkpoint_dir, round_id)
-        where = f"; its partial output is in {folder} (delete it to free the space)" if folder.exists() else ""
-        error = f"killed while training; trained again after the resume{where}"
-        ctx.store.finish_training_round(round_id, status="failed", metrics={"error": error})
-        ctx.reporter.note(f"training round {round_id} was killed before it finished; training again{where}")
+        rows = s.scalars(select(TrainingRound).where(TrainingRound.run_id == run_id).order_by(TrainingRound.id)).all()
+        running = [r.id for r in rows if r.status == "running"]
+        last = rows[-1] if rows else None
+        interrupted = last is not None and last.status == "failed" and (last.metrics or {}).get("interrupted") is True
+        newest = last.id if last is not None else None
+    for round_id in running:
+        if round_id != newest:
+            ctx.store.finish_training_round(round_id, status="failed", metrics={"error": "killed while training"})
+    if newest is None or not (newest in running or interrupted):
+        return None
+    ctx.reporter.note(f"training round {newest} was stopped before it finished; training it again")
+    return newest
 
 
 def _finished_round_since(ctx: LoopContext, state: LoopState) -> dict[str, Any] | None:

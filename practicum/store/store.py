@@ -428,6 +428,29 @@ class Store:
             ).inserted_primary_key[0]  # type: ignore[index]
         return int(round_id)
 
+    def restart_training_round(self, round_id: int, *, config: dict[str, Any]) -> int:
+        """Begin again, under the same id, a round whose training never finished (a kill left it 'running'):
+        status 'running' with `config`, started now. Returns how many times it has been restarted, this time
+        included (kept in its metrics until it finishes)."""
+        check_json("training round config", config)
+        with self.transaction() as conn:
+            self._require(conn, TrainingRound, round_id)
+            before = conn.execute(select(TrainingRound.metrics).where(TrainingRound.id == round_id)).scalar()
+            restarts = int((before or {}).get("restarts", 0)) + 1
+            conn.execute(
+                update(TrainingRound)
+                .where(TrainingRound.id == round_id)
+                .values(
+                    status="running",
+                    config=config,
+                    metrics={"restarts": restarts},
+                    policy_out_id=None,
+                    started_at=utcnow(),
+                    finished_at=None,
+                )
+            )
+        return restarts
+
     def finish_training_round(
         self,
         round_id: int,

@@ -79,9 +79,10 @@ class DPOSettings:
     """Pairs per optimizer step (>= 1)."""
 
     micro_batch_size: int = 1
-    """Pairs per forward pass (>= 1, dividing `batch_size`); the rest is gradient accumulation. One pair at a
-    time keeps a CPU step's peak memory low: TRL's log-prob tiles grow with the tokens of a forward pass
-    (SmolLM2-135M, 4 pairs/step: ~2.5 GB one pair at a time vs ~7 GB all four at once, at about the same speed).
+    """Pairs per forward pass (>= 1, dividing `batch_size`, or above it: the whole batch at once); the rest is
+    gradient accumulation. One pair at a time keeps a CPU step's peak memory low: TRL's log-prob tiles grow with
+    the tokens of a forward pass (SmolLM2-135M, 4 pairs/step: ~2.5 GB one pair at a time vs ~7 GB all four at
+    once, at about the same speed).
     Raise it on a GPU."""
 
     max_length: int = 1024
@@ -146,7 +147,8 @@ class RFTSettings:
     """Examples per optimizer step (>= 1)."""
 
     micro_batch_size: int = 1
-    """Examples per forward pass (>= 1, dividing `batch_size`); the rest is gradient accumulation."""
+    """Examples per forward pass (>= 1, dividing `batch_size`, or above it: the whole batch at once); the rest is
+    gradient accumulation."""
 
     max_length: int = 1024
     """Longest prompt + completion in tokens (>= 16)."""
@@ -394,7 +396,7 @@ class ScheduleConfig:
 
 def _micro_batch(prefix: str, batch: int, micro: int) -> None:
     int_at_least(f"{prefix}.micro_batch_size", micro, 1, "use 1 to feed one example at a time")
-    if batch % micro:
+    if micro <= batch and batch % micro:  # a micro-batch above the batch is the batch (`stages.trl_arguments`)
         raise ConfigError(
             f"{prefix}.micro_batch_size ({micro}) must divide {prefix}.batch_size ({batch}); "
             f"use a divisor such as 1 or {batch}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +97,7 @@ def run_round(
     output_root: str | Path = "checkpoints",
     through_episode_id: int | None = None,
     progress: bool = False,
+    restart: int | None = None,
 ) -> RoundResult:
     """Train one round from `policy_id` (default: the promoted policy); see the module docstring.
 
@@ -104,7 +106,10 @@ def run_round(
     does). `data_run_id` keeps the datasets to that run's episodes (None: every run in the store); the filter
     is recorded in the round's data spec, so `rebuild_datasets` gives the same rows. Returns the round's
     result; raises `CheckpointError` for an unusable checkpoint and `TrainingError` when training itself
-    crashed (the round is recorded as failed first).
+    crashed (the round is recorded as failed first). `restart` is the id of a round of `run_id` whose training
+    a kill cut short: it is trained again under that id, its partial folder replaced, so that a resumed run
+    numbers its rounds and names its policies as an uninterrupted one does (the restart is counted in the
+    round's metrics).
     """
     config = config or TrainConfig()
     with store.session() as s:
@@ -146,9 +151,15 @@ def run_round(
         "skipped_stages": skipped,
         "start_policy_id": start.id,  # whose weights the round started from (`TrainConfig.start_from`)
     }
-    round_id = store.start_training_round(
-        run_id=run_id, recipe=config.method, policy_in_id=policy.id, config=round_config
-    )
+    restarts = 0
+    if restart is None:
+        round_id = store.start_training_round(
+            run_id=run_id, recipe=config.method, policy_in_id=policy.id, config=round_config
+        )
+    else:
+        round_id = restart
+        restarts = store.restart_training_round(round_id, config=round_config)
+        shutil.rmtree(round_folder(output_root, round_id), ignore_errors=True)  # the killed attempt's partial output
     if not stages:
         reason = "; ".join(skipped.values())
         store.finish_training_round(round_id, status="finished", metrics={"skipped": True, "reason": reason})
@@ -159,6 +170,8 @@ def run_round(
         result = _train(start.id, checkpoint, stages, config, data, out, progress)
         signature = model_signature(result.model_dir)
         metrics = {**result.metrics, "skipped_stages": skipped, "finished_at": datetime.now(UTC).isoformat()}
+        if restarts:
+            metrics["restarts"] = restarts
         files = {
             "model": str(result.model_dir),
             "adapter": str(result.adapter_dir) if result.adapter_dir else None,
@@ -206,9 +219,8 @@ def run_round(
             ) from exc
         raise TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}") from exc
     except KeyboardInterrupt:  # not left 'running': doctor would flag it and a resumed loop would wonder
-        store.finish_training_round(
-            round_id, status="failed", metrics={"error": f"interrupted (Ctrl-C); its partial output is in {out}"}
-        )
+        error = f"interrupted (Ctrl-C); its partial output is in {out}"
+        store.finish_training_round(round_id, status="failed", metrics={"error": error, "interrupted": True})
         raise
     return RoundResult("trained", policy.id, round_id, policy_out_id, result.model_dir, None, metrics, data)
 

@@ -45,8 +45,8 @@ def trl_arguments(
         "learning_rate": settings.learning_rate,
         "num_train_epochs": settings.epochs,
         "max_steps": settings.max_steps if settings.max_steps > 0 else -1,
-        "per_device_train_batch_size": settings.micro_batch_size,
-        "gradient_accumulation_steps": settings.batch_size // settings.micro_batch_size,
+        "per_device_train_batch_size": min(settings.micro_batch_size, settings.batch_size),
+        "gradient_accumulation_steps": settings.batch_size // min(settings.micro_batch_size, settings.batch_size),
         "max_length": settings.max_length,
         "warmup_steps": float(settings.warmup_ratio),  # a float below 1 is a share of the steps
         "bf16": config.bf16,

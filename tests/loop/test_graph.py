@@ -19,7 +19,7 @@ from practicum.envs.registry import get_suite
 from practicum.loop.config import config_from_dict
 from practicum.loop.graph import Interrupted, LoopContext, LoopState, _timed, explore_start, train
 from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store
-from practicum.store.models import Episode, TrainingRound
+from practicum.store.models import Episode, Policy, TrainingRound
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
 from practicum.trainer.rounds import register_base_policy
 
@@ -104,22 +104,40 @@ def test_a_round_of_the_loop_builds_its_datasets_from_its_own_runs_episodes_only
         assert again.rft.episode_ids == sorted(own_ids)
 
 
-def test_a_round_a_kill_left_running_is_closed_with_its_folder_named_before_the_next_trains(
-    tiny_model_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("stopped_by", ["kill -9", "Ctrl-C"])
+def test_a_round_stopped_part_way_is_trained_again_under_its_own_number(
+    stopped_by: str, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
+    # A resumed run must number its rounds and name its policies as an uninterrupted run does, and not keep the
+    # killed attempt's partial checkpoint (hundreds of MB for the default model) beside the new one.
     with open_store(f"sqlite:///{tmp_path / 'p.db'}") as store:
         policy = register_base_policy(store, tiny_model_dir)
         run = store.create_run(config={})
         store.write_episode(searched_episode(run, 0, won=True))
         killed = store.start_training_round(run_id=run, recipe="rft", policy_in_id=policy, config={})
-        ctx = context(store, tiny_model_dir, tmp_path)
+        if stopped_by == "Ctrl-C":  # what run_round records when a KeyboardInterrupt reaches it
+            store.finish_training_round(killed, status="failed", metrics={"error": "...", "interrupted": True})
+        config = config_from_dict(
+            {
+                "policy": {"model": str(tiny_model_dir)},
+                "recipe": "rft",
+                "train": {"rft": {"max_steps": 1}},
+                "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
+            }
+        )
+        ctx = LoopContext(config, store, None, None, str(tmp_path / "checkpoints"))  # type: ignore[arg-type]
         partial = tmp_path / "checkpoints" / f"round-{killed:05d}"
-        (partial / "rft").mkdir(parents=True)  # what the killed round had written
+        (partial / "rft").mkdir(parents=True)
+        (partial / "rft" / "half-written.safetensors").write_bytes(b"x" * 100)  # what the killed round had written
         out = train(ctx, {"run_id": run, "iteration": 1, "policy_id": policy, "history": []})
         with store.session() as s:
-            rows = {r.id: r for r in s.scalars(select(TrainingRound).where(TrainingRound.run_id == run))}
-        assert rows[killed].status == "failed" and str(partial) in rows[killed].metrics["error"]
-        assert out["round_id"] != killed and rows[out["round_id"]].status == "finished"  # a round in its place
+            rows = s.scalars(select(TrainingRound).where(TrainingRound.run_id == run)).all()
+            (row,) = rows  # the same round, not a second one
+            made = s.get(Policy, row.policy_out_id)
+            assert made is not None and made.name.endswith(f"-r{killed}")
+        assert out["round_id"] == killed and row.status == "finished" and row.metrics["restarts"] == 1
+        assert not (partial / "rft" / "half-written.safetensors").exists()
+        assert Path(made.checkpoint_path).is_relative_to(partial)
 
 
 def test_exploring_starts_begin_train_tasks_off_their_start_and_leave_other_splits_alone(tmp_path: Path) -> None:
@@ -189,3 +207,30 @@ def test_time_a_node_spent_before_kill_9_counts_toward_the_run_after_resume(tmp_
 
     ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
     assert _timed(ctx)(collect)(STATE)["elapsed_s"] >= 10.3
+
+
+def test_time_a_node_spent_before_kill_9_counts_even_when_it_saved_nothing_itself(tmp_path: Path) -> None:
+    # A training round plays no episodes, so nothing in it saves the clock; the node's ticker must.
+    killed = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from practicum.loop.config import config_from_dict
+        from practicum.loop.graph import LoopContext, NodeClock, _timed
+
+        NodeClock.TICK_S = 0.1
+
+        def train(ctx, state):
+            time.sleep(0.5)  # training, with no episode to save after
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        _timed(LoopContext(config_from_dict({{}}), None, None, None, {str(tmp_path)!r}))(train)({STATE!r})
+        """
+    )
+    child = subprocess.run([sys.executable, "-c", killed], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert child.returncode == -signal.SIGKILL
+
+    def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
+        return {}  # the resumed attempt at the same node
+
+    ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
+    assert _timed(ctx)(train)(STATE)["elapsed_s"] >= 10.3  # at least 0.3 of the 0.5 s ticked into the file

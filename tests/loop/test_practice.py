@@ -211,11 +211,63 @@ def _search_episodes_written(db: Path) -> int:
         return 0
 
 
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir: Path, tmp_path: Path) -> None:
-    config = small_config(tiny_model_dir, "", recipe="rft", iterations=1)
-    whole_url = f"sqlite:///{tmp_path / 'whole.db'}"
-    whole = practice(config, store_url=whole_url)
-    expected = counts(whole_url, whole.run_id)
+def _killed_at(phase: str, folder: Path, since: float) -> bool:
+    """Whether the run in `folder` is inside `phase` (a sign of it newer than `since`, the process's start)."""
+    if phase == "collection":
+        return _search_episodes_written(folder / "killed.db") >= 1
+    if phase == "evaluation":
+        return _validation_episodes_written(folder / "killed.db") >= 1
+    stage = [p for p in folder.glob(f"practicum-checkpoints/run-*/round-*/{phase}") if p.stat().st_mtime >= since]
+    return bool(stage)
+
+
+def _validation_episodes_written(db: Path) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1) as con:
+            query = "SELECT COUNT(*) FROM episodes JOIN tasks ON tasks.id = episodes.task_id WHERE split = 'validation'"
+            return int(con.execute(query).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _what_a_run_left(url: str) -> dict[str, Any]:
+    """Counts, round numbers and states, policy names and held-out results of run 1, and doctor's verdict."""
+    from practicum.doctor import check_store
+
+    with open_store(url) as store, store.session() as s:
+        rounds = [(r.id, r.status) for r in s.scalars(select(TrainingRound).order_by(TrainingRound.id))]
+        policies = [p.name for p in s.scalars(select(Policy).order_by(Policy.id))]
+        evals = [(e.policy_id, e.split, e.successes) for e in s.scalars(select(Eval).order_by(Eval.id))]
+    failed_checks = [c.name for c in check_store(url) if not c.ok]
+    return {"counts": counts(url, 1), "rounds": rounds, "policies": policies, "evals": evals, "doctor": failed_checks}
+
+
+# agentq trains RFT, then DPO; the tiny model rarely wins, so every committed step search valued best counts as a
+# good step of a failed episode and the RFT stage has rows. One worker: episodes are played in the loop's own
+# process, so each of the test's six processes starts no others.
+BOTH_STAGES = {
+    "dpo": {"max_steps": 1, "batch_size": 2},
+    "rft": {"max_steps": 1, "batch_size": 2},
+    "data": {"min_visits": 1, "pair_value": "blended", "good_step_value": -1.0},
+}
+
+
+@pytest.mark.slow
+def test_kill_9_in_each_phase_then_resume_leaves_what_an_uninterrupted_run_leaves(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # One run killed in every phase in turn (search, the RFT stage, the DPO stage, validation), each time resumed
+    # as the README says: the store must end as an uninterrupted run's does, round numbers and names included.
+    config = small_config(tiny_model_dir, "", iterations=1, train=BOTH_STAGES, workers=1)
+    whole_url = f"sqlite:///{tmp_path / 'whole' / 'whole.db'}"
+    (tmp_path / "whole").mkdir()
+    practice(config, store_url=whole_url)
+    expected = _what_a_run_left(whole_url)
+    assert expected["rounds"] == [(1, "finished")] and not expected["doctor"]
 
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     script = tmp_path / "run.py"
@@ -224,30 +276,39 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tiny_model_dir: Path, 
             f"""
             import sys
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-            from tests.loop.test_practice import small_config
+            from tests.loop.test_practice import BOTH_STAGES, small_config
+            from practicum.cli import main
             from practicum.loop.practice import practice
             if __name__ == "__main__":  # collection workers are spawned and import this file again
-                practice(small_config({str(tiny_model_dir)!r}, "", recipe="rft", iterations=1), store_url={url!r})
+                if sys.argv[1] == "new":
+                    config = small_config({str(tiny_model_dir)!r}, "", iterations=1, train=BOTH_STAGES, workers=1)
+                    practice(config, store_url={url!r})
+                else:  # the README's resume command
+                    sys.exit(main(["practice", "--resume", "1", "--db", {url!r}]))
             """
         )
     )
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:  # kill once the first iteration's search has started writing
-            time.sleep(0.02)
-            if _search_episodes_written(tmp_path / "killed.db") >= 1:
-                break
-        assert proc.poll() is None, "the run ended before it could be killed mid-search"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
-    partial = counts(url, 1)
-    assert partial["search_episodes"] < expected["search_episodes"] or partial["evals"] < expected["evals"]
-
-    resumed = practice(None, resume="1", store_url=url)
-    assert resumed.status == "finished"
-    assert counts(url, 1) == expected
+    for n, phase in enumerate(("collection", "rft", "dpo", "evaluation")):
+        since = time.time() - 1  # file times may be rounded down
+        proc = subprocess.Popen(
+            [sys.executable, str(script), "new" if n == 0 else "resume"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and proc.poll() is None and not _killed_at(phase, tmp_path, since):
+                time.sleep(0.01)
+            assert proc.poll() is None, f"the run ended before it could be killed in {phase}"
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait()
+    resumed = subprocess.run(
+        [sys.executable, str(script), "resume"], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _what_a_run_left(url) == expected
 
 
 def test_stop_request_interrupts_cleanly_and_resume_finishes(tiny_model_dir: Path, tmp_path: Path) -> None:

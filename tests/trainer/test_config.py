@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from practicum.errors import ConfigError, PracticumError
@@ -39,6 +41,10 @@ def test_defaults_are_valid_and_use_lora_dpo_with_stored_reference() -> None:
         (
             lambda: RFTSettings(batch_size=4, micro_batch_size=3),
             r"TrainConfig.rft.micro_batch_size \(3\) must divide TrainConfig.rft.batch_size \(4\)",
+        ),
+        (
+            lambda: DPOSettings(batch_size=6, micro_batch_size=4),
+            r"TrainConfig.dpo.micro_batch_size \(4\) must divide TrainConfig.dpo.batch_size \(6\)",
         ),
         (lambda: DPOSettings(reference="ema"), r"TrainConfig.dpo.reference must be one of 'stored', 'model'"),
         (lambda: DPOSettings(loss_type="kto"), r"TrainConfig.dpo.loss_type must be one of 'sigmoid'"),
@@ -87,3 +93,14 @@ def test_the_last_loss_is_the_mean_of_the_last_pass_not_of_a_remainder_batch() -
     assert metrics["train/rft_loss_first"] == 1.0
     assert metrics["train/rft_loss_last"] == pytest.approx((0.5 + 0.4 + 0.05) / 3)
     assert summarize("rft", [{"loss": 0.7}], steps=1, seconds=1.0)["train/rft_loss_last"] == 0.7
+
+
+def test_a_micro_batch_above_the_batch_is_the_whole_batch(tmp_path: Path) -> None:
+    # The practice run's RFT micro-batch (4) must not turn a user's `rft: {batch_size: 2}` into an error.
+    from practicum.trainer.stages import trl_arguments
+
+    settings = RFTSettings(batch_size=2, micro_batch_size=4)
+    args = trl_arguments(settings, TrainConfig(), tmp_path, progress=False)
+    assert (args["per_device_train_batch_size"], args["gradient_accumulation_steps"]) == (2, 1)
+    split = trl_arguments(RFTSettings(batch_size=8, micro_batch_size=4), TrainConfig(), tmp_path, progress=False)
+    assert (split["per_device_train_batch_size"], split["gradient_accumulation_steps"]) == (4, 2)

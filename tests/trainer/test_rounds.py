@@ -160,6 +160,7 @@ def test_ctrl_c_inside_training_marks_the_round_failed_and_names_its_partial_out
         run_round(store, TrainConfig(dpo=QUICK.dpo), output_root=tmp_path)
     (failed,) = rounds(store)
     assert failed.status == "failed" and failed.metrics["error"].startswith("interrupted (Ctrl-C)")
+    assert failed.metrics["interrupted"] is True  # the loop trains it again under its number on resume
     assert str(tmp_path / f"round-{failed.id:05d}") in failed.metrics["error"]
 
 
