@@ -244,16 +244,14 @@ class PracticeConfig:
 #   23%) while every optimal move did (-> 60%).
 # - Each distinct (prompt, move) once (`max_copies: 1`): 110 mined rows held 50 distinct ones, the repeats
 #   mostly the start of the route, and training time is per row.
-# - 8 random rollouts per leaf (`search.rollouts`; no model call, so they cost little): one rollout made siblings'
-#   values coin flips, and of the committed moves of 24 lakes' search 87-94% were optimal; with 8, 98-100%
-#   (two seeds), and search solved 83-92% of the train lakes instead of 71-75%.
-# The default run with the first four went 30% -> 50% on average over seeds 0-2 (30 -> 60, 30 -> 30, 30 -> 60;
-# with 8 lakes, explore_starts 4 and committed targets: 30% -> 30% for each seed); learning.json's default_run has
-# the current defaults' three seeds.
+# The default run with these went 30% -> 50% on average over seeds 0-2 (30 -> 60, 30 -> 30, 30 -> 60; with 8
+# lakes, explore_starts 4 and committed targets: 30% -> 30% for each seed; learning.json's default_run).
+# Not a default: 8 random rollouts per leaf (`search.rollouts`). They made search's committed moves 98-100%
+# optimal instead of 87-97% and solved more train lakes, but the same three seeds ended at 40%, 10% and 10%
+# validation success instead of 40% each, and took longer (docs/learning.md).
 SUITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "tictactoe": {"search": {"rollouts": 16, "simulations": 48}},
     "frozenlake-4x4": {
-        "search": {"rollouts": 8},
         "explore_starts": 8,
         "train_tasks": 24,
         "train": {"data": {"rft_targets": "ties", "max_copies": 1}},
