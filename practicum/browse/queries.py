@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
 from practicum.store import queries
-from practicum.store.models import Edit, Episode, Eval, EvalResult, Node, Pair, Policy, Task, TrainingRound
+from practicum.store.models import Edit, Episode, Eval, EvalResult, Node, Pair, Policy, Run, Task, TrainingRound
+
+# -- runs ----------------------------------------------------------------------------------------------------
+
+
+def count_runs(session: Session) -> int:
+    """How many runs the store holds."""
+    return int(session.scalar(select(func.count(Run.id))) or 0)
+
 
 # -- episodes list -------------------------------------------------------------------------------------------
 
@@ -272,6 +280,21 @@ def node_pairs(session: Session, episode_id: int, idx: int) -> list[Pair]:
     return list(session.scalars(query.order_by(Pair.id)))
 
 
+def pairs_of_episode(session: Session, episode_id: int, *, limit: int) -> list[Pair]:
+    """The first `limit` pairs, by id, that an episode is part of: its step pairs and the trajectory pairs it is a
+    side of (`practicum.store.queries.episode_pairs`, bounded)."""
+    sides = or_(
+        Pair.episode_id == episode_id, Pair.chosen_episode_id == episode_id, Pair.rejected_episode_id == episode_id
+    )
+    return list(session.scalars(select(Pair).where(sides).order_by(Pair.id).limit(limit)))
+
+
+def pair_episode_id(session: Session, pair_id: int) -> int | None:
+    """The episode a pair belongs to: the tree it was mined from, else (a trajectory pair) its chosen side's."""
+    pair = session.get(Pair, pair_id)
+    return None if pair is None else (pair.episode_id or pair.chosen_episode_id)
+
+
 def episode_edits(session: Session, episode_id: int) -> list[Edit]:
     """Edits made to an episode's nodes and pairs, newest first."""
     return list(session.scalars(select(Edit).where(Edit.episode_id == episode_id).order_by(Edit.id.desc())))
@@ -360,6 +383,14 @@ def training_losses(session: Session, run_id: int) -> list[LossPoint]:
             if match and isinstance(value, int | float) and not isinstance(value, bool):
                 points.append(LossPoint(int(round_id), number, iteration, match["stage"], match["which"], float(value)))
     return points
+
+
+def get_round(session: Session, round_id: int) -> TrainingRound:
+    """A training round by id; `UnknownIdError` if there is none."""
+    round_row = session.get(TrainingRound, round_id)
+    if round_row is None:
+        raise UnknownIdError(f"training round {round_id} does not exist; pick a round from a run's page")
+    return round_row
 
 
 def run_rounds(session: Session, run_id: int) -> list[TrainingRound]:
