@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -183,54 +182,37 @@ def test_time_a_node_spent_before_ctrl_c_counts_toward_the_run_after_resume(tmp_
     assert other["elapsed_s"] < 10.3  # the next node carries nothing over
 
 
-def test_time_a_node_spent_before_kill_9_counts_toward_the_run_after_resume(tmp_path: Path) -> None:
-    # The killed attempt saves its time as `_play` does after an episode, then dies with no chance to save more.
-    killed = textwrap.dedent(
-        f"""
-        import os, signal, time
-        from practicum.loop.config import config_from_dict
-        from practicum.loop.graph import LoopContext, _timed
-
-        def collect(ctx, state):
-            time.sleep(0.3)
-            ctx.clock.save()
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        _timed(LoopContext(config_from_dict({{}}), None, None, None, {str(tmp_path)!r}))(collect)({STATE!r})
-        """
+def _resumed_after_kill_9(tmp_path: Path, *, before: str, body: str) -> float:
+    """Run a node in a child process that `body` ends with SIGKILL (no chance to save anything after it); return
+    the run time a resumed attempt at the same node reports."""
+    script = "\n".join(
+        [
+            "import os, signal, time",
+            "from practicum.loop.config import config_from_dict",
+            "from practicum.loop.graph import LoopContext, NodeClock, _timed",
+            before,
+            "def node(ctx, state):",
+            *(f"    {line}" for line in body.splitlines()),
+            "    os.kill(os.getpid(), signal.SIGKILL)",
+            f"_timed(LoopContext(config_from_dict({{}}), None, None, None, {str(tmp_path)!r}))(node)({STATE!r})",
+        ]
     )
-    child = subprocess.run([sys.executable, "-c", killed], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    child = subprocess.run([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert child.returncode == -signal.SIGKILL
 
-    def collect(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
+    def node(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
         return {}  # the resumed attempt at the same node
 
     ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
-    assert _timed(ctx)(collect)(STATE)["elapsed_s"] >= 10.3
+    return float(_timed(ctx)(node)(STATE)["elapsed_s"])
+
+
+def test_time_a_node_spent_before_kill_9_counts_toward_the_run_after_resume(tmp_path: Path) -> None:
+    # The killed attempt saves its time as `_play` does after an episode, then dies.
+    assert _resumed_after_kill_9(tmp_path, before="", body="time.sleep(0.3)\nctx.clock.save()") >= 10.3
 
 
 def test_time_a_node_spent_before_kill_9_counts_even_when_it_saved_nothing_itself(tmp_path: Path) -> None:
-    # A training round plays no episodes, so nothing in it saves the clock; the node's ticker must.
-    killed = textwrap.dedent(
-        f"""
-        import os, signal, time
-        from practicum.loop.config import config_from_dict
-        from practicum.loop.graph import LoopContext, NodeClock, _timed
-
-        NodeClock.TICK_S = 0.1
-
-        def train(ctx, state):
-            time.sleep(0.5)  # training, with no episode to save after
-            os.kill(os.getpid(), signal.SIGKILL)
-
-        _timed(LoopContext(config_from_dict({{}}), None, None, None, {str(tmp_path)!r}))(train)({STATE!r})
-        """
-    )
-    child = subprocess.run([sys.executable, "-c", killed], env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert child.returncode == -signal.SIGKILL
-
-    def train(ctx: LoopContext, state: LoopState) -> dict[str, Any]:
-        return {}  # the resumed attempt at the same node
-
-    ctx = LoopContext(config_from_dict({}), None, None, None, str(tmp_path))  # type: ignore[arg-type]
-    assert _timed(ctx)(train)(STATE)["elapsed_s"] >= 10.3  # at least 0.3 of the 0.5 s ticked into the file
+    # A training round plays no episodes, so nothing in it saves the clock; the node's ticker must: at least 0.3
+    # of the 0.5 s must have ticked into the file.
+    assert _resumed_after_kill_9(tmp_path, before="NodeClock.TICK_S = 0.1", body="time.sleep(0.5)") >= 10.3
