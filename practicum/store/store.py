@@ -429,9 +429,9 @@ class Store:
         return int(round_id)
 
     def restart_training_round(self, round_id: int, *, config: dict[str, Any]) -> int:
-        """Begin again, under the same id, a round whose training never finished (a kill left it 'running'):
-        status 'running' with `config`, started now. Returns how many times it has been restarted, this time
-        included (kept in its metrics until it finishes)."""
+        """Begin again, under the same id, a round whose training never finished (a kill left it 'running', or a
+        Ctrl-C ended it): status 'running' with `config`, started now. Returns how many times it has been
+        restarted, this time included (`run_round` keeps the count in its metrics however it ends)."""
         check_json("training round config", config)
         with self.transaction() as conn:
             self._require(conn, TrainingRound, round_id)

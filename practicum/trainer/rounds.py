@@ -107,7 +107,7 @@ def run_round(
     is recorded in the round's data spec, so `rebuild_datasets` gives the same rows. Returns the round's
     result; raises `CheckpointError` for an unusable checkpoint and `TrainingError` when training itself
     crashed (the round is recorded as failed first). `restart` is the id of a round of `run_id` whose training
-    a kill cut short: it is trained again under that id, its partial folder replaced, so that a resumed run
+    a kill or a Ctrl-C cut short: it is trained again under that id, its partial folder replaced, so that a resumed run
     numbers its rounds and names its policies as an uninterrupted one does (the restart is counted in the
     round's metrics).
     """
@@ -160,6 +160,7 @@ def run_round(
         round_id = restart
         restarts = store.restart_training_round(round_id, config=round_config)
         shutil.rmtree(round_folder(output_root, round_id), ignore_errors=True)  # the killed attempt's partial output
+    kept = {"restarts": restarts} if restarts else {}  # in the round's metrics however it ends
     if not stages:
         reason = "; ".join(skipped.values())
         store.finish_training_round(round_id, status="finished", metrics={"skipped": True, "reason": reason})
@@ -170,8 +171,7 @@ def run_round(
         result = _train(start.id, checkpoint, stages, config, data, out, progress)
         signature = model_signature(result.model_dir)
         metrics = {**result.metrics, "skipped_stages": skipped, "finished_at": datetime.now(UTC).isoformat()}
-        if restarts:
-            metrics["restarts"] = restarts
+        metrics.update(kept)
         files = {
             "model": str(result.model_dir),
             "adapter": str(result.adapter_dir) if result.adapter_dir else None,
@@ -208,10 +208,12 @@ def run_round(
             store.mark_pairs_used(round_id, _pair_ids(store, data.pairs))
         store.finish_training_round(round_id, status="finished", policy_out_id=policy_out_id, metrics=metrics)
     except PracticumError as exc:
-        store.finish_training_round(round_id, status="failed", metrics={"error": str(exc)})
+        store.finish_training_round(round_id, status="failed", metrics={"error": str(exc), **kept})
         raise
     except Exception as exc:
-        store.finish_training_round(round_id, status="failed", metrics={"error": f"{type(exc).__name__}: {exc}"})
+        store.finish_training_round(
+            round_id, status="failed", metrics={"error": f"{type(exc).__name__}: {exc}", **kept}
+        )
         if _disk_full(exc):
             raise TrainingError(
                 f"training round {round_id} could not save under {output_root}: no space left on device; free "
@@ -220,7 +222,7 @@ def run_round(
         raise TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}") from exc
     except KeyboardInterrupt:  # not left 'running': doctor would flag it and a resumed loop would wonder
         error = f"interrupted (Ctrl-C); its partial output is in {out}"
-        store.finish_training_round(round_id, status="failed", metrics={"error": error, "interrupted": True})
+        store.finish_training_round(round_id, status="failed", metrics={"error": error, "interrupted": True, **kept})
         raise
     return RoundResult("trained", policy.id, round_id, policy_out_id, result.model_dir, None, metrics, data)
 
