@@ -369,6 +369,7 @@ def practice_command(
 
 
 @app.command("run")
+@_on_ctrl_c("the episode was not finished and `practicum run` keeps nothing to resume")
 def run_command(
     env: Annotated[
         str | None, typer.Option("--env", help="Suite to play (see `practicum envs`); default: the --tasks file's.")
@@ -396,46 +397,40 @@ def run_command(
 
     Nothing is kept unless --db names a store: then the episode is written there like a practice run's.
     """
+    from practicum.agents.config import PolicyConfig, load_policy, probe
+    from practicum.envs.registry import get_suite
+
+    env = _suite_of_files(env, tasks, "--env")
+    from practicum.search.config import SearchConfig
+    from practicum.search.run import run_episode
+
+    task = get_suite(env).task(seed)  # unknown suite or seed: fail before loading a model
+    store = _open_store(db) if db is not None else None  # so does a store that cannot be used
+    policy = load_policy(PolicyConfig(model=model, base_url=endpoint))
     try:
-        from practicum.agents.config import PolicyConfig, load_policy, probe
-        from practicum.envs.registry import get_suite
-
-        env = _suite_of_files(env, tasks, "--env")
-        from practicum.search.config import SearchConfig
-        from practicum.search.run import run_episode
-
-        task = get_suite(env).task(seed)  # unknown suite or seed: fail before loading a model
-        store = _open_store(db) if db is not None else None  # so does a store that cannot be used
-        policy = load_policy(PolicyConfig(model=model, base_url=endpoint))
-        try:
-            if endpoint is not None:  # a server that is down: one line and exit 2, as `practice` does
-                probe(policy)
-            tree = run_episode(
-                env,
-                policy,
-                search=search,
-                config=SearchConfig(simulations=simulations),
-                seed=seed,
-                env_kwargs={"max_steps": max_steps} if max_steps else None,
-                console=console,
-                show_observations=show_observations,
-            )
-            client = getattr(policy, "client", None)  # an endpoint policy: say how its server was used
-            if client is not None:
-                console.print(f"endpoint {escape(client.base_url)}: {escape(client.capabilities)}", soft_wrap=True)
-            if store is not None:
-                settings = {"env": env, "seed": seed, "policy": model, "endpoint": endpoint, "search": search}
-                settings |= {"simulations": simulations, "max_steps": max_steps, "task_files": _resolved(tasks)}
-                _keep_episode(store, tree, task, settings, {"endpoint": client.capabilities} if client else None)
-        finally:
-            policy.close()
-            if store is not None:
-                store.close()
-    except KeyboardInterrupt:
-        err_console.print(
-            "interrupted; the episode was not finished and `practicum run` keeps nothing to resume", soft_wrap=True
+        if endpoint is not None:  # a server that is down: one line and exit 2, as `practice` does
+            probe(policy)
+        tree = run_episode(
+            env,
+            policy,
+            search=search,
+            config=SearchConfig(simulations=simulations),
+            seed=seed,
+            env_kwargs={"max_steps": max_steps} if max_steps else None,
+            console=console,
+            show_observations=show_observations,
         )
-        raise typer.Exit(INTERRUPTED) from None
+        client = getattr(policy, "client", None)  # an endpoint policy: say how its server was used
+        if client is not None:
+            console.print(f"endpoint {escape(client.base_url)}: {escape(client.capabilities)}", soft_wrap=True)
+        if store is not None:
+            settings = {"env": env, "seed": seed, "policy": model, "endpoint": endpoint, "search": search}
+            settings |= {"simulations": simulations, "max_steps": max_steps, "task_files": _resolved(tasks)}
+            _keep_episode(store, tree, task, settings, {"endpoint": client.capabilities} if client else None)
+    finally:
+        policy.close()
+        if store is not None:
+            store.close()
 
 
 @app.command("train")
