@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import itertools
 import json
 import math
@@ -61,6 +60,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from practicum.envs.games.tictactoe import move_values  # noqa: E402  (exact values: pure Python, no torch)
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "learning.json"
@@ -647,7 +647,7 @@ def curve_policies(history: list[dict[str, Any]]) -> list[int]:
 def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[str, list[float | None]] | None:
     """Tic-tac-toe only: how good each held policy's greedy test moves are by the exact values of the game
     against this opponent (expectimax over its perfect and random halves): the share of optimal moves and the
-    mean regret (win probability lost per move). Far less noisy than 40 wins and losses."""
+    mean regret (expected score lost per move). Far less noisy than 40 wins and losses."""
     if suite != "tictactoe":
         return None
     import sqlite3
@@ -663,7 +663,7 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
         ).fetchall()
         scored = []
         for prompt, action in rows:
-            values = _ttt_move_values(_ttt_board(prompt))
+            values = move_values(_ttt_board(prompt))
             if action in values:
                 scored.append((values[action], max(values.values())))
         share, mean = _optimal_and_regret(scored)
@@ -701,13 +701,13 @@ def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | Non
 def _move_scored(prompt: str, move: str) -> tuple[float, float] | None:
     """(value of `move`, value of the best move) on the tic-tac-toe board of `prompt`; None if `move` is not a
     legal cell there."""
-    values = _ttt_move_values(_ttt_board(prompt))
+    values = move_values(_ttt_board(prompt))
     return (values[move], max(values.values())) if move in values else None
 
 
 def _pair_gap(prompt: str, chosen: str, rejected: str) -> float | None:
     """How much more the chosen move is worth than the rejected one (exact values); None if either is illegal."""
-    values = _ttt_move_values(_ttt_board(prompt))
+    values = move_values(_ttt_board(prompt))
     return values[chosen] - values[rejected] if chosen in values and rejected in values else None
 
 
@@ -741,30 +741,6 @@ def _ttt_board(prompt: str | None) -> str:
     from practicum.envs.games.tictactoe import board_from_text
 
     return board_from_text(prompt or "") or ""
-
-
-def _ttt_move_values(board: str) -> dict[str, float]:
-    """The win probability after each legal move, for the side to move, with best play afterwards."""
-    from practicum.envs.games.tictactoe import legal_cells, play, to_move
-
-    me = to_move(board)
-    return {cell: _ttt_win_chance(play(board, cell), me) for cell in legal_cells(board)}
-
-
-@functools.cache
-def _ttt_win_chance(board: str, me: int) -> float:
-    from practicum.envs.games.tictactoe import best_moves, legal_cells, play, to_move, winner
-
-    won = winner(board)
-    if won is not None:
-        return 1.0 if won == me else 0.0
-    cells = legal_cells(board)
-    if to_move(board) == me:
-        return max(_ttt_win_chance(play(board, c), me) for c in cells)
-    best = best_moves(board)  # the opponent: a random cell half of the time, else one of its best, uniformly
-    random_half = sum(_ttt_win_chance(play(board, c), me) for c in cells) / len(cells)
-    perfect_half = sum(_ttt_win_chance(play(board, c), me) for c in best) / len(best)
-    return 0.5 * random_half + 0.5 * perfect_half
 
 
 # ------------------------------------------------------------------------------------------ the plot

@@ -2,8 +2,8 @@
 
 The learning benchmark's default critic is the 135M policy itself. To measure what a critic that knows the
 game would change, this server answers practicum's critic questions (`POST /v1/chat/completions`, one proposed move per
-request) from the exact win probabilities of every move against the suite's opponent
-(`learning._ttt_move_values`): the first token's `top_logprobs` give "Yes" the probability
+request) from the exact value of every move against the suite's opponent
+(`practicum.envs.games.tictactoe.move_values`): the first token's `top_logprobs` give "Yes" the probability
 `exp(sharpness * (value(move) - best value))` and "No" the rest, so the best move scores 1 and the critic
 ranks moves by their true values.
 practicum talks to it as to any served critic (`critic: {backend: {model: ..., base_url: ...}}`); nothing
@@ -23,10 +23,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # learning.py, beside this file
-sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # practicum, from a checkout without installing
-from learning import _ttt_board, _ttt_move_values
-
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # practicum, from a checkout without installing
+from practicum.envs.games.tictactoe import board_from_text, move_values
 from practicum.envs.web.server import LocalServer
 
 PROPOSED = re.compile(r"Proposed action:\n(\S+)")
@@ -36,7 +34,7 @@ def answer(body: dict[str, Any], sharpness: float) -> dict[str, Any]:
     """The chat completion for one critic question: Yes or No, with both words' log-probs."""
     messages = body.get("messages") or []
     content = str(messages[-1].get("content", "")) if messages else ""
-    values = _ttt_move_values(_ttt_board(content))
+    values = move_values(board_from_text(content) or "")
     proposed = PROPOSED.search(content)
     if not values or proposed is None or proposed.group(1) not in values:
         # Not a tic-tac-toe critic question: a reply without log-probs (the critic counts it invalid).

@@ -5,8 +5,10 @@ Per suite, on positions whose every legal move has an exact value:
 - FrozenLake 4x4: the fewest moves from the cell a move lands on to the goal (a breadth-first search over the
   lake's cells from the goal, around the holes; reaching the goal is 0, a hole never reaches it). A move is
   optimal when it lands on a cell nearest the goal.
-- tic-tac-toe: the win probability after each move against this suite's opponent (expectimax over its perfect
-  and random halves), by the helpers of `benchmarks/learning.py`.
+- tic-tac-toe: the expected score after each move against this suite's opponent (expectimax over its perfect
+  and random halves; a win 1, a draw 0.5, a loss 0, as the environment rewards them), by
+  `practicum.envs.games.tictactoe.move_values`. The round's data is also scored by the chance of winning (a
+  draw worth 0), under `by_win_chance`: the yardstick of the measurements before 2026-12-07.
 
 Positions are the first position of train tasks and positions reached along walks from them (FrozenLake:
 optimal and random walks, one task each in turn; tic-tac-toe: random play), read from the environment's own
@@ -59,7 +61,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))  # the exact-value helpers of learning.py
-from learning import _gap_shares, _optimal_and_regret, _ttt_board, _ttt_move_values, parse_sets  # noqa: E402
+from learning import _gap_shares, _optimal_and_regret, parse_sets  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "signal.json"
 PAIR_CONFIDENCES = (0.0, 1.0, 2.0)  # step-pair rules scored side by side on one round's trees
@@ -260,7 +262,9 @@ def _lake_key(env: Any, task: Any) -> str:
 
 
 def _ttt_values(env: Any, task: Any, legal: Sequence[str]) -> dict[str, float]:
-    values = _ttt_move_values(env.game_state)
+    from practicum.envs.games.tictactoe import move_values
+
+    values = move_values(env.game_state)
     return {a: values[a] for a in legal}
 
 
@@ -391,16 +395,20 @@ class NodeValues:
     """Exact action values at a tree node's position: replayed from the task (FrozenLake) or read from the
     board in the node's prompt (tic-tac-toe)."""
 
-    def __init__(self, suite_name: str, max_steps: int | None) -> None:
+    def __init__(self, suite_name: str, max_steps: int | None, *, draw: float = 0.5) -> None:
+        """`draw`: what a drawn tic-tac-toe game scores (0.5, the environment's reward; 0 scores the win chance)."""
         self.suite_name = suite_name
         self.max_steps = max_steps
+        self.draw = draw
         self._env: Any = None
         self._cache: dict[tuple[str, tuple[str, ...]], dict[str, float] | None] = {}
 
     def at(self, task: Any, nodes: Sequence[Any], parent_idx: int, prompt: str | None) -> dict[str, float] | None:
         """The values of the legal moves at node `parent_idx`, or None where there is no position to score."""
         if self.suite_name == "tictactoe":
-            return _ttt_move_values(_ttt_board(prompt)) or None
+            from practicum.envs.games.tictactoe import board_from_text, move_values
+
+            return move_values(board_from_text(prompt or "") or "", draw=self.draw) or None
         key = (task.key, tuple(route(nodes, parent_idx)))
         if key not in self._cache:
             self._cache[key] = self._replay(task, key[1])
@@ -508,6 +516,14 @@ def measure_suite(
         data = score_round(episodes, config.train_config.data, values)
     finally:
         values.close()
+    if suite_name == "tictactoe":
+        # The same data by the chance of winning (a draw worth 0): the yardstick before 2026-12-07, kept side by
+        # side. Search maximises the environment's reward, in which a draw is worth 0.5, so a sure draw chosen
+        # over a riskier win counts as wrong here and right above.
+        by_wins = score_round(episodes, config.train_config.data, NodeValues(suite_name, None, draw=0.0))
+        data["by_win_chance"] = {
+            k: by_wins[k] for k in ("rft_optimal_share", "pairs_right", "pairs_tied", "pairs_reversed")
+        }
     wall = time.monotonic() - started
     return {
         "positions": len(found),

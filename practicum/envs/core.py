@@ -317,6 +317,13 @@ class TextEnv(gym.Env[str, str], ABC):
         """
         return False
 
+    def playout_action(self, rng: random.Random) -> str | None:
+        """A cheap move for search's rollouts (`SearchConfig.rollout_policy="heuristic"`): a rule of thumb better
+        than chance that costs no model call, e.g. a board game's "win when you can, never leave a win to the
+        opponent". None (the default, and wherever the episode is over) leaves it to a uniformly random legal
+        action. Draw any randomness from `rng`, so that search stays reproducible from its seed."""
+        return None
+
     @property
     def supports_snapshot(self) -> bool:
         """Whether `snapshot()` works for this environment class."""

@@ -12,13 +12,13 @@ Mode = Literal["search", "greedy", "sample"]
 Selection = Literal["puct", "uct"]
 Evaluation = Literal["rollout", "reward", "critic"]
 CommitRule = Literal["visits", "q"]
-RolloutPolicy = Literal["policy", "random"]
+RolloutPolicy = Literal["policy", "random", "heuristic"]
 
 MODES: tuple[Mode, ...] = ("search", "greedy", "sample")
 SELECTIONS: tuple[Selection, ...] = ("puct", "uct")
 EVALUATIONS: tuple[Evaluation, ...] = ("rollout", "reward", "critic")
 COMMIT_RULES: tuple[CommitRule, ...] = ("visits", "q")
-ROLLOUT_POLICIES: tuple[RolloutPolicy, ...] = ("policy", "random")
+ROLLOUT_POLICIES: tuple[RolloutPolicy, ...] = ("policy", "random", "heuristic")
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,11 @@ class SearchConfig:
     game rather than which are good. Greedy and sampled play always meet the episode's own chance."""
 
     rollout_policy: RolloutPolicy = "policy"
-    """Who plays rollouts: "policy" (the model, one call per step) or "random" (a uniformly random legal
+    """Who plays rollouts: "policy" (the model, one call per step), "random" (a uniformly random legal
     action: classic MCTS's free rollouts, which see sparse rewards a confident but wrong model never reaches;
-    where the environment lists no legal actions the model plays instead)."""
+    where the environment lists no legal actions the model plays instead) or "heuristic" (the environment's
+    own rule of thumb, `TextEnv.playout_action`, e.g. a board game's "win when you can, do not leave the
+    opponent a win": heavy playouts, free like random ones but less biased; random where it has none)."""
 
     wall_clock_s: float | None = None
     """Wall-clock seconds of search allowed per committed step (> 0), or None for no cap. The step commits

@@ -17,6 +17,7 @@ or a bad configuration that the user must fix.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -99,6 +100,10 @@ class EnvCursor:
             self._at = None  # no longer exactly at a recorded node: its future differs
             return True
         return False
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        """The environment's own rollout move from where it is now (`TextEnv.playout_action`), or None."""
+        return self._call(lambda: self.env.playout_action(rng))
 
     def mark(self, index: int, *, keep: bool) -> None:
         """Record that the environment is now exactly at node `index`; snapshot it if `keep` and possible."""

@@ -415,9 +415,14 @@ class _Episode:
         return total
 
     def _rollout_action(self, context: StepContext) -> str | None:
-        """A uniformly random legal action ("random" rollouts); else the policy's top action (temperature 0), or
-        one sampled from its top k by softmax(logprob / T)."""
-        if self.cfg.rollout_policy == "random" and context.legal_actions:
+        """The environment's playout move ("heuristic" rollouts, where it has one); a uniformly random legal
+        action ("random", or "heuristic" without one); else the policy's top action (temperature 0), or one
+        sampled from its top k by softmax(logprob / T)."""
+        if self.cfg.rollout_policy == "heuristic":
+            action = self.cursor.playout_action(self.rng)
+            if action is not None:
+                return action
+        if self.cfg.rollout_policy != "policy" and context.legal_actions:
             choices = templates.concrete(context.legal_actions)  # a template needs the model to fill its slot
             if choices:
                 return self.rng.choice(choices)

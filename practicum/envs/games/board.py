@@ -8,6 +8,8 @@ and its snapshot. A win scores 1 (success), a draw 0.5, a loss 0.
 
 from __future__ import annotations
 
+import copy
+import random
 from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -137,6 +139,30 @@ class TwoPlayerEnv(TextEnv):
         """The opponent's random-move coin and its tie-breaks are drawn from `seed` from now on."""
         self._rng = np.random.default_rng(seed)
         return True
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        """A heavy playout move: one that wins at once if any does; else one after which the opponent has no
+        winning reply; else any legal move, uniformly. Random rollouts value a move by how it fares when both of
+        the agent's later moves are coin flips, so a move that sets up a win the rollout then misses looks no
+        better than one that loses; these two plies of look-ahead remove most of that bias in tic-tac-toe
+        (docs/learning.md). Costs moves x replies positions per rollout step."""
+        if self._winner(self._state) is not None:
+            return None
+        moves = self._moves(self._state)
+        wins = [m for m in moves if self._winner(self._after(self._state, m)) == self._agent]
+        if wins:
+            return rng.choice(wins)
+        safe = [m for m in moves if not self._opponent_wins_at_once(self._after(self._state, m))]
+        return rng.choice(safe or moves)
+
+    def _after(self, state: Any, move: str) -> Any:
+        """The position after `move`, leaving `state` as it was (`_play` may mutate its argument)."""
+        return self._play(copy.deepcopy(state), move)
+
+    def _opponent_wins_at_once(self, state: Any) -> bool:
+        if self._winner(state) is not None:
+            return False
+        return any(self._winner(self._after(state, reply)) == 1 - self._agent for reply in self._moves(state))
 
     def _set_state(self, state: Any) -> None:
         self._state, self._agent, self._rng, self._last = state

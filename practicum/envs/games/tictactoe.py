@@ -80,6 +80,30 @@ def best_moves(board: str, depth: int = 9) -> list[str]:
     return [cell for cell, score in scores.items() if score == top]
 
 
+def move_values(board: str, *, random_move_share: float = 0.5, draw: float = 0.5) -> dict[str, float]:
+    """The exact expected score of each legal move for the side to move, playing perfectly afterwards, against
+    this module's opponent: a perfect player (`best_moves`, ties drawn uniformly) that plays a uniformly random
+    empty cell `random_move_share` of the time. A win scores 1, a loss 0 and a draw `draw`: 0.5 is the
+    environment's reward, so these are the values search estimates; 0 gives the probability of winning."""
+    me = to_move(board)
+    return {cell: _expected_score(play(board, cell), me, random_move_share, draw) for cell in legal_cells(board)}
+
+
+@functools.cache
+def _expected_score(board: str, me: int, random_move_share: float, draw: float) -> float:
+    """Expectimax over the rest of the game: `me` picks its best move, the opponent is a chance node."""
+    result = winner(board)
+    if result is not None:
+        return draw if result == DRAW else float(result == me)
+    cells = legal_cells(board)
+    after = [_expected_score(play(board, c), me, random_move_share, draw) for c in cells]
+    if to_move(board) == me:
+        return max(after)
+    best = set(best_moves(board))
+    perfect = [v for c, v in zip(cells, after, strict=True) if c in best]
+    return random_move_share * sum(after) / len(after) + (1 - random_move_share) * sum(perfect) / len(perfect)
+
+
 def board_text(board: str) -> str:
     """The cells named with their contents, one line per row from the top: "Row 3: a3 X, b3 empty, c3 O"."""
     lines = []
