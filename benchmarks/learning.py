@@ -61,6 +61,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from practicum.envs.games.tictactoe import move_values  # noqa: E402  (exact values: pure Python, no torch)
+from practicum.loop.config import parse_sets  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = RESULTS / "learning.json"
@@ -263,27 +264,6 @@ def suite_settings(
     if search_curve:
         settings["eval_with_search"] = True
     return settings
-
-
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """`["train.rft.learning_rate=1e-4"]` -> `{"train": {"rft": {"learning_rate": 1e-4}}}` (values read as YAML)."""
-    import yaml
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise ValueError(f"--set {item!r}: write a dotted key, '=' and a value, e.g. train.rft.max_steps=16")
-        *parents, last = key.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        parsed = yaml.safe_load(value)
-        if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 (no dot) as text
-            with contextlib.suppress(ValueError):
-                parsed = float(parsed)
-        node[last] = parsed
-    return out
 
 
 def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
-from learning import parse_sets  # noqa: E402
+from practicum.loop.config import parse_sets  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "round_seeds.json"
 

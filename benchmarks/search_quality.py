@@ -34,7 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the exact-value helpers of learning.py
-from learning import _gap_shares, _move_scored, _optimal_and_regret, _pair_gap, parse_sets
+from learning import _gap_shares, _move_scored, _optimal_and_regret, _pair_gap
+
+from practicum.loop.config import parse_sets
 
 OUT = Path(__file__).resolve().parent / "results" / "search_quality.json"
 SUITE = "tictactoe"

@@ -61,7 +61,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))  # the exact-value helpers of learning.py
-from learning import _gap_shares, _optimal_and_regret, parse_sets  # noqa: E402
+from learning import _gap_shares, _optimal_and_regret  # noqa: E402
+
+from practicum.loop.config import parse_sets  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "signal.json"
 PAIR_CONFIDENCES = (0.0, 1.0, 2.0)  # step-pair rules scored side by side on one round's trees

@@ -8,7 +8,6 @@ one line that says how to resume where it can be resumed. `EXIT_CODES` lists the
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 from collections.abc import Callable
@@ -259,61 +258,94 @@ def runs_command(
     _print_run(summary)
 
 
+# `practicum practice`'s options, one alias each, so that the command's signature reads as a list of settings.
+_Config = Annotated[Path | None, typer.Option("--config", "-c", help="A YAML file of settings (flags override it).")]
+_Suite = Annotated[
+    str | None,
+    typer.Option(help="Task suite to practise on (see `practicum envs`); default: the one --tasks file's suite."),
+]
+_Model = Annotated[
+    str | None, typer.Option(help="Local Hugging Face model directory (default: SmolLM2-135M-Instruct).")
+]
+_Endpoint = Annotated[str | None, typer.Option(help="OpenAI-compatible base URL to act with instead of a local model.")]
+_EndpointModel = Annotated[str | None, typer.Option(help="Model name to request from --endpoint.")]
+_Recipe = Annotated[str | None, typer.Option(help="agentq (MCTS + critique + RFT + DPO), rft, or none.")]
+_Iterations = Annotated[int | None, typer.Option(help="Practice iterations after the baseline evaluation.")]
+_TimeBudget = Annotated[
+    float | None, typer.Option("--time-budget", help="Minutes after which no new iteration starts.")
+]
+_TrainTasks = Annotated[int | None, typer.Option(help="Train tasks searched per iteration.")]
+_ValidationTasks = Annotated[
+    int | None, typer.Option(help="Validation tasks a candidate and its parent play for each promotion decision.")
+]
+_TestTasks = Annotated[int | None, typer.Option(help="Test tasks of the reported curve (never used for a decision).")]
+_Simulations = Annotated[int | None, typer.Option(help="MCTS simulations per committed step.")]
+_MaxSteps = Annotated[int | None, typer.Option(help="Step limit per episode (default 12).")]
+_PassK = Annotated[
+    int | None, typer.Option(help="Episodes sampled per train task each iteration for pass@k (0: none).")
+]
+_Workers = Annotated[int | None, typer.Option(help="Collection processes on this machine (or Ray actors).")]
+_RayAddress = Annotated[
+    str | None, typer.Option(help="Collect on the Ray cluster at 'auto' or HOST:PORT.", metavar="<address>")
+]
+_Seed = Annotated[int | None, typer.Option(help="The run's seed.")]
+_EvalWithSearch = Annotated[
+    bool | None, typer.Option("--eval-with-search/--no-eval-with-search", help="Also evaluate with search.")
+]
+_Resume = Annotated[
+    str | None, typer.Option(help="Continue run RUN (id or name) from its last checkpoint, with its config.")
+]
+_Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Any setting of the config, dotted, e.g. --set train.rft.learning_rate=2e-4 (repeatable; the flags "
+        "above win over it).",
+        metavar="KEY=VALUE",
+    ),
+]
+
+
 @app.command("practice")
 def practice_command(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="A YAML file of settings (flags override it).")
-    ] = None,
-    suite: Annotated[
-        str | None,
-        typer.Option(help="Task suite to practise on (see `practicum envs`); default: the one --tasks file's suite."),
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Local Hugging Face model directory (default: SmolLM2-135M-Instruct).")
-    ] = None,
-    endpoint: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible base URL to act with instead of a local model.")
-    ] = None,
-    endpoint_model: Annotated[str | None, typer.Option(help="Model name to request from --endpoint.")] = None,
+    config: _Config = None,
+    suite: _Suite = None,
+    model: _Model = None,
+    endpoint: _Endpoint = None,
+    endpoint_model: _EndpointModel = None,
     db: DbOption = None,
-    recipe: Annotated[str | None, typer.Option(help="agentq (MCTS + critique + RFT + DPO), rft, or none.")] = None,
-    iterations: Annotated[int | None, typer.Option(help="Practice iterations after the baseline evaluation.")] = None,
-    time_budget: Annotated[
-        float | None, typer.Option("--time-budget", help="Minutes after which no new iteration starts.")
-    ] = None,
-    train_tasks: Annotated[int | None, typer.Option(help="Train tasks searched per iteration.")] = None,
-    validation_tasks: Annotated[
-        int | None, typer.Option(help="Validation tasks a candidate and its parent play for each promotion decision.")
-    ] = None,
-    test_tasks: Annotated[
-        int | None, typer.Option(help="Test tasks of the reported curve (never used for a decision).")
-    ] = None,
-    simulations: Annotated[int | None, typer.Option(help="MCTS simulations per committed step.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Step limit per episode (default 12).")] = None,
-    pass_k: Annotated[
-        int | None, typer.Option(help="Episodes sampled per train task each iteration for pass@k (0: none).")
-    ] = None,
-    workers: Annotated[int | None, typer.Option(help="Collection processes on this machine (or Ray actors).")] = None,
-    ray_address: Annotated[
-        str | None, typer.Option(help="Collect on the Ray cluster at 'auto' or HOST:PORT.", metavar="<address>")
-    ] = None,
-    seed: Annotated[int | None, typer.Option(help="The run's seed.")] = None,
-    eval_with_search: Annotated[
-        bool | None, typer.Option("--eval-with-search/--no-eval-with-search", help="Also evaluate with search.")
-    ] = None,
-    resume: Annotated[
-        str | None, typer.Option(help="Continue run RUN (id or name) from its last checkpoint, with its config.")
-    ] = None,
+    recipe: _Recipe = None,
+    iterations: _Iterations = None,
+    time_budget: _TimeBudget = None,
+    train_tasks: _TrainTasks = None,
+    validation_tasks: _ValidationTasks = None,
+    test_tasks: _TestTasks = None,
+    simulations: _Simulations = None,
+    max_steps: _MaxSteps = None,
+    pass_k: _PassK = None,
+    workers: _Workers = None,
+    ray_address: _RayAddress = None,
+    seed: _Seed = None,
+    eval_with_search: _EvalWithSearch = None,
+    resume: _Resume = None,
     tasks: TasksOption = None,
+    sets: _Sets = None,
 ) -> None:
     """Practise: search train tasks, train on the trees, promote on validation tasks, report test tasks, repeat.
 
     With no options it runs the built-in defaults (frozenlake-4x4, SmolLM2-135M-Instruct, an SQLite store
     here) and ends with a table of every iteration and a learning-curve plot beside the store.
     """
-    from practicum.loop.config import config_from_dict, load_config
-    from practicum.loop.practice import practice
+    from practicum.loop.config import overlay, parse_sets
 
+    if resume is not None:
+        # --db says where the run is; any other setting would differ from the config the run was started with.
+        settings = (config, suite, model, endpoint, endpoint_model, recipe, iterations, time_budget, train_tasks)
+        settings += (validation_tasks, test_tasks, simulations, max_steps, pass_k, workers, ray_address, seed)
+        if any(v is not None for v in (*settings, eval_with_search)) or tasks or sets:
+            raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
+        _resume(resume, db)
+        return
     flags: dict[str, Any] = {
         "suite": suite,
         "recipe": recipe,
@@ -330,40 +362,49 @@ def practice_command(
         "pass_k": pass_k,
         "store": db,
         "task_files": [str(Path(t).resolve()) for t in tasks] if tasks else None,
+        # Only the budget: the other search settings stay as the file, the suite or the defaults have them.
+        "search": {"simulations": simulations} if simulations is not None else None,
     }
-    if tasks and suite is None and config is None and resume is None:
+    if tasks and suite is None and config is None:
         from practicum.envs.registry import load_task_files
 
         loaded = load_task_files(tasks)
         if len(loaded) == 1:  # practise on the file's suite
             flags["suite"] = loaded[0].name
-    overrides = {k: v for k, v in flags.items() if v is not None}
     if model is not None or endpoint is not None:
-        overrides["policy"] = {"model": model or endpoint_model or "", "base_url": endpoint}
+        flags["policy"] = {"model": model or endpoint_model or "", "base_url": endpoint}
         if endpoint is not None and not endpoint_model:
             raise PracticumError("--endpoint needs --endpoint-model: the model name the server serves")
-    if resume is not None:
-        # --db says where the run is; any other setting would differ from the config the run was started with.
-        if set(overrides) - {"store"} or config is not None or simulations is not None:
-            raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
-        try:
-            result = practice(None, resume=resume, store_url=db, console=console)
-        except KeyboardInterrupt:
-            err_console.print(
-                f"interrupted before run {escape(resume)} continued; it is as it was: resume it again", soft_wrap=True
-            )
-            raise typer.Exit(INTERRUPTED) from None
-    else:
-        # With no flags too, through config_from_dict: the suite's own defaults (SUITE_DEFAULTS) apply.
-        settings = load_config(config, overrides) if config is not None else config_from_dict(overrides)
-        if simulations is not None:  # only the budget changes; the other search settings stay as configured
-            search = dataclasses.replace(settings.search, simulations=simulations)
-            settings = dataclasses.replace(settings, search=search)
-        try:
-            result = practice(settings, console=console, argv=["practicum", *sys.argv[1:]])
-        except KeyboardInterrupt:
-            err_console.print("interrupted before the run was recorded; nothing was written", soft_wrap=True)
-            raise typer.Exit(INTERRUPTED) from None
+    _practice_with(config, overlay(parse_sets(sets or []), {k: v for k, v in flags.items() if v is not None}))
+
+
+def _practice_with(config: Path | None, overrides: dict[str, Any]) -> None:
+    """A new practice run: the config file (if any), the suite's own defaults and `overrides` laid over it."""
+    from practicum.loop.config import config_from_dict, load_config
+    from practicum.loop.practice import practice
+
+    # With no flags too, through config_from_dict: the suite's own defaults (SUITE_DEFAULTS) apply.
+    settings = load_config(config, overrides) if config is not None else config_from_dict(overrides)
+    try:
+        result = practice(settings, console=console, argv=["practicum", *sys.argv[1:]])
+    except KeyboardInterrupt:
+        err_console.print("interrupted before the run was recorded; nothing was written", soft_wrap=True)
+        raise typer.Exit(INTERRUPTED) from None
+    if result.status == "interrupted":  # the loop printed how to resume
+        raise typer.Exit(INTERRUPTED)
+
+
+def _resume(resume: str, db: str | None) -> None:
+    """Continue run `resume` of the store at `db` with its stored config."""
+    from practicum.loop.practice import practice
+
+    try:
+        result = practice(None, resume=resume, store_url=db, console=console)
+    except KeyboardInterrupt:
+        err_console.print(
+            f"interrupted before run {escape(resume)} continued; it is as it was: resume it again", soft_wrap=True
+        )
+        raise typer.Exit(INTERRUPTED) from None
     if result.status == "interrupted":  # the loop printed how to resume
         raise typer.Exit(INTERRUPTED)
 

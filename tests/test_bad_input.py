@@ -347,6 +347,31 @@ def test_resume_accepts_the_store_it_was_told_to_use(
     assert snapshot(tmp_path) == before
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--iterations", "3"]) == 2
     assert "pass only --resume and --db" in one_line_error(capsys)
+    assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--set", "search.k=2"]) == 2
+    assert "pass only --resume and --db" in one_line_error(capsys)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("search.simulation=4", "error: unknown config key 'search.simulation'; did you mean 'simulations'?"),
+        ("search", "error: setting 'search': write a dotted key, '=' and a value, e.g. search.simulations=16"),
+        (
+            "search..k=2",
+            "error: setting 'search..k=2': write a dotted key, '=' and a value, e.g. search.simulations=16",
+        ),
+        ("search.k=[2", "error: setting 'search.k=[2': the value is not valid YAML (ParserError)"),
+        ("search.k=-1", "error: SearchConfig.k must be >= 1; got -1: propose at least one candidate per node"),
+    ],
+)
+def test_a_bad_dotted_setting_exits_2_with_one_line_and_writes_nothing(
+    setting: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["practice", "--set", setting, "--iterations", "1"]) == 2
+    assert one_line_error(capsys) == message
+    assert list(tmp_path.iterdir()) == []
 
 
 def _ctrl_c(*args: object, **kwargs: object) -> None:

@@ -7,10 +7,12 @@ run's full config is stored with the run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -311,6 +313,32 @@ def _check_keys(data: Any, cls: type, prefix: str) -> None:
             raise ConfigError(f"unknown config key {prefix + str(key)!r}{hint}")
         if dataclasses.is_dataclass(hints[key]) and value is not None:
             _check_keys(value, hints[key], f"{prefix}{key}.")
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, Any]:
+    """Dotted settings as a nested mapping: `["train.rft.learning_rate=1e-4"]` -> `{"train": {"rft":
+    {"learning_rate": 1e-4}}}`. Values are read as YAML (numbers, booleans, lists, null); a key named twice takes
+    its last value. A setting without a dotted key, "=" and a value is a `ConfigError` naming it."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or any(not part for part in parts):
+            raise ConfigError(f"setting {item!r}: write a dotted key, '=' and a value, e.g. search.simulations=16")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"setting {item!r}: {part!r} was given a value and cannot also hold keys")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"setting {item!r}: the value is not valid YAML ({exc.__class__.__name__})") from None
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 (no dot) as text
+            with contextlib.suppress(ValueError):
+                parsed = float(parsed)
+        node[parts[-1]] = parsed
+    return out
 
 
 def overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from practicum.envs.games.tictactoe import board_text, move_values
-from practicum.loop.config import overlay
 from tests.benchmarks import load_benchmark
 
 
@@ -35,21 +34,6 @@ def test_training_data_is_scored_against_the_exact_move_values(bench: ModuleType
     assert quality["rft_optimal_share"] == 0.5 and quality["rft_mean_regret"] == round((1.0 - a1) / 2, 4)
     assert (quality["step_pairs_right"], quality["step_pairs_tied"], quality["step_pairs_wrong"]) == (0.5, 0.0, 0.5)
     assert bench.data_quality(tmp_path, "shop") is None
-
-
-def test_dotted_settings_nest_and_lay_over_the_suites_own_key_by_key(bench: ModuleType) -> None:
-    sets = bench.parse_sets(["train.rft.learning_rate=1e-4", "train.data.pair_value=blended", "search.rollouts=16"])
-    assert sets == {
-        "train": {"rft": {"learning_rate": 1e-4}, "data": {"pair_value": "blended"}},
-        "search": {"rollouts": 16},
-    }
-    suite = {"suite": "tictactoe", "search": {"k": 4, "rollouts": 1}}
-    assert overlay(suite, sets)["search"] == {"k": 4, "rollouts": 16}
-    assert suite["search"]["rollouts"] == 1  # the suite's own settings are not changed
-    with pytest.raises(ValueError, match="dotted key"):
-        bench.parse_sets(["train..rft=1"])
-    with pytest.raises(ValueError, match="dotted key"):
-        bench.parse_sets(["rollouts16"])
 
 
 def test_a_rejected_candidate_leaves_the_held_policys_test_success_on_the_curve(bench: ModuleType) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from practicum.errors import ConfigError
-from practicum.loop.config import PracticeConfig, config_from_dict, load_config
+from practicum.loop.config import PracticeConfig, config_from_dict, load_config, overlay, parse_sets
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -37,6 +37,33 @@ def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> No
     # ... nor a suite's own `train: {data: ...}` defaults to the practice run's for the keys the user leaves out.
     lake = config_from_dict({"train": {"data": {"min_visits": 2}}})
     assert (lake.train.data.min_visits, lake.train.data.rft_targets, lake.train.data.max_copies) == (2, "ties", 1)
+
+
+def test_dotted_settings_nest_and_lay_over_the_suites_own_key_by_key() -> None:
+    sets = parse_sets(["train.rft.learning_rate=1e-4", "train.data.pair_value=blended", "search.rollouts=16"])
+    assert sets == {
+        "train": {"rft": {"learning_rate": 1e-4}, "data": {"pair_value": "blended"}},
+        "search": {"rollouts": 16},
+    }
+    suite = {"suite": "tictactoe", "search": {"k": 4, "rollouts": 1}}
+    assert overlay(suite, sets)["search"] == {"k": 4, "rollouts": 16}
+    assert suite["search"]["rollouts"] == 1  # the suite's own settings are not changed
+    with pytest.raises(ValueError, match="dotted key"):
+        parse_sets(["train..rft=1"])
+    with pytest.raises(ValueError, match="dotted key"):
+        parse_sets(["rollouts16"])
+
+
+def test_a_dotted_setting_reads_its_value_as_yaml_and_names_what_is_wrong() -> None:
+    assert parse_sets(["a.b=1e-4", "a.c=[1, 2]", "d=null", "e=yes", "a.b=2"]) == {
+        "a": {"b": 2, "c": [1, 2]},
+        "d": None,
+        "e": True,
+    }
+    with pytest.raises(ConfigError, match="'search' was given a value and cannot also hold keys"):
+        parse_sets(["search=1", "search.k=2"])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_sets(["search.k=[1"])
 
 
 def test_flags_lay_over_a_config_file_section_by_key(tmp_path: Path) -> None:
@@ -73,3 +100,30 @@ def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monk
     assert config_from_dict({"explore_starts": 0}).explore_starts == 0
     with pytest.raises(ConfigError, match="explore_starts must be an integer >= 0"):
         config_from_dict({"explore_starts": -1})
+
+
+def test_dotted_settings_on_the_command_line_reach_the_run_and_flags_win_over_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from practicum import cli
+    from practicum.loop import practice as practice_module
+
+    seen: list[PracticeConfig] = []
+
+    def practice(settings: PracticeConfig, **kw: object) -> practice_module.PracticeResult:
+        seen.append(settings)
+        return practice_module.PracticeResult(1, "finished")
+
+    monkeypatch.setattr(practice_module, "practice", practice)
+    argv = ["practice", "--set", "train.rft.learning_rate=2e-4", "--set", "search.k=2", "--set", "search.simulations=3"]
+    assert cli.main([*argv, "--simulations", "5", "--set", "iterations=4"]) == 0
+    expected = config_from_dict(
+        {"train": {"rft": {"learning_rate": 2e-4}}, "search": {"k": 2, "simulations": 5}, "iterations": 4}
+    )
+    assert seen[-1] == expected and seen[-1].train.rft.learning_rate == 2e-4
+    # Over a config file: the file's other search settings stay; --simulations changes the budget alone.
+    path = tmp_path / "run.yaml"
+    path.write_text("search: {k: 3, max_depth: 2}\n")
+    assert cli.main(["practice", "--config", str(path), "--simulations", "6", "--set", "train.dpo.beta=0.2"]) == 0
+    assert (seen[-1].search.k, seen[-1].search.max_depth, seen[-1].search.simulations) == (3, 2, 6)
+    assert seen[-1].train.dpo.beta == 0.2
