@@ -21,6 +21,7 @@ import dataclasses
 import errno
 import logging
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -112,28 +113,9 @@ def run_round(
     round's metrics).
     """
     config = config or TrainConfig()
-    with store.session() as s:
-        policy = queries.get_policy(s, policy_id) if policy_id is not None else queries.promoted_policy(s)
-    if policy is None:
-        raise TrainingError(
-            "the store has no promoted policy to train; register the base model first with "
-            "practicum.trainer.rounds.register_base_policy(store, model_dir)"
-        )
-    start = _start_policy(store, policy) if config.start_from == "base" else policy
-    checkpoint = check_checkpoint(
-        start.checkpoint_path,
-        what=f"policy {start.id} ({start.name})",
-        base_model=start.base_model,
-        signature=(start.metrics or {}).get("signature"),
-    )
-    if run_id is None:
-        run_id = store.create_run(
-            config={"train": dataclasses.asdict(config)},
-            seeds={"train": config.seed},
-            command="practicum train",
-            versions=package_versions(),
-            git_rev=git_revision(),
-        )
+    policy, start, checkpoint = _policies(store, config, policy_id)
+    if run_id is None:  # a round on its own, as `practicum train` runs it
+        run_id = _new_run(store, config)
     data = build_datasets(
         store,
         policy_id=policy.id,
@@ -151,59 +133,22 @@ def run_round(
         "skipped_stages": skipped,
         "start_policy_id": start.id,  # whose weights the round started from (`TrainConfig.start_from`)
     }
-    restarts = 0
     if restart is None:
         round_id = store.start_training_round(
             run_id=run_id, recipe=config.method, policy_in_id=policy.id, config=round_config
         )
+        kept: dict[str, Any] = {}
     else:
         round_id = restart
-        restarts = store.restart_training_round(round_id, config=round_config)
+        kept = {"restarts": store.restart_training_round(round_id, config=round_config)}  # kept however it ends
         shutil.rmtree(round_folder(output_root, round_id), ignore_errors=True)  # the killed attempt's partial output
-    kept = {"restarts": restarts} if restarts else {}  # in the round's metrics however it ends
     if not stages:
-        reason = "; ".join(skipped.values())
-        store.finish_training_round(round_id, status="finished", metrics={"skipped": True, "reason": reason})
-        log.info("training round %s skipped: %s", round_id, reason)
-        return RoundResult("skipped", policy.id, round_id, reason=reason, datasets=data)
+        return _skip(store, round_id, policy.id, "; ".join(skipped.values()), data)
     out = round_folder(output_root, round_id)
     try:
         result = _train(start.id, checkpoint, stages, config, data, out, progress)
-        signature = model_signature(result.model_dir)
-        metrics = {**result.metrics, "skipped_stages": skipped, "finished_at": datetime.now(UTC).isoformat()}
-        metrics.update(kept)
-        files = {
-            "model": str(result.model_dir),
-            "adapter": str(result.adapter_dir) if result.adapter_dir else None,
-            "datasets": str(out / "datasets"),
-        }
-        write_manifest(
-            result.model_dir,
-            {
-                "base_model": policy.base_model,
-                "parent_policy": policy.name,
-                "round_id": round_id,
-                "stages": list(stages),
-                "signature": signature,
-                "datasets": {d.name: d.summary() for d in data.all()},
-            },
-        )
-        policy_out_id = store.register_policy(
-            name=_unique_name(store, f"{policy.base_model}-r{round_id}"),
-            base_model=policy.base_model,
-            checkpoint_path=str(result.model_dir.resolve()),
-            parent_id=policy.id,
-            iteration=policy.iteration + 1,
-            state="candidate",
-            run_id=run_id,
-            metrics={
-                **metrics,
-                "signature": signature,
-                "round_id": round_id,
-                "adapter_path": files["adapter"],
-                "datasets_dir": files["datasets"],
-            },
-        )
+        metrics = {**result.metrics, "skipped_stages": skipped, "finished_at": datetime.now(UTC).isoformat(), **kept}
+        policy_out_id = _register_candidate(store, policy, run_id, round_id, result, stages, data, metrics, out)
         if "dpo" in stages:
             store.mark_pairs_used(round_id, _pair_ids(store, data.pairs))
         store.finish_training_round(round_id, status="finished", policy_out_id=policy_out_id, metrics=metrics)
@@ -214,17 +159,104 @@ def run_round(
         store.finish_training_round(
             round_id, status="failed", metrics={"error": f"{type(exc).__name__}: {exc}", **kept}
         )
-        if _disk_full(exc):
-            raise TrainingError(
-                f"training round {round_id} could not save under {output_root}: no space left on device; free "
-                "disk space there (or set checkpoint_dir to a larger disk); the current policy stays promoted"
-            ) from exc
-        raise TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}") from exc
+        raise _training_error(exc, round_id, output_root) from exc
     except KeyboardInterrupt:  # not left 'running': doctor would flag it and a resumed loop would wonder
         error = f"interrupted (Ctrl-C); its partial output is in {out}"
         store.finish_training_round(round_id, status="failed", metrics={"error": error, "interrupted": True, **kept})
         raise
     return RoundResult("trained", policy.id, round_id, policy_out_id, result.model_dir, None, metrics, data)
+
+
+def _new_run(store: Store, config: TrainConfig) -> int:
+    """A run for a round trained on its own (`practicum train`)."""
+    return store.create_run(
+        config={"train": dataclasses.asdict(config)},
+        seeds={"train": config.seed},
+        command="practicum train",
+        versions=package_versions(),
+        git_rev=git_revision(),
+    )
+
+
+def _skip(store: Store, round_id: int, policy_id: int, reason: str, data: Datasets) -> RoundResult:
+    """Record round `round_id` as finished without training, for `reason`."""
+    store.finish_training_round(round_id, status="finished", metrics={"skipped": True, "reason": reason})
+    log.info("training round %s skipped: %s", round_id, reason)
+    return RoundResult("skipped", policy_id, round_id, reason=reason, datasets=data)
+
+
+def _policies(store: Store, config: TrainConfig, policy_id: int | None) -> tuple[Policy, Policy, Path]:
+    """The round's parent policy (`policy_id`, default the promoted one), the policy whose weights it starts
+    from (`TrainConfig.start_from`), and that policy's checked checkpoint."""
+    with store.session() as s:
+        policy = queries.get_policy(s, policy_id) if policy_id is not None else queries.promoted_policy(s)
+    if policy is None:
+        raise TrainingError(
+            "the store has no promoted policy to train; register the base model first with "
+            "practicum.trainer.rounds.register_base_policy(store, model_dir)"
+        )
+    start = _start_policy(store, policy) if config.start_from == "base" else policy
+    checkpoint = check_checkpoint(
+        start.checkpoint_path,
+        what=f"policy {start.id} ({start.name})",
+        base_model=start.base_model,
+        signature=(start.metrics or {}).get("signature"),
+    )
+    return policy, start, checkpoint
+
+
+def _register_candidate(
+    store: Store,
+    parent: Policy,
+    run_id: int,
+    round_id: int,
+    result: StageResult,
+    stages: Sequence[str],
+    data: Datasets,
+    metrics: dict[str, Any],
+    out: Path,
+) -> int:
+    """Write the trained model's manifest and register it as a candidate child of `parent` (its datasets in
+    `out`); its id."""
+    signature = model_signature(result.model_dir)
+    adapter = str(result.adapter_dir) if result.adapter_dir else None
+    write_manifest(
+        result.model_dir,
+        {
+            "base_model": parent.base_model,
+            "parent_policy": parent.name,
+            "round_id": round_id,
+            "stages": list(stages),
+            "signature": signature,
+            "datasets": {d.name: d.summary() for d in data.all()},
+        },
+    )
+    return store.register_policy(
+        name=_unique_name(store, f"{parent.base_model}-r{round_id}"),
+        base_model=parent.base_model,
+        checkpoint_path=str(result.model_dir.resolve()),
+        parent_id=parent.id,
+        iteration=parent.iteration + 1,
+        state="candidate",
+        run_id=run_id,
+        metrics={
+            **metrics,
+            "signature": signature,
+            "round_id": round_id,
+            "adapter_path": adapter,
+            "datasets_dir": str(out / "datasets"),
+        },
+    )
+
+
+def _training_error(exc: Exception, round_id: int, output_root: str | Path) -> TrainingError:
+    """The error a crashed round raises: what to do about a full disk, else what crashed."""
+    if _disk_full(exc):
+        return TrainingError(
+            f"training round {round_id} could not save under {output_root}: no space left on device; free "
+            "disk space there (or set checkpoint_dir to a larger disk); the current policy stays promoted"
+        )
+    return TrainingError(f"training round {round_id} failed: {type(exc).__name__}: {exc}")
 
 
 def round_folder(output_root: str | Path, round_id: int) -> Path:
