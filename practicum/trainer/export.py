@@ -386,26 +386,37 @@ def model_card(
             'model = AutoPeftModelForCausalLM.from_pretrained("adapter")  # adapter_config.json names "base"',
         ]
     lines += ["```", "", *_prompt_section(example), *_results_section(policy, evals)]
-    lines += ["", "## Lineage", "", "| policy | id | iteration | state | parent |", "|---|---|---|---|---|"]
+    lines += [*_lineage_section(lineage), *_rounds_section(rounds), *_files_section(origin, adapter, data)]
+    return "\n".join(lines) + "\n"
+
+
+def _lineage_section(lineage: list[Policy]) -> list[str]:
+    lines = ["", "## Lineage", "", "| policy | id | iteration | state | parent |", "|---|---|---|---|---|"]
     for p in lineage:
         lines.append(f"| {p.name} | {p.id} | {p.iteration} | {p.state} | {p.parent_id if p.parent_id else '-'} |")
-    lines += ["", "## Training rounds", ""]
-    if rounds:
-        lines += [
-            "| round | recipe | policy in -> out | status | rows (step pairs / trajectory pairs / rft) | steps "
-            "| result |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in rounds:
-            sizes = (r.config or {}).get("datasets", {})
-            rows = " / ".join(str((sizes.get(k) or {}).get("rows", 0)) for k in KINDS)
-            lines.append(
-                f"| {r.id} | {r.recipe} | {r.policy_in_id} -> {r.policy_out_id} | {r.status} | {rows} | "
-                f"{_steps(r.metrics or {})} | {_round_result(r.metrics or {})} |"
-            )
-    else:
-        lines.append("None: this is a base policy.")
-    lines += ["", "## Files", "", "- `model/`: this merged model (safetensors, tokenizer, generation config);"]
+    return lines
+
+
+def _rounds_section(rounds: list[TrainingRound]) -> list[str]:
+    lines = ["", "## Training rounds", ""]
+    if not rounds:
+        return [*lines, "None: this is a base policy."]
+    lines += [
+        "| round | recipe | policy in -> out | status | rows (step pairs / trajectory pairs / rft) | steps | result |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rounds:
+        sizes = (r.config or {}).get("datasets", {})
+        rows = " / ".join(str((sizes.get(k) or {}).get("rows", 0)) for k in KINDS)
+        lines.append(
+            f"| {r.id} | {r.recipe} | {r.policy_in_id} -> {r.policy_out_id} | {r.status} | {rows} | "
+            f"{_steps(r.metrics or {})} | {_round_result(r.metrics or {})} |"
+        )
+    return lines
+
+
+def _files_section(origin: Origin, adapter: _Adapter | None, data: _Data | None) -> list[str]:
+    lines = ["", "## Files", "", "- `model/`: this merged model (safetensors, tokenizer, generation config);"]
     if adapter:
         lines.append(
             f"- `adapter/`: the LoRA adapter of the last round alone; `{BASE}/`: the weights it was trained on top "
@@ -422,7 +433,7 @@ def model_card(
             f"- `data/`: the datasets of the lineage's {len({f.round_id for f in data.files})} training round(s), "
             "one JSONL file per round and kind (see `data/README.md`)."
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _not_the_hub(origin: Origin) -> str:
