@@ -45,7 +45,7 @@ from practicum.errors import ConfigError, ModelError
 from practicum.search.config import SearchConfig
 from practicum.search.cursor import Divergence, EnvCrash, EnvCursor, Waypoint
 from practicum.search.scoring import blend, select_child, softmax_priors
-from practicum.search.tree import EpisodeTree, Node
+from practicum.search.tree import EpisodeTree, Node, action_groups, pool
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -179,19 +179,20 @@ class _Episode:
         while not cur.is_terminal:
             if self.cfg.searches:
                 self._search(cur)
-                child = self._choose(cur)
+                group = self._choose(cur)
             elif self.cfg.mode == "sample":
-                child = self._sample(cur)
+                sampled = self._sample(cur)
+                group = [sampled] if sampled is not None else None
             else:
                 self._propose(cur, k=1, critique=False)
-                child = self._choose(cur)
-            if child is None:
+                group = self._choose(cur)
+            if group is None:
                 tree.failure_kind = FailureKind.AGENT
                 tree.error = f"the policy proposed no usable action at step {tree.steps}"
                 return
-            if not child.expanded:
-                self._expand(child)
-            child = self._own_outcome(child)
+            if not group[0].expanded:
+                self._expand(group[0])
+            child = self._own_outcome(group)
             child.on_path = True
             tree.steps += 1
             cur = child
@@ -226,36 +227,47 @@ class _Episode:
             if not node.children:
                 value = 0.0  # a dead end: the policy had nothing to offer
                 break
-            node = self._select(node)
-            path.append(node)
+            group = self._select(node)
+            node = group[0]
             if not node.expanded:
+                path.append(node)
                 self._expand(node)
                 value = 0.0 if node.is_terminal else self._evaluate(node)
                 break
+            if node.idx in self.chance_seeds:  # the action meets chance: draw its outcome again
+                node, new = self._draw_outcome(group, self.chance_rng.randrange(2**31))
+                path.append(node)
+                if new:
+                    value = 0.0 if node.is_terminal else self._evaluate(node)
+                    break
+            else:
+                path.append(node)
         backup([*self._ancestors(cur), *path], value, discount=self.cfg.discount, alpha=self.cfg.alpha)
         self.tree.simulations += 1
 
-    def _select(self, node: Node) -> Node:
-        children = [self.nodes[i] for i in node.children]
+    def _select(self, node: Node) -> list[Node]:
+        """The action to try next at `node` (its group of outcome nodes), by PUCT or UCT over the actions."""
+        groups = action_groups(self.nodes, node)
+        pooled = [pool(g) for g in groups]
         best = select_child(
-            q_hats=[c.blended_value for c in children],
-            priors=[c.prior for c in children],
-            visits=[c.visits for c in children],
+            q_hats=[p.blended_value for p in pooled],
+            priors=[g[0].prior for g in groups],
+            visits=[p.visits for p in pooled],
             parent_visits=node.visits,
             rule=self.cfg.selection,
             c=self.cfg.exploration,
         )
-        return children[best]
+        return groups[best]
 
-    def _choose(self, cur: Node) -> Node | None:
-        """The child to commit to: most visits, or best Q^ among the visited children."""
-        children = [self.nodes[i] for i in cur.children]
-        if not children:
+    def _choose(self, cur: Node) -> list[Node] | None:
+        """The action to commit to (its group of outcome nodes): most visits, or best Q^ among the visited."""
+        groups = [(g, pool(g)) for g in action_groups(self.nodes, cur)]
+        if not groups:
             return None
         if self.cfg.commit == "q":
-            pool = [c for c in children if c.visits > 0] or children
-            return max(pool, key=lambda c: (c.blended_value, c.visits, c.prior, -c.idx))
-        return max(children, key=lambda c: (c.visits, c.blended_value, c.prior, -c.idx))
+            tried = [(g, p) for g, p in groups if p.visits > 0] or groups
+            return max(tried, key=lambda gp: (gp[1].blended_value, gp[1].visits, gp[0][0].prior, -gp[0][0].idx))[0]
+        return max(groups, key=lambda gp: (gp[1].visits, gp[1].blended_value, gp[0][0].prior, -gp[0][0].idx))[0]
 
     def _sample(self, cur: Node) -> Node | None:
         """One action drawn from the policy at the configured temperature.
@@ -319,38 +331,53 @@ class _Episode:
             node.children.append(child.idx)
 
     # ================================================================= expand + evaluate
-    def _own_outcome(self, child: Node) -> Node:
-        """The committed step with the episode's own chance: `child` when its outcome is the one the episode's
-        chance stream gives, else a twin node (same action, that outcome) added beside it.
+    def _own_outcome(self, group: list[Node]) -> Node:
+        """The committed step with the episode's own chance: the node of the chosen action whose outcome is the
+        one the episode's chance stream gives, a twin (same action, that outcome) added beside them if none is.
 
-        Search chose `child` from outcomes it drew itself; committing one of them would let it pick the luckiest
-        draw (measured on tic-tac-toe: search then won 95% of its train games, and only 65% of the won games'
-        moves were optimal). The episode's outcome is drawn after the choice, from a stream search never sees.
+        Search chose the action from outcomes it drew itself; committing one of them would let it pick the
+        luckiest draw (measured on tic-tac-toe: search then won 95% of its train games, and only 65% of the won
+        games' moves were optimal). The episode's outcome is drawn after the choice, from a stream search never
+        sees.
         """
+        child = group[0]
         if child.idx not in self.chance_seeds or child.parent_idx is None:
             return child  # no chance in this step (or greedy play, which never reseeds)
+        return self._draw_outcome(group, self.outcome_rng.randrange(2**31))[0]
+
+    def _draw_outcome(self, group: list[Node], seed: int) -> tuple[Node, bool]:
+        """Take the action of `group` (outcome nodes of one action at one parent) again, its chance drawn from
+        `seed`: the node that holds that outcome, and whether it is new (a twin added beside the others).
+
+        An action that meets chance (the opponent's reply) leads to one of several states. Kept as the one
+        state its first expansion drew, every visit below it would value that draw, not the action: siblings'
+        values would compare two opponent replies (measured on tic-tac-toe: step pairs 94% right by the states
+        the siblings held, 80% by the actions' exact values). Drawn again at every visit, the action's value,
+        pooled over its outcome nodes (`pool`), estimates its expectation."""
+        first = group[0]
         twin = Node(
             idx=len(self.nodes),
-            parent_idx=child.parent_idx,
-            depth=child.depth,
-            action=child.action,
-            prompt=child.prompt,
-            prior_logprob=child.prior_logprob,
-            prior=child.prior,
-            critic_score=child.critic_score,
-            critic_rationale=child.critic_rationale,
-            blended_value=blend(None, child.critic_score, self.cfg.alpha),
+            parent_idx=first.parent_idx,
+            depth=first.depth,
+            action=first.action,
+            prompt=first.prompt,
+            prior_logprob=first.prior_logprob,
+            prior=first.prior,
+            critic_score=first.critic_score,
+            critic_rationale=first.critic_rationale,
+            blended_value=blend(None, first.critic_score, self.cfg.alpha),
         )
-        self._expand(twin, chance_seed=self.outcome_rng.randrange(2**31))
-        same = (twin.observation, twin.reward, twin.is_terminal) == (child.observation, child.reward, child.is_terminal)
-        if same:
-            self.chance_seeds.pop(twin.idx, None)
-            self.cursor.forget(twin.idx)
-            self.tree.expansions -= 1
-            return child  # the draw agreed with search's: keep one node (the twin was never added)
+        self._expand(twin, chance_seed=seed)
+        outcome = (twin.observation, twin.reward, twin.is_terminal)
+        for node in group:
+            if node.expanded and (node.observation, node.reward, node.is_terminal) == outcome:
+                self.chance_seeds.pop(twin.idx, None)
+                self.cursor.forget(twin.idx)
+                self.tree.expansions -= 1
+                return node, False  # an outcome drawn before: keep one node (the twin was never added)
         self.nodes.append(twin)
         self.nodes[twin.parent_idx].children.append(twin.idx)  # type: ignore[index]
-        return twin
+        return twin, True
 
     def _expand(self, node: Node, *, chance_seed: int | None = None) -> None:
         """Execute `node`'s action from its parent's state and record what happened; `chance_seed` draws the

@@ -8,6 +8,7 @@ loop converts a tree without renaming anything (search itself never imports the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -52,6 +53,34 @@ class Node:
         data = asdict(self)
         del data["children"]
         return data
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """An action's statistics pooled over its outcome nodes (`pool`)."""
+
+    visits: int
+    value: float  # Q_mcts: the visit-weighted mean over the outcome nodes
+    blended_value: float
+
+
+def action_groups(nodes: Sequence[Node], parent: Node) -> list[list[Node]]:
+    """`parent`'s children by action, in proposal order: where an action meets chance (an opponent's reply),
+    search keeps one node per outcome it drew, all with that action; elsewhere each group is one node."""
+    groups: dict[str, list[Node]] = {}
+    for i in parent.children:
+        groups.setdefault(nodes[i].action or "", []).append(nodes[i])
+    return list(groups.values())
+
+
+def pool(group: Sequence[Node]) -> Pooled:
+    """The statistics of one action over its outcome nodes: visits summed, values weighted by visits (an
+    unvisited action keeps its first node's values: the critic's score alone)."""
+    visits = sum(n.visits for n in group)
+    if visits == 0:
+        return Pooled(0, group[0].value, group[0].blended_value)
+    value = sum(n.visits * n.value for n in group) / visits
+    return Pooled(visits, value, sum(n.visits * n.blended_value for n in group) / visits)
 
 
 @dataclass

@@ -124,14 +124,64 @@ class RFTExample:
         return (self.episode_id,)
 
 
-def _children(nodes: Iterable[TreeNode]) -> dict[int, list[TreeNode]]:
-    kids: dict[int, list[TreeNode]] = defaultdict(list)
-    for node in nodes:
-        if node.parent_idx is not None:
-            kids[node.parent_idx].append(node)
-    for siblings in kids.values():
-        siblings.sort(key=lambda n: n.idx)
-    return kids
+@dataclass
+class _Action:
+    """One action at a node, pooled over its outcome nodes: where an action meets chance (an opponent's reply)
+    search keeps a node per outcome it drew (`search.tree.action_groups`), and the action's value is their
+    visit-weighted mean. Elsewhere an action is one node. `idx` is its first node's; `members` all of them."""
+
+    idx: int
+    parent_idx: int | None
+    action: str | None
+    prompt: str | None
+    observation: str | None
+    prior_logprob: float | None
+    blended_value: float | None
+    value: float
+    visits: int
+    invalid: bool
+    on_path: bool
+    is_terminal: bool  # every outcome ended the episode with the same return: the value is exact
+    members: tuple[int, ...]
+
+
+def _pooled(group: Sequence[TreeNode]) -> _Action:
+    first, visits = group[0], sum(n.visits for n in group)
+    value, blended = float(first.value), first.blended_value
+    if visits and len(group) > 1:
+        value = sum(n.visits * float(n.value) for n in group) / visits
+        known = [(n.visits, float(n.blended_value)) for n in group if n.blended_value is not None]
+        if sum(v for v, _ in known):
+            blended = sum(v * b for v, b in known) / sum(v for v, _ in known)
+    exact = all(n.is_terminal for n in group) and len({float(n.value) for n in group}) == 1
+    return _Action(
+        idx=first.idx,
+        parent_idx=first.parent_idx,
+        action=first.action,
+        prompt=first.prompt,
+        observation=first.observation,
+        prior_logprob=first.prior_logprob,
+        blended_value=blended,
+        value=value,
+        visits=visits,
+        invalid=first.invalid,
+        on_path=any(n.on_path for n in group),
+        is_terminal=exact,
+        members=tuple(n.idx for n in group),
+    )
+
+
+def _children(nodes: Iterable[TreeNode]) -> dict[int, list[_Action]]:
+    """Each parent's actions, in the order they were proposed, each pooled over its outcome nodes."""
+    groups: dict[int, dict[str | None, list[TreeNode]]] = defaultdict(dict)
+    for node in sorted((n for n in nodes if n.parent_idx is not None), key=lambda n: n.idx):
+        groups[node.parent_idx].setdefault(node.action, []).append(node)  # type: ignore[index]
+    return {parent: [_pooled(g) for g in by_action.values()] for parent, by_action in groups.items()}
+
+
+def _action_of(node: TreeNode, actions: Sequence[_Action]) -> _Action:
+    """The pooled action `node` is an outcome of."""
+    return next(a for a in actions if node.idx in a.members)
 
 
 def _path(nodes: Sequence[TreeNode]) -> list[TreeNode]:
@@ -350,7 +400,7 @@ def rft_examples(
         if node.parent_idx is None or node.action is None or not node.prompt or node.invalid:
             continue
         if kind == "failed_good":
-            value = node.blended_value
+            value = _action_of(node, kids[node.parent_idx]).blended_value
             best = max((s.blended_value for s in kids[node.parent_idx] if s.blended_value is not None), default=None)
             if value is None or value < good_value or (best is not None and value < best):
                 continue
@@ -388,14 +438,15 @@ def tied_examples(
         node = by_idx[example.node_idx]
         if node.parent_idx is None:
             continue
+        mine = _action_of(node, kids[node.parent_idx])
         for sib in kids[node.parent_idx]:
-            if sib.idx == node.idx or sib.invalid or sib.action is None or sib.prompt != node.prompt:
+            if sib is mine or sib.invalid or sib.action is None or sib.prompt != node.prompt:
                 continue
             if not _visited_enough(sib, min_visits):
                 continue
             if (sib.action or "").strip() == (node.action or "").strip():
                 continue
-            if _clear_gap(float(node.value) - float(sib.value), node, sib, margin=margin, confidence=confidence):
+            if _clear_gap(float(mine.value) - float(sib.value), mine, sib, margin=margin, confidence=confidence):
                 continue  # search ranked the committed move above it
             extra.append(
                 dataclasses.replace(

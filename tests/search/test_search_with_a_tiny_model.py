@@ -44,10 +44,14 @@ def test_tree_records_the_real_prompts_priors_and_critic_scores(tiny_lm: LocalMo
         children = [tree.nodes[i] for i in node.children]
         if not children:
             continue
-        # A committed step whose outcome the episode drew afresh sits beside its proposal as a twin (same action):
-        # the proposal's priors are those of the first of each action.
+        # Where an action meets chance (the opponent's reply), each outcome search or the episode drew is a node
+        # of its own beside the first, with the same action, prompt, prior and critic score and another outcome.
         firsts = {c.action: c for c in reversed(children)}
-        assert len(children) - len(firsts) <= 1
+        for c in children:
+            first = firsts[c.action]
+            assert (c.prompt, c.prior, c.critic_score) == (first.prompt, first.prior, first.critic_score)
+        outcomes = [(c.action, c.observation, c.reward, c.is_terminal) for c in children if c.expanded]
+        assert len(outcomes) == len(set(outcomes))
         children = [c for c in children if firsts[c.action] is c]
         # Siblings share the prompt the policy saw at their parent, which holds the parent's observation.
         assert len({c.prompt for c in children}) == 1
