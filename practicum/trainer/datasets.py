@@ -213,7 +213,7 @@ def build_datasets(
                     steps,
                     e.nodes,
                     margin=settings.step_margin,
-                    confidence=settings.pair_confidence,
+                    confidence=settings.tie_confidence,
                     min_visits=settings.min_visits,
                 )
             rows += steps

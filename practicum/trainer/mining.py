@@ -426,7 +426,7 @@ def tied_examples(
     """For RFT examples of one episode, the other moves at the same nodes that search could not tell from the
     committed one: legal siblings visited `min_visits` times (once if terminal: exact) whose search value Q_mcts
     is not below the committed move's by more than `margin` plus `confidence` standard errors (the rule that
-    ranks step pairs). Each becomes one more example with the same prompt.
+    ranks step pairs, with its own confidence). Each becomes one more example with the same prompt.
 
     Where two moves are equally good, the committed one is whichever the policy's prior favoured; training on it
     alone sharpens that prior at every tie. Every tied move as a target (as exact-optimal data has it) leaves

@@ -23,6 +23,7 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert config.train.data.min_visits == 3 and config.promotion.min_net_gain == 0
     assert (config.validation_tasks, config.test_tasks, config.explore_starts, config.train_tasks) == (16, 16, 8, 24)
     assert (config.train.data.rft_targets, config.train.data.max_copies) == ("ties", 1)
+    assert (config.search.rollout_policy, config.search.rollouts) == ("heuristic", 4)
 
 
 def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:
@@ -79,7 +80,9 @@ def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_s
     assert (ttt.search.rollouts, ttt.search.simulations) == (16, 48)
     assert ttt.search.k == general.search.k  # what the suite does not set stays the practice default
     assert config_from_dict({"suite": "tictactoe", "search": {"rollouts": 2}}).search.rollouts == 2
-    assert config_from_dict({"suite": "frozenlake-4x4"}).search == general.search
+    lake = config_from_dict({"suite": "frozenlake-4x4"})
+    assert lake.search == dataclasses.replace(general.search, rollouts=4)
+    assert general.search.rollout_policy == "heuristic" and lake.train.data.tie_confidence == 0.0
 
 
 def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,15 +103,21 @@ def test_steps_where_search_overruled_the_policy_can_weigh_more(store: Store) ->
     assert all(thrice.count(x) == (3 if x.overruled else 1) for x in once)
     # Every other move in these trees ended the game at once with nothing (an exact 0): at the practice rule none
     # ties a committed move, which search valued far above it from many visits ...
-    strict = DataSettings(rft_targets="ties", min_visits=3, pair_confidence=1.0)
+    strict = DataSettings(rft_targets="ties", min_visits=3, tie_confidence=1.0)
     assert build_datasets(store, settings=strict).rft.rows == once
     # ... while a rule that allows three standard errors of a committed value from few visits lets some tie.
-    loose = DataSettings(rft_targets="ties", min_visits=1, pair_confidence=3.0, step_margin=0.5)
+    loose = DataSettings(rft_targets="ties", min_visits=1, tie_confidence=3.0, step_margin=0.5)
     tied = build_datasets(store, settings=loose).rft.rows
     extra = [x for x in tied if x not in once]
     committed = {(x.episode_id, x.prompt): x.completion for x in once}
     assert extra and len(tied) == len(once) + len(extra)
     assert all(committed[(x.episode_id, x.prompt)] != x.completion for x in extra)
+    # Ties have their own confidence: the step pairs' does not loosen them.
+    pairs_loose = DataSettings(rft_targets="ties", min_visits=1, pair_confidence=3.0, step_margin=0.5)
+    assert (
+        build_datasets(store, settings=pairs_loose).rft.rows
+        == build_datasets(store, settings=DataSettings(rft_targets="ties", min_visits=1, step_margin=0.5)).rft.rows
+    )
 
 
 def test_repeated_rft_rows_can_be_capped_to_a_number_of_copies(store: Store) -> None:

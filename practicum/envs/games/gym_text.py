@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import pickle
+import random
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,9 @@ Renderer = Callable[[Any, Any], str]
 
 LegalActions = Callable[[Any, Any], Sequence[str]]
 """`legal(env, obs) -> names`: the action names allowed now (a subset of the names, in their order)."""
+
+Playout = Callable[[Any, Any, Sequence[str], random.Random], str | None]
+"""`playout(env, obs, legal, rng) -> name | None`: a rollout move by rule of thumb (`TextEnv.playout_action`)."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ class GymTextEnv(TextEnv):
         max_steps: int = 100,
         observation_is_state: bool = False,
         quiet: bool = False,
+        playout: Playout | None = None,
     ) -> None:
         """Wrap `env_id` (a registered id such as "FrozenLake-v1", or a callable returning a gymnasium env).
 
@@ -168,6 +173,8 @@ class GymTextEnv(TextEnv):
         What the env prints from Python while it resets and steps is swallowed; `quiet` swallows what a C
         library prints too (file descriptors 1 and 2: process-wide while a step runs, so it is off by default and
         on for suite files, whose envs may wrap C code).
+        `playout(env, obs, legal, rng)` gives search's heuristic rollouts their move (`TextEnv.playout_action`):
+        one of `legal`, or None for a uniformly random one.
         """
         name = suite or f"gym:{env_id if isinstance(env_id, str) else getattr(env_id, '__name__', 'env')}"
         super().__init__(suite=name, task_factory=task_factory or _plain_tasks(name, goal), max_steps=max_steps)
@@ -175,6 +182,7 @@ class GymTextEnv(TextEnv):
         self.observation_is_state = observation_is_state
         self._render_fn = render
         self._legal_fn = legal_actions
+        self._playout_fn = playout
         self._judge = judge
         self._on_reset = on_reset
         self._state_attrs = _with_rng(tuple(state_attrs)) if state_attrs is not None else None
@@ -221,6 +229,12 @@ class GymTextEnv(TextEnv):
         if mask is not None and len(mask) == len(self._names):
             return [name for name, allowed in zip(self._names, mask, strict=True) if allowed]
         return list(self._names)
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        """The suite's playout rule (`playout`) for search's heuristic rollouts; None without one."""
+        if self._playout_fn is None or self._progress is None or self._progress.done:
+            return None
+        return self._playout_fn(self._env, self._obs, self._legal_actions(), rng)
 
     def _apply(self, action: Any) -> Outcome:
         listed = self._env_info.get("legal_actions", ()) if self._legal_fn is None else ()

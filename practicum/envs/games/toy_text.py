@@ -19,7 +19,8 @@ training.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -101,6 +102,20 @@ def lake_legal(env: Any, obs: Any) -> list[str]:
     return moves_inside(LAKE_MOVES, row, col, nrow, ncol)
 
 
+def lake_playout(env: Any, obs: Any, legal: Sequence[str], rng: random.Random) -> str | None:
+    """A rollout move on the lake: onto the goal if a move reaches it; else one that does not step into a hole;
+    else any. Random rollouts from a cell beside two holes mostly fall in, whatever the cell is worth; these
+    rollouts fall in only where every way leads into a hole (or the ice slides them there)."""
+    ncol = env.desc.shape[1]
+    row, col = divmod(int(env.s), ncol)
+    landing = {name: env.desc[row + LAKE_MOVES[name][0], col + LAKE_MOVES[name][1]] for name in legal}
+    goal = [name for name, tile in landing.items() if tile == b"G"]
+    if goal:
+        return rng.choice(goal)
+    dry = [name for name, tile in landing.items() if tile != b"H"]
+    return rng.choice(dry or list(legal)) if legal else None
+
+
 def _is_slippery(env: Any) -> bool:
     # FrozenLakeEnv keeps no flag; a slippery lake has three outcomes per move.
     return len(env.P[0][0]) > 1
@@ -130,6 +145,7 @@ def lake_env(make_task: Callable[[int], Task], name: str, max_steps: int) -> Cal
             render=render_lake,
             actions=LAKE_ACTIONS,
             legal_actions=lake_legal,
+            playout=lake_playout,
             state_attrs=_TOY_STATE,
             suite=name,
             task_factory=make_task,

@@ -115,3 +115,43 @@ def test_taxi_status_follows_the_passenger() -> None:
     for action in plan[: plan.index("pickup") + 1]:
         obs, *_ = env.step(action)
     assert "Passenger: in the taxi." in obs
+
+
+def test_lake_playout_steps_onto_the_goal_when_it_can_and_never_into_a_hole_when_it_need_not() -> None:
+    import random
+
+    from practicum.envs.games.toy_text import lake_playout
+
+    env = GymTextEnv(
+        "FrozenLake-v1",
+        render=render_lake,
+        actions=LAKE_ACTIONS,
+        legal_actions=lake_legal,
+        playout=lake_playout,
+        make_kwargs={"desc": LAKE, "is_slippery": False},
+    )
+    rng = random.Random(0)
+    env.reset(seed=0)
+    # (0, 0): down and right are both ice; either may come.
+    assert {env.playout_action(rng) for _ in range(30)} == {"down", "right"}
+    env.step("right")  # (0, 1): down is the hole at (1, 1); left and right are ice
+    assert {env.playout_action(rng) for _ in range(30)} == {"left", "right"}
+    for move in ("right", "down", "down"):  # to (2, 2): right is the hole at (2, 3), down is ice, up is ice
+        env.step(move)
+    assert "row 2, column 2" in env.render()
+    assert "right" not in {env.playout_action(rng) for _ in range(30)}
+    env.step("down")  # (3, 2): right is the goal
+    assert {env.playout_action(rng) for _ in range(10)} == {"right"}
+    env.step("right")
+    assert env.playout_action(rng) is None  # the episode is over
+
+
+def test_the_lake_suites_come_with_the_playout_and_other_gym_envs_leave_it_to_chance() -> None:
+    import random
+
+    lake = registry.make_env("frozenlake-4x4")
+    _, info = lake.reset(seed=4)
+    assert lake.playout_action(random.Random(0)) in info["legal_actions"]
+    taxi = registry.make_env("taxi")
+    taxi.reset(seed=0)
+    assert taxi.playout_action(random.Random(0)) is None
