@@ -13,7 +13,7 @@ pairs are mined exactly as a practice round mines them, and every row is scored 
   search did try are.
 
 Per setting: `solved` (train tasks search won), `rft_rows` and `rft_optimal_share` (every RFT row: committed
-moves and their ties), `committed_rows` and `committed_optimal_share` (`committed_best_tried_share`: the best
+moves, and their ties where the suite's `rft_targets` asks for them), `committed_rows` and `committed_optimal_share` (`committed_best_tried_share`: the best
 of the moves search tried), `tie_recall` (where the committed move is optimal and another proposed move is too,
 the share of those that became tied rows), `prior_at_ties` (there, how often search committed to the prior's
 favourite; about 0.5 with two optimal moves when the prior does not decide), `step_pairs` and `pairs_right` /
@@ -180,8 +180,16 @@ def measure(suite_name: str, setting: str, prior: str, tasks: int, first_task: i
             steps = rft_examples(
                 info, tree.nodes, include_failed=data.include_failed_steps, good_value=data.good_step_value
             )
-            ties = tied_examples(
-                steps, tree.nodes, margin=data.step_margin, confidence=data.tie_confidence, min_visits=data.min_visits
+            ties = (
+                tied_examples(
+                    steps,
+                    tree.nodes,
+                    margin=data.step_margin,
+                    confidence=data.tie_confidence,
+                    min_visits=data.min_visits,
+                )
+                if data.rft_targets == "ties"
+                else []
             )
             tied = {(t.prompt, t.completion) for t in ties}
             proposed = {n.idx: n for n in tree.nodes}
