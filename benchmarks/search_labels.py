@@ -13,10 +13,11 @@ pairs are mined exactly as a practice round mines them, and every row is scored 
   search did try are.
 
 Per setting: `solved` (train tasks search won), `rft_rows` and `rft_optimal_share` (every RFT row: committed
-moves, and their ties where the suite's `rft_targets` asks for them), `committed_rows` and `committed_optimal_share` (`committed_best_tried_share`: the best
-of the moves search tried), `tie_recall` (where the committed move is optimal and another proposed move is too,
-the share of those that became tied rows), `prior_at_ties` (there, how often search committed to the prior's
-favourite; about 0.5 with two optimal moves when the prior does not decide), `step_pairs` and `pairs_right` /
+moves, and their ties where the suite's `rft_targets` asks for them), `committed_rows` and
+`committed_optimal_share` (`committed_best_tried_share`: the best of the moves search tried), `tie_recall` (where
+the committed move is optimal and another proposed move is too, the share of those that became tied rows),
+`prior_at_ties` (there, how often search committed to the prior's favourite; about 0.5 with two optimal moves
+when the prior does not decide), `step_pairs` and `pairs_right` /
 `pairs_tied` / `pairs_reversed`; for tic-tac-toe also `pairs_by_held_position`, the same pairs judged by the
 positions the two siblings hold (each after the one opponent reply search drew when it expanded it).
 
@@ -236,7 +237,7 @@ def measure(suite_name: str, setting: str, prior: str, tasks: int, first_task: i
         "committed_rows": len(committed_ok),
         "committed_optimal_share": share(committed_ok),
         "committed_best_tried_share": share(best_tried),
-        "tie_recall": share(recall),
+        "tie_recall": share(recall) if data.rft_targets == "ties" else None,
         "prior_at_ties": share(prior_wins) if logprobs else None,  # a uniform or noisy prior has no favourite
         "step_pairs": len(gaps),
         "pairs_right": share([g > EPS for g in gaps]),
