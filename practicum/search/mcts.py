@@ -23,9 +23,12 @@ node would see the same coming coin flips, up to `max_depth` levels ahead: searc
 this very game (and RFT would reward luck) rather than which moves are good. With `resample_chance` every
 expansion during search reseeds the environment's chance from a generator seeded by `SearchConfig.seed`
 (reproducible; a separate stream from the policy's seeds, so a game without chance searches exactly as it
-would without the option). The committed step does not keep the outcome search drew: that would let search
-pick the luckiest of its draws. Its outcome is drawn again from a third stream search never sees, and where it
-differs the committed node is a twin of the chosen child (same action, the episode's outcome) beside it.
+would without the option). An action that meets chance is taken again at every visit: each outcome drawn is a
+node of its own beside the first (same action), and selection, commit and the values mined for training pool
+an action's outcome nodes, so that an action is valued over its outcomes rather than by the first reply it met
+(`search.tree.action_groups`, `pool`). The committed step does not keep the outcome search drew: that would let
+search pick the luckiest of its draws. Its outcome is drawn again from a third stream search never sees, and where it
+differs from every outcome search drew the committed node is a new twin (same action, the episode's outcome).
 Greedy and sampled play never reseed: their steps meet the episode's own chance, as an evaluation must.
 """
 

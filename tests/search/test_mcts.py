@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from practicum.agents.base import Critic, Policy
-from practicum.envs.core import FailureKind, TextEnv
+from practicum.envs.core import FailureKind, Outcome, TextEnv
 from practicum.errors import ConfigError
 from practicum.search import EpisodeTree, Node, SearchConfig, play_greedy, search_episode
 from practicum.search.mcts import backup
@@ -442,3 +442,39 @@ def test_prompts_show_the_action_history_only_where_the_observation_is_not_the_w
         assert all(h == () for h in histories)
     else:
         assert any(len(h) >= 2 for h in histories)  # deeper nodes and rollouts see the moves that led there
+
+
+class GambleGame(CoinGame):
+    """One move: "safe" scores 0.8; "gamble" scores 1 on heads, 0 on tails, from the episode's chance."""
+
+    def _legal_actions(self) -> list[str]:
+        return ["gamble", "safe"] if not self.picks else []
+
+    def _apply(self, action: Any) -> Outcome:
+        self.picks.append(action)
+        reward = 0.8 if action == "safe" else float(self._coin.random() < 0.5)
+        return Outcome(reward=reward, terminated=True, success=reward == 1.0)
+
+
+def test_an_action_that_meets_chance_is_valued_over_its_outcomes_not_its_first_draw() -> None:
+    # Kept as the one outcome its first expansion drew, "gamble" would be worth 1 or 0 to search for good, and
+    # search would take it whenever that draw was a win. Drawn again at every visit, its outcomes are nodes of
+    # their own (one per outcome) whose pooled value is near 0.5, and search takes the sure 0.8 for every seed.
+    from practicum.search.tree import action_groups, pool
+
+    values, both = [], 0
+    for seed in range(12):
+        tree = search_episode(
+            GambleGame(heads=seed % 2 == 0),
+            TablePolicy({"gamble": -0.1, "safe": -0.2}),
+            None,
+            SearchConfig(simulations=40, k=2, alpha=1.0, evaluation="reward", seed=seed),
+            seed=seed,
+        )
+        assert tree.actions == ["safe"], seed
+        gamble = next(g for g in action_groups(tree.nodes, tree.nodes[0]) if g[0].action == "gamble")
+        rewards = [n.reward for n in gamble]
+        assert len(rewards) == len(set(rewards)) <= 2  # one node per outcome
+        both += len(rewards) == 2
+        values.append(pool(gamble).value)
+    assert both >= 9 and 0.3 < sum(values) / len(values) < 0.7

@@ -264,3 +264,20 @@ def test_balancing_repeats_the_fewer_direction_between_two_actions_until_both_co
         "q0",
     ]
     assert balanced[:8] == [*right_over_down, *down_over_right, *down_over_left]  # the originals first, in order
+
+
+def test_an_action_is_valued_over_its_outcome_nodes() -> None:
+    # "gamble" met chance: search drew a win (1.0, one visit) and a loss (0.0, three visits), each a node of its
+    # own; "safe" ended at 0.6 (four visits). By outcome, 1.0 > 0.6 > 0.0 would pair the two actions both ways;
+    # pooled, gamble is worth 0.25 and only "safe over gamble" is a pair.
+    nodes = star({"safe": 0.6, "gamble": 1.0})
+    nodes.append(node(3, 0, "gamble", 0.0, observation="lost"))
+    for n, visits in zip(nodes[1:], (4, 1, 3), strict=True):
+        n.visits, n.value, n.is_terminal = visits, float(n.blended_value or 0.0), True
+    pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, by="search")
+    assert [(p.chosen, p.rejected, round(p.margin, 3)) for p in pairs] == [("safe", "gamble", 0.35)]
+    assert pairs[0].rejected_idx == 2  # the action's first node stands for it
+    # A tie with the committed move is judged on the pooled value too: safe (committed) is 0.35 above gamble.
+    steps = rft_examples(episode(), nodes, include_failed=False, good_value=0.5)
+    assert tied_examples(steps, nodes, margin=0.1, confidence=0.0, min_visits=1) == []
+    assert [x.completion for x in tied_examples(steps, nodes, margin=0.4, confidence=0.0, min_visits=1)] == ["gamble"]
