@@ -13,6 +13,7 @@ alike there look alike to it. This benchmark answers two questions with exact sh
   whether training moves the policy when the data is right, and which data.
 
     .venv/bin/python benchmarks/lake_oracle.py ceiling
+    .venv/bin/python benchmarks/lake_oracle.py routes          # each fixed route's success: no model, a second
     .venv/bin/python benchmarks/lake_oracle.py train --states uniform --labels all --lakes 12 --seed 0
 
 Results are merged into `benchmarks/results/lake_oracle.json` (`ceiling`, and `train` entries keyed by setting).
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import random
 import sys
@@ -131,6 +133,30 @@ def ceiling(train_sizes: Sequence[int], tests: int) -> list[dict[str, Any]]:
     return out
 
 
+def routes(counts: Sequence[int]) -> dict[str, Any]:
+    """How a policy that walks one fixed route on every lake fares: each of the 20 shortest routes (3 moves
+    right and 3 down, in some order), on the first N test and validation lakes. A route fails where it enters
+    a hole. A policy that ignores what lies next to it and moves by its position alone is one of these."""
+    orders = sorted({"".join(p) for p in itertools.permutations("RRRDDD")})
+
+    def safe(rows: Sequence[str], order: str) -> bool:
+        cell = (0, 0)
+        for move in order:
+            cell = (cell[0] + 1, cell[1]) if move == "D" else (cell[0], cell[1] + 1)
+            if rows[cell[0]][cell[1]] == "H":
+                return False
+        return True
+
+    out: dict[str, Any] = {}
+    for split in ("test", "validation"):
+        for n in counts:
+            maps = lakes(split, n)
+            shares = {o: round(sum(safe(m, o) for m in maps) / len(maps), 3) for o in orders}
+            best = max(shares, key=shares.__getitem__)
+            out[f"{split}-{n}"] = {"routes": shares, "best": best, "best_share": shares[best]}
+    return out
+
+
 def train(states: str, labels: str, n_lakes: int, seed: int, work: Path) -> dict[str, Any]:
     """RFT on the oracle rows from the warmed-up default model (practice's RFT settings), then the lake probe."""
     from transformers import AutoTokenizer
@@ -191,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     top = sub.add_parser("ceiling", help="lookup-table policies from oracle rows (no model, seconds)")
     top.add_argument("--train-lakes", type=int, nargs="+", default=[8, 16, 32, 64, 128])
     top.add_argument("--test-lakes", type=int, default=200)
+    fixed = sub.add_parser("routes", help="what each fixed route (right x3 and down x3, some order) solves")
+    fixed.add_argument("--lakes", type=int, nargs="+", default=[10, 30, 200])
     lm = sub.add_parser("train", help="the default model trained on oracle rows, then probed (minutes)")
     lm.add_argument("--states", choices=("uniform", "route"), required=True)
     lm.add_argument("--labels", choices=("all", "committed"), required=True)
@@ -200,7 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     data = json.loads(args.out.read_text()) if args.out.exists() else {}
-    if args.command == "ceiling":
+    if args.command == "routes":
+        data["routes"] = routes(args.lakes)
+        for key, row in data["routes"].items():
+            print(
+                key,
+                {o: row["routes"][o] for o in ("RRRDDD", "DDDRRR", "DRRRDD", "RDDDRR")},
+                "best",
+                row["best"],
+                row["best_share"],
+            )
+    elif args.command == "ceiling":
         data["ceiling"] = ceiling(args.train_lakes, args.test_lakes)
         for row in data["ceiling"]:
             print(row)

@@ -46,3 +46,18 @@ def test_every_optimal_move_as_a_label_beats_the_priors_choice_on_real_lakes(ben
     route = bench.table_success([], test)  # no rows: right, then down, on every lake
     assert every["test_success"] > prior["test_success"] > route["test_success"]
     assert every["observations"] == prior["observations"] and every["rows"] > prior["rows"]
+
+
+def test_fixed_routes_are_scored_by_whether_they_enter_a_hole(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The classic lake: right x3 then down x3 meets the hole at row 1, column 3; down x3 then right x3 the one at
+    # row 3, column 0; down, down, right, right, down, right (around both) reaches the goal.
+    open_lake = ["SFFF", "FFFF", "FFFF", "FFFG"]
+    monkeypatch.setattr(bench, "lakes", lambda split, n: [LAKE, open_lake][:n])
+    out = bench.routes([2])
+    for split in ("test", "validation"):
+        shares = out[f"{split}-2"]["routes"]
+        assert len(shares) == 20
+        assert shares["RRRDDD"] == shares["DDDRRR"] == 0.5  # only the open lake
+        assert shares["DDRRDR"] == 1.0 and out[f"{split}-2"]["best_share"] == 1.0

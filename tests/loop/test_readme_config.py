@@ -83,6 +83,7 @@ def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_s
     lake = config_from_dict({"suite": "frozenlake-4x4"})
     assert lake.search == dataclasses.replace(general.search, rollouts=4)
     assert general.search.rollout_policy == "heuristic" and lake.train.data.tie_confidence == 0.0
+    assert (lake.test_tasks, ttt.test_tasks) == (30, general.test_tasks)
 
 
 def test_the_default_run_gets_the_default_suites_own_defaults_with_no_flags(monkeypatch: pytest.MonkeyPatch) -> None:
