@@ -340,9 +340,9 @@ def practice_command(
 
     if resume is not None:
         # --db says where the run is; any other setting would differ from the config the run was started with.
-        settings = (config, suite, model, endpoint, endpoint_model, recipe, iterations, time_budget, train_tasks)
-        settings += (validation_tasks, test_tasks, simulations, max_steps, pass_k, workers, ray_address, seed)
-        if any(v is not None for v in (*settings, eval_with_search)) or tasks or sets:
+        settings: list[object] = [config, suite, model, endpoint, endpoint_model, recipe, iterations, time_budget]
+        settings += [train_tasks, validation_tasks, test_tasks, simulations, max_steps, pass_k, workers, ray_address]
+        if any(v is not None for v in (*settings, seed, eval_with_search)) or tasks or sets:
             raise PracticumError("--resume continues a run with its stored config; pass only --resume and --db")
         _resume(resume, db)
         return
