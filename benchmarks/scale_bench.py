@@ -84,8 +84,9 @@ def measure(key: str, workers: int, ray_address: str | None, episodes: int, db: 
     from practicum.agents.default import default_model_dir
     from practicum.envs.registry import get_suite
     from practicum.loop.config import PracticeConfig
-    from practicum.loop.episodes import EpisodeRunner, Job, PolicyRef, RunnerSpec, play_all
+    from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec, play_all
     from practicum.store import open_store
+    from practicum.trainer.evaluate import PolicyHandle
     from practicum.trainer.rounds import register_base_policy
 
     suite_name, mode, max_steps = SUITES[key]
@@ -97,7 +98,7 @@ def measure(key: str, workers: int, ray_address: str | None, episodes: int, db: 
     spec = RunnerSpec(
         url, run, suite_name, PolicyConfig(model=str(model_dir)), CriticConfig(), PracticeConfig().search, 0, max_steps
     )
-    ref = PolicyRef(policy, str(model_dir))
+    ref = PolicyHandle(policy, str(model_dir))
     jobs = [Job(f"scale/{t.key}", ref, t, mode) for t in get_suite(suite_name).tasks("train", limit=episodes)]  # type: ignore[arg-type]
     runner = EpisodeRunner(spec)
     started = time.perf_counter()

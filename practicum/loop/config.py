@@ -250,7 +250,7 @@ class PracticeConfig:
 #   mostly the start of the route, and training time is per row.
 # - Four heavy-playout rollouts per leaf (`search.rollouts`; the default rollout policy "heuristic" steps onto
 #   the goal and around holes), and ties within the margin alone (`tie_confidence` 0). Measured on train lakes
-#   0-79 with every move proposed (benchmarks/lake_labels.py, uniform prior): one random rollout and ties within
+#   0-79 with every move proposed (benchmarks/search_labels.py, uniform prior): one random rollout and ties within
 #   one standard error solved 60% of them and 75% of the RFT rows were optimal moves; these settings solved 98%
 #   with 97% optimal, and which of two optimal moves search committed to no longer followed the proposal order
 #   (49% the first-listed, was 71%). Checked on lakes 80-159: 95% solved, 96% optimal (was 57%, 75%).

@@ -36,6 +36,7 @@ from practicum.search.mcts import search_episode
 from practicum.search.tree import EpisodeTree
 from practicum.store import Store, leases, open_store
 from practicum.store.models import Episode
+from practicum.trainer.evaluate import PolicyHandle
 
 Mode = Literal["search", "greedy", "sample"]
 log = logging.getLogger(__name__)
@@ -51,19 +52,11 @@ class WorkersFailed(PracticumError):
 
 
 @dataclass(frozen=True)
-class PolicyRef:
-    """Which stored policy plays, and where its weights are (plain data, so it crosses processes)."""
-
-    id: int
-    checkpoint_path: str | None  # None: the configured base policy (e.g. an endpoint)
-
-
-@dataclass(frozen=True)
 class Job:
     """One episode to play."""
 
     uid: str
-    policy: PolicyRef
+    policy: PolicyHandle
     task: Task
     mode: Mode
 
@@ -114,7 +107,7 @@ class Players:
         self.critic_config = critic
         self._current: tuple[int, Policy, Critic | None] | None = None
 
-    def get(self, ref: PolicyRef, *, with_critic: bool) -> tuple[Policy, Critic | None]:
+    def get(self, ref: PolicyHandle, *, with_critic: bool) -> tuple[Policy, Critic | None]:
         """The policy for `ref` (and its critic when asked), loading it if it is not the current one."""
         if self._current is None or self._current[0] != ref.id:
             self.close()

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from practicum.envs.core import START_MOVES, Task
 from practicum.envs.registry import Suite
 from practicum.loop.config import PracticeConfig
-from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, play_all
+from practicum.loop.episodes import EpisodeRunner, Job, Played, play_all
 from practicum.store import Store, queries
 from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError
@@ -183,13 +183,14 @@ class LoopContext:
         seeds = self.suite.splits["train"][(iteration - 1) * n : iteration * n]
         return [explore_start(self.suite.make_task(s), self.config.explore_starts) for s in seeds]
 
-    def ref(self, policy_id: int) -> PolicyRef:
+    def ref(self, policy_id: int) -> PolicyHandle:
         """Where a stored policy's weights are; the base policy of an endpoint run has none."""
         with self.store.session() as s:
             row = queries.get_policy(s, policy_id)
+        handle = PolicyHandle.of(row)
         if self.config.policy.is_endpoint and row.iteration == 0:
-            return PolicyRef(policy_id, None)
-        return PolicyRef(policy_id, row.checkpoint_path)
+            return dataclasses.replace(handle, checkpoint_path=None)
+        return handle
 
 
 def explore_start(task: Task, most: int) -> Task:

@@ -13,7 +13,7 @@ from practicum.envs.core import SPLITS, Task
 from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError, end_of
 from practicum.loop.convert import episode_record
-from practicum.loop.episodes import EpisodeRunner, Job, Played, PolicyRef, RunnerSpec
+from practicum.loop.episodes import EpisodeRunner, Job, Played, RunnerSpec
 from practicum.provenance import record_run
 from practicum.search.config import SearchConfig
 from practicum.search.tree import EpisodeTree
@@ -119,8 +119,7 @@ def evaluate_once(
     runner = EpisodeRunner(spec, store=store)
 
     def run_episode(policy: PolicyHandle, task: object) -> Played:
-        ref = PolicyRef(policy.id, policy.checkpoint_path)
-        return runner.play(Job(f"r{run_id}/eval/{mode}/p{policy.id}/{task.key}", ref, task, mode))  # type: ignore[attr-defined, arg-type]
+        return runner.play(Job(f"r{run_id}/eval/{mode}/p{policy.id}/{task.key}", policy, task, mode))  # type: ignore[attr-defined, arg-type]
 
     try:
         report = evaluate_policy(store, handle.id, chosen, run_episode, mode=mode, run_id=run_id)

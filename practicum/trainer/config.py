@@ -212,7 +212,8 @@ class DataSettings:
     """RFT ties (`rft_targets: "ties"`): standard errors of the two values, beyond `step_margin`, by which a move
     may trail the committed one and still tie (>= 0; 0: the margin alone). The error is the worst case,
     0.5 / sqrt(visits), so with a few visits one error admits almost any visited move: measured on 80 FrozenLake
-    train lakes, tied rows were 75-77% optimal moves at 1 and 90-97% at 0 (docs/learning.md)."""
+    train lakes with four heavy playouts per leaf, the RFT rows (ties included) were 74-77% optimal moves at 1 and
+    97-98% at 0 (benchmarks/search_labels.py)."""
 
     overruled_repeat: int = 1
     """RFT: a step where search committed to another move than the one the policy itself ranked first appears

@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from practicum.store import Store, queries
 from practicum.store.models import Episode, Node, Task
 from practicum.trainer.config import DataSettings
-from practicum.trainer.labels import load_labels
+from practicum.trainer.labels import Labels, load_labels
 from practicum.trainer.mining import (
     EpisodeInfo,
     PreferencePair,
@@ -184,42 +184,6 @@ def build_datasets(
     old = [e for e in episodes if since is not None and e.created_at <= since]
     new_ids = {e.info.id for e in new}
 
-    def mine_steps(group: list[_Loaded]) -> list[PreferencePair]:
-        pairs = labels.apply(
-            [
-                p
-                for e in group
-                for p in step_pairs(
-                    e.info,
-                    e.nodes,
-                    margin=settings.step_margin,
-                    max_per_node=settings.max_pairs_per_node,
-                    min_visits=settings.min_visits,
-                    by=settings.pair_value,
-                    confidence=settings.pair_confidence,
-                )
-            ]
-        )
-        return balance_by_action(pairs) if settings.balance_pairs else pairs
-
-    def mine_rft(group: list[_Loaded]) -> list[RFTExample]:
-        rows = []
-        for e in group:
-            steps = rft_examples(
-                e.info, e.nodes, include_failed=settings.include_failed_steps, good_value=settings.good_step_value
-            )
-            if settings.rft_targets == "ties":
-                steps += tied_examples(
-                    steps,
-                    e.nodes,
-                    margin=settings.step_margin,
-                    confidence=settings.tie_confidence,
-                    min_visits=settings.min_visits,
-                )
-            rows += steps
-        rows = _capped(rows, settings.max_copies)
-        return [x for x in rows for _ in range(settings.overruled_repeat if x.overruled else 1)]
-
     traj_new: list[PreferencePair] = []
     traj_old: list[PreferencePair] = []
     if settings.trajectory_pairs:
@@ -241,11 +205,55 @@ def build_datasets(
     }
     f = settings.replay_fraction
     return Datasets(
-        step_pairs=TrainingSet("step_pairs", tuple(_with_replay(mine_steps(new), mine_steps(old), f, seed)), spec),
+        step_pairs=TrainingSet(
+            "step_pairs",
+            tuple(_with_replay(_steps(new, settings, labels), _steps(old, settings, labels), f, seed)),
+            spec,
+        ),
         trajectory_pairs=TrainingSet("trajectory_pairs", tuple(_with_replay(traj_new, traj_old, f, seed)), spec),
-        rft=TrainingSet("rft", tuple(_with_replay(mine_rft(new), mine_rft(old), f, seed)), spec),
+        rft=TrainingSet("rft", tuple(_with_replay(_rft(new, settings), _rft(old, settings), f, seed)), spec),
         spec=spec,
     )
+
+
+def _steps(group: list[_Loaded], settings: DataSettings, labels: Labels) -> list[PreferencePair]:
+    """The step pairs of `group`'s episodes, hand relabels applied (balanced per action if asked)."""
+    pairs = labels.apply(
+        [
+            p
+            for e in group
+            for p in step_pairs(
+                e.info,
+                e.nodes,
+                margin=settings.step_margin,
+                max_per_node=settings.max_pairs_per_node,
+                min_visits=settings.min_visits,
+                by=settings.pair_value,
+                confidence=settings.pair_confidence,
+            )
+        ]
+    )
+    return balance_by_action(pairs) if settings.balance_pairs else pairs
+
+
+def _rft(group: list[_Loaded], settings: DataSettings) -> list[RFTExample]:
+    """The RFT examples of `group`'s episodes (ties too if asked), capped and repeated as `settings` say."""
+    rows = []
+    for e in group:
+        steps = rft_examples(
+            e.info, e.nodes, include_failed=settings.include_failed_steps, good_value=settings.good_step_value
+        )
+        if settings.rft_targets == "ties":
+            steps += tied_examples(
+                steps,
+                e.nodes,
+                margin=settings.step_margin,
+                confidence=settings.tie_confidence,
+                min_visits=settings.min_visits,
+            )
+        rows += steps
+    rows = _capped(rows, settings.max_copies)
+    return [x for x in rows for _ in range(settings.overruled_repeat if x.overruled else 1)]
 
 
 def rebuild_datasets(store: Store, spec: dict[str, Any]) -> Datasets:

@@ -29,21 +29,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PolicyHandle:
-    """A stored policy as plain data: what `run_episode` needs to load and name it."""
+    """A stored policy as plain data (so it crosses processes): which one, where its weights are (None: the
+    configured base policy, e.g. an endpoint's model), and what names it in results."""
 
     id: int
-    name: str
     checkpoint_path: str | None
-    base_model: str
-    parent_id: int | None
-    iteration: int
+    name: str = ""
+    base_model: str = ""
+    parent_id: int | None = None
+    iteration: int = 0
     adapter_path: str | None = None
 
     @classmethod
     def of(cls, row: Policy) -> PolicyHandle:
         """The handle of a `store.models.Policy` row."""
-        adapter = (row.metrics or {}).get("adapter_path")
-        return cls(row.id, row.name, row.checkpoint_path, row.base_model, row.parent_id, row.iteration, adapter)
+        return cls(
+            id=row.id,
+            checkpoint_path=row.checkpoint_path,
+            name=row.name,
+            base_model=row.base_model,
+            parent_id=row.parent_id,
+            iteration=row.iteration,
+            adapter_path=(row.metrics or {}).get("adapter_path"),
+        )
 
 
 RunEpisode = Callable[[PolicyHandle, Any], Any]

@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 
 from practicum.agents.config import CriticConfig, PolicyConfig
 from practicum.envs.registry import get_suite
-from practicum.loop.episodes import EpisodeRunner, Job, PolicyRef, RunnerSpec, play_all
+from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec, play_all
 from practicum.search.config import SearchConfig
 from practicum.store import open_store
 from practicum.store.models import Episode, Lease, Node
+from practicum.trainer.evaluate import PolicyHandle
 from practicum.trainer.rounds import register_base_policy
 
 SEARCH = SearchConfig(simulations=4, k=3, max_depth=2, rollout_depth=3)
@@ -35,7 +36,7 @@ def setup(model_dir: Path, url: str) -> tuple[EpisodeRunner, list[Job]]:
         policy = register_base_policy(store, model_dir, run_id=run)
     spec = RunnerSpec(url, run, "tictactoe", PolicyConfig(model=str(model_dir)), CriticConfig(), SEARCH, 0)
     suite = get_suite("tictactoe")
-    ref = PolicyRef(policy, str(model_dir))
+    ref = PolicyHandle(policy, str(model_dir))
     jobs = [Job(f"collect/{t.key}", ref, t, "search") for t in suite.tasks("train", limit=4)]
     return EpisodeRunner(spec), jobs
 

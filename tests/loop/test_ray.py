@@ -19,10 +19,11 @@ from sqlalchemy import select
 from practicum.agents.config import CriticConfig, PolicyConfig
 from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError
-from practicum.loop.episodes import EpisodeRunner, Job, PolicyRef, RunnerSpec, play_all
+from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec, play_all
 from practicum.search.config import SearchConfig
 from practicum.store import open_store
 from practicum.store.models import Episode
+from practicum.trainer.evaluate import PolicyHandle
 from practicum.trainer.rounds import register_base_policy
 
 pytestmark = [pytest.mark.ray, pytest.mark.postgres, pytest.mark.slow]
@@ -63,7 +64,7 @@ def run_jobs(model_dir: Path, url: str, **play: object) -> list[tuple[str, str, 
         run = store.create_run(config={}, seeds={})
         policy = register_base_policy(store, model_dir, run_id=run)
     spec = RunnerSpec(url, run, "tictactoe", PolicyConfig(model=str(model_dir)), CriticConfig(), SEARCH, 0)
-    ref = PolicyRef(policy, str(model_dir))
+    ref = PolicyHandle(policy, str(model_dir))
     jobs = [Job(f"collect/{t.key}", ref, t, "search") for t in get_suite("tictactoe").tasks("train", limit=4)]
     runner = EpisodeRunner(spec)
     try:
