@@ -16,6 +16,7 @@ finalizer when the environment is garbage-collected or the interpreter exits.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import weakref
 from collections.abc import Callable
@@ -168,6 +169,12 @@ class ChessEnv(TwoPlayerEnv):
 
     def _moves(self, state: Any) -> list[str]:
         return [state.san(move) for move in state.legal_moves]
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        """None: chess rollouts stay uniformly random. The board games' rule looks two plies ahead (every move,
+        then every reply: about 900 copied boards per rollout step in a middlegame), and a mate in one is too
+        rare to repay it."""
+        return None
 
     def _play(self, state: Any, move: str) -> Any:
         state.push_san(move)

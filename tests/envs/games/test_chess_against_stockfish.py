@@ -65,6 +65,8 @@ def test_checkmate_wins_and_stalemate_draws() -> None:
     env = ChessEnv()
     try:
         env.reset(options={"task": position_task(MATE_IN_ONE)})
+        # Chess leaves rollouts to chance: the board games' two-ply rule would copy ~900 boards per step.
+        assert env.playout_action(random.Random(0)) is None
         obs, reward, terminated, _, info = env.step("Qc8")  # without "#": SAN check marks are optional
         assert (reward, terminated, info["success"]) == (1.0, True, True)
         assert "Your last move: Qc8#." in obs and "Game over: you won." in obs
