@@ -169,8 +169,15 @@ def test_ctrl_c_stops_run_with_code_130_and_one_line_saying_nothing_is_kept(tiny
     # Search with a budget no test waits for: the episode is still being played when Ctrl-C comes.
     args = ["run", "--env", "frozenlake-4x4", "--policy", str(tiny_model_dir), "--search", "--simulations", "100000"]
     ready = "import sys; from practicum.cli import main; print('ready', flush=True); sys.exit(main(sys.argv[1:]))"
+    # Ctrl-C as a terminal delivers it: the child starts with SIGINT at its default, whatever the test runner's
+    # process was left with (a child that inherits SIGINT ignored never raises KeyboardInterrupt).
     proc = subprocess.Popen(
-        [sys.executable, "-c", ready, *args], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", ready, *args],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
