@@ -6,7 +6,7 @@ tokens and the end-of-turn token, the same tokens TRL scores). With `DPOSettings
 values become TRL's `ref_chosen_logps` / `ref_rejected_logps` columns and no reference model is loaded or run:
 
 - TRL 1.16 reads those columns only with `precompute_ref_log_probs=True`, and then recomputes them anyway
-  (and fails on the duplicate columns). `StoredReferenceDPOTrainer._precompute_ref_logps` keeps the given
+  (and fails on the duplicate columns). `dpo_trainer.StoredReferenceDPOTrainer` keeps the given
   values and lets TRL compute only the missing ones (pairs without stored log-probs, e.g. trajectory pairs
   whose two episodes two different policies collected).
 - Before training it recomputes a few pairs that the policy being trained collected itself with TRL's own
@@ -19,8 +19,6 @@ off-policy DPO this module is for.
 
 from __future__ import annotations
 
-import functools
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,89 +37,6 @@ from practicum.trainer.stages import (
     trl_arguments,
 )
 
-REF_COLUMNS: tuple[str, str] = ("ref_chosen_logps", "ref_rejected_logps")
-CHECK_COLUMN = "reference_is_behaviour"  # True where the stored values must equal the model's own
-
-
-@functools.cache
-def stored_reference_trainer() -> Any:
-    """The `StoredReferenceDPOTrainer` class (a `trl.DPOTrainer`), defined on first use: TRL takes seconds to
-    import, and commands that do not train should not pay for it."""
-    import torch
-    from trl import DPOTrainer
-
-    class StoredReferenceDPOTrainer(DPOTrainer):
-        """TRL's `DPOTrainer` that keeps reference log-probs given as dataset columns (NaN = compute it).
-
-        `reference_tolerance` bounds |stored - TRL's value| on the rows marked `reference_is_behaviour`; beyond
-        it every row is recomputed. What happened is in `reference_report`.
-        """
-
-        def __init__(self, *args: Any, reference_tolerance: float = 0.05, verify_rows: int = 2, **kwargs: Any):
-            self.reference_tolerance = reference_tolerance
-            self.verify_rows = verify_rows
-            self.reference_report: dict[str, Any] = {"source": "model"}
-            super().__init__(*args, **kwargs)
-
-        def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
-            if not all(c in dataset.column_names for c in REF_COLUMNS):
-                return super()._precompute_ref_logps(dataset, name, batch_size)
-            chosen = [_nan_if_none(v) for v in dataset[REF_COLUMNS[0]]]
-            rejected = [_nan_if_none(v) for v in dataset[REF_COLUMNS[1]]]
-            missing = [i for i in range(len(dataset)) if math.isnan(chosen[i]) or math.isnan(rejected[i])]
-            marked = dataset[CHECK_COLUMN] if CHECK_COLUMN in dataset.column_names else [False] * len(dataset)
-            unknown = set(missing)
-            check = [i for i in range(len(dataset)) if marked[i] and i not in unknown][: self.verify_rows]
-            report: dict[str, Any] = {
-                "source": "stored",
-                "stored_rows": len(dataset) - len(missing),
-                "computed_rows": len(missing),
-                "checked_rows": len(check),
-                "max_abs_diff": None,
-                "recomputed_all": False,
-            }
-            todo = sorted(set(missing) | set(check))
-            if todo:
-                got_c, got_r = self._compute(dataset, todo, name, batch_size)
-                diffs = [
-                    max(abs(chosen[i] - got_c[j]), abs(rejected[i] - got_r[j]))
-                    for j, i in enumerate(todo)
-                    if i in check
-                ]
-                if diffs:
-                    report["max_abs_diff"] = max(diffs)
-                if diffs and max(diffs) > self.reference_tolerance:
-                    # The stored values do not cover what TRL scores: trust none of them.
-                    report["recomputed_all"] = True
-                    report["reason"] = (
-                        f"stored behaviour log-probs differ from the model's by up to {max(diffs):.4f} nats "
-                        f"(tolerance {self.reference_tolerance}); all reference log-probs were recomputed"
-                    )
-                    todo = list(range(len(dataset)))
-                    report["stored_rows"], report["computed_rows"] = 0, len(todo)
-                    got_c, got_r = self._compute(dataset, todo, name, batch_size)
-                for j, i in enumerate(todo):
-                    chosen[i], rejected[i] = got_c[j], got_r[j]
-            self.reference_report = report
-            dataset = dataset.remove_columns(list(REF_COLUMNS))
-            dataset = dataset.add_column(REF_COLUMNS[0], chosen)
-            return dataset.add_column(REF_COLUMNS[1], rejected)
-
-        def _compute(
-            self, dataset: Any, rows: list[int], name: str, batch_size: int
-        ) -> tuple[list[float], list[float]]:
-            """TRL's own reference log-probs for `rows` of `dataset`."""
-            subset = dataset.select(rows).remove_columns(list(REF_COLUMNS))
-            with torch.no_grad():
-                done = super()._precompute_ref_logps(subset, name, batch_size)
-            return [float(v) for v in done[REF_COLUMNS[0]]], [float(v) for v in done[REF_COLUMNS[1]]]
-
-    return StoredReferenceDPOTrainer
-
-
-def _nan_if_none(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
 
 def pairs_to_trl(
     pairs: Sequence[PreferencePair], tokenizer: Any, *, stored_reference: bool, policy_id: int | None = None
@@ -135,13 +50,15 @@ def pairs_to_trl(
     """
     import datasets
 
+    from practicum.trainer.dpo_trainer import CHECK_COLUMN, REF_COLUMNS, nan_if_none
+
     rows: list[dict[str, Any]] = []
     for pair in pairs:
         row: dict[str, Any] = {"prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected}
         if stored_reference:
             have = pair.chosen_logprob is not None and pair.rejected_logprob is not None
-            row[REF_COLUMNS[0]] = _nan_if_none(pair.chosen_logprob if have else None)
-            row[REF_COLUMNS[1]] = _nan_if_none(pair.rejected_logprob if have else None)
+            row[REF_COLUMNS[0]] = nan_if_none(pair.chosen_logprob if have else None)
+            row[REF_COLUMNS[1]] = nan_if_none(pair.rejected_logprob if have else None)
             row[CHECK_COLUMN] = bool(
                 have and policy_id is not None and pair.chosen_policy_id == policy_id == pair.rejected_policy_id
             )
@@ -181,6 +98,8 @@ def train_dpo(
     """
     from trl import DPOConfig
 
+    from practicum.trainer.dpo_trainer import StoredReferenceDPOTrainer
+
     config = config or TrainConfig()
     settings = config.dpo
     if not pairs:
@@ -201,7 +120,7 @@ def train_dpo(
         disable_dropout=True,
     )
     with library_bars(progress=progress):  # TRL makes the reference pass while the trainer is built
-        trainer = stored_reference_trainer()(
+        trainer = StoredReferenceDPOTrainer(
             model=model,
             args=args,
             train_dataset=dataset,

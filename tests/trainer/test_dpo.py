@@ -16,7 +16,8 @@ from practicum.store import Store
 from practicum.trainer.checkpoints import load_for_training
 from practicum.trainer.config import DPOSettings, TrainConfig
 from practicum.trainer.datasets import build_datasets
-from practicum.trainer.dpo import REF_COLUMNS, pairs_to_trl, train_dpo
+from practicum.trainer.dpo import pairs_to_trl, train_dpo
+from practicum.trainer.dpo_trainer import REF_COLUMNS
 from practicum.trainer.errors import CheckpointError, EmptyDatasetError
 from practicum.trainer.mining import PreferencePair
 from practicum.trainer.stages import trl_arguments
