@@ -35,8 +35,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
-from lake_oracle import GOAL, MOVES, lakes, legal  # noqa: E402
-from lake_probe import distances, probe, read_map  # noqa: E402
+from lake_oracle import MOVES, lakes, legal, votes_success  # noqa: E402
+from lake_probe import probe  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "round_fit.json"
 _TILES = {"frozen ice": "F", "a hole": "H", "the goal": "G"}
@@ -65,15 +65,7 @@ def table_success(rows: Sequence[dict[str, Any]], tests: Sequence[Sequence[str]]
     votes: dict[Key, Counter[str]] = defaultdict(Counter)
     for row in rows:
         votes[prompt_key(row["prompt"])][row["completion"]] += 1
-    solved = 0
-    for desc in tests:
-        choice = {}
-        for cell in distances(desc, (0, 0), through=GOAL):
-            if cell != GOAL:
-                seen = votes.get(lake_key(desc, cell))
-                choice[cell] = seen.most_common(1)[0][0] if seen else ("right" if "right" in legal(cell) else "down")
-        solved += read_map(desc, choice)["solved"]
-    return solved / len(tests)
+    return votes_success(votes, tests, lake_key)
 
 
 def fit(model_dir: str, rows: Sequence[dict[str, Any]]) -> float:
