@@ -112,16 +112,11 @@ def current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_config(name: str, model_dir: Path, pairs_file: Path, out_file: Path) -> None:
-    """Train one configuration for STEPS steps and write its timings and peak memory (in a fresh process)."""
-    from transformers import TrainerCallback
-
-    from practicum.trainer.config import DPOSettings, TrainConfig
-    from practicum.trainer.dpo import train_dpo
+def bench_pairs(rows: list[dict[str, Any]]) -> list[Any]:
+    """`PreferencePair`s of `make_pairs` rows (step pairs, each its own episode, collected by policy 1)."""
     from practicum.trainer.mining import PreferencePair
 
-    rows = json.loads(pairs_file.read_text())
-    pairs = [
+    return [
         PreferencePair(
             kind="step",
             task=f"bench:{i}",
@@ -138,6 +133,16 @@ def run_config(name: str, model_dir: Path, pairs_file: Path, out_file: Path) -> 
         )
         for i, r in enumerate(rows)
     ]
+
+
+def run_config(name: str, model_dir: Path, pairs_file: Path, out_file: Path) -> None:
+    """Train one configuration for STEPS steps and write its timings and peak memory (in a fresh process)."""
+    from transformers import TrainerCallback
+
+    from practicum.trainer.config import DPOSettings, TrainConfig
+    from practicum.trainer.dpo import train_dpo
+
+    pairs = bench_pairs(json.loads(pairs_file.read_text()))
     config = TrainConfig(
         finetune="full" if name == "full_ref" else "lora",
         dpo=DPOSettings(

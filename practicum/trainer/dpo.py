@@ -30,6 +30,7 @@ from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import PreferencePair
 from practicum.trainer.stages import (
     StageResult,
+    completion_positions_only,
     json_safe_history,
     library_bars,
     quiet,
@@ -119,7 +120,8 @@ def train_dpo(
         # Small models: dropout off so the policy and the reference see the same network (TRL's default too).
         disable_dropout=True,
     )
-    with library_bars(progress=progress):  # TRL makes the reference pass while the trainer is built
+    # TRL makes the reference pass while the trainer is built
+    with library_bars(progress=progress), completion_positions_only():
         trainer = StoredReferenceDPOTrainer(
             model=model,
             args=args,
@@ -132,7 +134,8 @@ def train_dpo(
         )
     quiet(trainer, progress=progress)
     started = time.perf_counter()
-    trainer.train()
+    with completion_positions_only():
+        trainer.train()
     seconds = time.perf_counter() - started
     model_out, adapter_out = save_trained(trainer.model, tokenizer, out)
     history = json_safe_history(trainer.state.log_history)

@@ -15,7 +15,14 @@ from practicum.trainer.checkpoints import load_for_training, lora_config, save_t
 from practicum.trainer.config import TrainConfig
 from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import RFTExample
-from practicum.trainer.stages import StageResult, json_safe_history, quiet, summarize, trl_arguments
+from practicum.trainer.stages import (
+    StageResult,
+    completion_positions_only,
+    json_safe_history,
+    quiet,
+    summarize,
+    trl_arguments,
+)
 
 
 def examples_to_trl(examples: Sequence[RFTExample]) -> Any:
@@ -65,7 +72,8 @@ def train_rft(
     )
     quiet(trainer, progress=progress)
     started = time.perf_counter()
-    trainer.train()
+    with completion_positions_only():
+        trainer.train()
     seconds = time.perf_counter() - started
     model_out, adapter_out = save_trained(trainer.model, tokenizer, out)
     history = json_safe_history(trainer.state.log_history)

@@ -121,3 +121,27 @@ def library_bars(*, progress: bool) -> Iterator[None]:
         return
     with set_env("TQDM_DISABLE", "1"):
         yield
+
+
+@contextlib.contextmanager
+def completion_positions_only() -> Iterator[None]:
+    """Inside the block, TRL's fused LM head projects only the positions that carry a label.
+
+    TRL 1.16 scores the whole sequence through the head wherever Triton is missing (a fixed tile shape keeps
+    graph compilers such as Neuron's from recompiling) and masks the prompt afterwards. On a CPU that makes the
+    head over the prompt about half of an RFT or DPO step, for log-probs that are then thrown away. The compact
+    path TRL takes on GPUs gives the same log-probs (tests/trainer/test_stages.py checks it) and runs eagerly
+    on any device. It is chosen by `trl.trainer.utils._use_triton`, a name that module binds for this choice
+    alone (the kernels keep their own), so the block rebinds it and restores it on the way out.
+    """
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:  # another TRL layout: leave its choice alone
+        yield
+        return
+    trl_utils._use_triton = lambda device: True
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
