@@ -37,6 +37,10 @@ starts (a run ends within about 15 minutes). A `--smoke` run (1 train, 2 validat
 iteration) takes under a minute on idle cores, far longer beside other work; it is written only where `--out`
 points.
 
+The default run is also FrozenLake's agentq entry (`default_run_suite`: its config is that recipe's, search
+curve aside), so `--recipe rft --no-search-curve` and `--recipe none --no-search-curve` complete FrozenLake's
+recipe comparison with the same seeds and minutes.
+
 Runs with the oracle critic or a `--set` go to learning.json's `variants`, keyed by what they changed, in the
 same per-suite, per-recipe layout. Measurements of earlier versions of this benchmark are in docs/learning.md.
 """
@@ -525,6 +529,21 @@ def default_run_entry(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def default_run_suite() -> str | None:
+    """The suite whose agentq recipe (without the search curve) runs exactly the default run's config, if any.
+
+    FrozenLake's suite settings are the practice defaults themselves, so `--default-run` and `--recipe agentq
+    --no-search-curve` differ only in their runs' names; the default run's entry then stands as that suite's
+    agentq entry too, and the recipe comparison needs only `--recipe rft` and `--recipe none` (without the
+    search curve, for the same minutes).
+    """
+    from practicum.loop.config import PracticeConfig, config_from_dict
+
+    default = PracticeConfig()
+    settings = suite_settings(default.suite, "agentq", None, None, search_curve=False)
+    return default.suite if config_from_dict(settings) == config_from_dict({}) else None
+
+
 # ------------------------------------------------------------------------------------------ the results file
 def load_results(path: Path) -> dict[str, Any]:
     """The results file's content; {} when there is none, or it is in an older layout (its numbers are stale)."""
@@ -540,6 +559,9 @@ def merge(path: Path, where: str, recipe: str | None, entry: dict[str, Any], *, 
     data = load_results(path)
     if recipe is None:
         data["default_run"] = default_run_entry(entry)
+        suite = default_run_suite()
+        if suite is not None:  # the same runs as that suite's agentq recipe: one measurement, two places
+            data.setdefault(suite, {})["agentq"] = {**entry, "runs_of": "default_run"}
     elif variant is not None:
         data.setdefault("variants", {}).setdefault(variant, {}).setdefault(where, {})[recipe] = entry
     else:

@@ -151,10 +151,15 @@ def test_results_merge_per_recipe_drop_an_older_layout_and_redraw_the_plot(bench
     entry = bench.aggregate([_run(0, [0.2, 0.5]), _run(1, [0.2, 0.7])])
     bench.merge(out, "frozenlake-4x4", "agentq", entry)
     bench.merge(out, "default_run", None, entry)
+    run_seeds = json.loads(out.read_text())["default_run"]["seeds"]
     bench.merge(out, "frozenlake-4x4", "rft", entry, variant="train.rft.max_steps=24")
     data = json.loads(out.read_text())
     assert "game" not in data and data["layout"] == bench.LAYOUT
     assert data["frozenlake-4x4"]["agentq"]["mean_curve"] == [0.2, 0.6]
+    # FrozenLake's agentq recipe is the default config: the default run's runs stand as its agentq entry
+    assert bench.default_run_suite() == "frozenlake-4x4"
+    assert data["frozenlake-4x4"]["agentq"]["runs_of"] == "default_run"
+    assert data["frozenlake-4x4"]["agentq"]["seeds"] == run_seeds == [0, 1]
     assert data["variants"]["train.rft.max_steps=24"]["frozenlake-4x4"]["rft"]["seeds"] == [0, 1]
     run = data["default_run"]
     assert run["suite"] == "frozenlake-4x4" and run["seeds"] == [0, 1] and run["curves"] == [[0.2, 0.5], [0.2, 0.7]]
