@@ -361,7 +361,8 @@ def warm_up_once(config: Any, console: Any) -> None:
         return
     from practicum.agents.config import DEFAULT_MODEL
     from practicum.agents.default import default_model_dir
-    from practicum.envs.registry import get_suite, load_task_files
+    from practicum.envs.registry import get_suite
+    from practicum.envs.task_files import load_task_files
     from practicum.loop.warmup import warm_up
 
     load_task_files(config.task_files)

@@ -84,7 +84,8 @@ def measure(key: str, workers: int, ray_address: str | None, episodes: int, db: 
     from practicum.agents.default import default_model_dir
     from practicum.envs.registry import get_suite
     from practicum.loop.config import PracticeConfig
-    from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec, play_all
+    from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec
+    from practicum.loop.executors import play_all
     from practicum.store import open_store
     from practicum.trainer.evaluate import PolicyHandle
     from practicum.trainer.rounds import register_base_policy

@@ -85,10 +85,10 @@ def envs_command(
     tasks: TasksOption = None,
 ) -> None:
     """List every task suite with its task counts per split and an example goal."""
-    from practicum.envs import registry
+    from practicum.envs import registry, task_files
     from practicum.envs.core import SPLITS
 
-    registry.load_task_files(tasks or [])
+    task_files.load_task_files(tasks or [])
     if domain not in (None, "web", "game"):
         raise PracticumError(f"unknown domain {domain!r}; use --domain web or --domain game")
     table = Table(title="practicum task suites")
@@ -124,7 +124,7 @@ TasksOption = Annotated[
 
 def _suite_of_files(given: str | None, tasks: list[str] | None, flag: str) -> str:
     """The suite named by `flag`, or else the one suite the --tasks files registered (loading them)."""
-    from practicum.envs.registry import load_task_files
+    from practicum.envs.task_files import load_task_files
 
     loaded = load_task_files(tasks or [])
     if given is not None:
@@ -366,7 +366,7 @@ def practice_command(
         "search": {"simulations": simulations} if simulations is not None else None,
     }
     if tasks and suite is None and config is None:
-        from practicum.envs.registry import load_task_files
+        from practicum.envs.task_files import load_task_files
 
         loaded = load_task_files(tasks)
         if len(loaded) == 1:  # practise on the file's suite

@@ -152,25 +152,6 @@ def get_task(task_id: str) -> Task:
     return get_suite(suite_name).task(int(seed_text))
 
 
-def load_task_files(paths: list[str] | tuple[str, ...]) -> list[Suite]:
-    """Register the suites of user files (see docs/environments.md), told apart by their content: a suite file
-    (YAML naming a gymnasium env: `gym_id:` or `entry_point:`, no `tasks:`) or a browser task file (YAML with
-    `tasks:`, or Python)."""
-    if not paths:
-        return []
-    from practicum.envs.games.suite_file import is_suite_file, load_suite_file
-
-    loaded = []
-    for path in paths:
-        if is_suite_file(path):
-            loaded.append(load_suite_file(path))
-        else:
-            from practicum.envs.web import load_browser_tasks  # Playwright is imported only for browser tasks
-
-            loaded.append(load_browser_tasks(path))
-    return loaded
-
-
 def make_env(name: str, **kwargs: Any) -> TextEnv:
     """A new environment for the suite called `name`."""
     return get_suite(name).env(**kwargs)

@@ -4,7 +4,8 @@
   suites' own defaults;
 - `practice.practice(config)`: a run from the format warm-up (`warmup`) to its last iteration, or `resume=` one;
 - `graph`: the LangGraph graph of one iteration's steps, checkpointed beside the store;
-- `episodes`: episodes played by worker processes or Ray actors (`ray_workers`), stored as they finish;
+- `episodes`: one episode played and written to the store once (by uid, under a lease);
+- `executors`: a phase's episodes in this process, over worker processes, or over Ray actors (`ray_workers`);
 - `manual`: one episode or one evaluation by hand (`practicum run`, `practicum eval`);
 - `summary`: the iteration tables and the learning-curve plot; `convert`: search trees to store records.
 """

@@ -4,22 +4,16 @@ Every episode the loop plays has a uid (run, phase, policy, task). Before playin
 an episode that is already in the store is returned as it was recorded, never played or written twice. That
 is what makes a killed run resumable without losing or duplicating an episode.
 
-Work can be spread over processes (`play_all(..., workers=N)`): each worker builds its own environment and
-loads its own model, and writes its episodes to the store itself. A worker holds a lease on the uid it plays
-(`practicum.store.leases`); if it dies mid-episode nothing of that episode is in the store, the pool is
-rebuilt, and the episode is played again from the start with the same seed.
+A runner may play beside others (`practicum.loop.executors` spreads a phase over processes or Ray actors):
+each builds its own environment and loads its own model, and writes its episodes to the store itself, holding a
+lease on the uid it plays (`practicum.store.leases`); a runner that dies mid-episode leaves nothing of it in the
+store, and the episode is played again from the start with the same seed.
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
-import os
 import time
 import zlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -28,7 +22,8 @@ from sqlalchemy import select
 from practicum.agents.base import Critic, Policy
 from practicum.agents.config import CriticConfig, PolicyConfig, load_critic, load_policy
 from practicum.envs.core import Task, TextEnv
-from practicum.envs.registry import get_suite, load_task_files
+from practicum.envs.registry import get_suite
+from practicum.envs.task_files import load_task_files
 from practicum.errors import PracticumError
 from practicum.loop.convert import episode_record
 from practicum.search.config import SearchConfig
@@ -39,8 +34,6 @@ from practicum.store.models import Episode
 from practicum.trainer.evaluate import PolicyHandle
 
 Mode = Literal["search", "greedy", "sample"]
-log = logging.getLogger(__name__)
-WORKER_RESTARTS = 3  # times a phase rebuilds its pool after a worker died before giving up
 
 
 class EpisodeBusy(Exception):
@@ -201,133 +194,6 @@ class EpisodeRunner:
         self.players.close()
         if self._owns_store:
             self.store.close()
-
-
-def play_all(
-    jobs: Sequence[Job],
-    runner: EpisodeRunner,
-    *,
-    workers: int = 1,
-    on_result: Callable[[Played], None] | None = None,
-    should_stop: Callable[[], bool] = lambda: False,
-    ray_address: str | None = None,
-) -> list[Played]:
-    """Play every job (in this process, spread over `workers` processes, or over `workers` actors of the Ray
-    cluster at `ray_address`); results in job order.
-
-    `should_stop` is checked between episodes: when it turns true, no new episode starts and the results so
-    far are returned (the caller resumes later; the uids make the rest play then).
-    """
-    results: dict[str, Played] = {}
-    pending = []
-    for job in jobs:  # stored episodes first: a resumed phase shows its progress at once
-        found = stored_episode(runner.store, job.uid)
-        if found is None:
-            pending.append(job)
-        else:
-            results[job.uid] = found
-            if on_result:
-                on_result(found)
-    if ray_address is not None and pending:
-        from practicum.loop.ray_workers import play_on_ray
-
-        def record(played: Played) -> None:
-            results[played.uid] = played
-            if on_result:
-                on_result(played)
-
-        play_on_ray(pending, runner.spec, workers=workers, address=ray_address, should_stop=should_stop, on_done=record)
-    elif workers <= 1 or len(pending) <= 1:
-        for job in pending:
-            if should_stop():
-                break
-            played = runner.play_when_free(job)
-            results[job.uid] = played
-            if on_result:
-                on_result(played)
-    else:
-        for played in _play_in_processes(pending, runner, workers, should_stop):
-            results[played.uid] = played
-            if on_result:
-                on_result(played)
-    return [results[j.uid] for j in jobs if j.uid in results]
-
-
-def _play_in_processes(
-    jobs: Sequence[Job], runner: EpisodeRunner, workers: int, should_stop: Callable[[], bool]
-) -> list[Played]:
-    """Jobs handed out one at a time to `workers` processes; a dead worker's pool is rebuilt and its
-    unfinished episodes (never half-written: one transaction each) are played again."""
-    done: list[Played] = []
-    remaining = list(jobs)
-    for _ in range(WORKER_RESTARTS + 1):
-        try:
-            _drain(remaining, runner.spec, workers, should_stop, done.append)
-            return done
-        except BrokenProcessPool:
-            finished = {p.uid for p in done}
-            remaining = [j for j in remaining if j.uid not in finished and stored_episode(runner.store, j.uid) is None]
-            done += [p for j in jobs if j.uid not in finished and (p := stored_episode(runner.store, j.uid))]
-            log.warning("a collection worker died; %d episode(s) left, restarting the pool", len(remaining))
-            if not remaining:
-                return done
-    raise WorkersFailed(
-        f"collection workers died {WORKER_RESTARTS + 1} times; {len(remaining)} episode(s) were not played. "
-        "Check memory (each worker loads its own model) or run with fewer --workers, then resume the run "
-        '(a script that calls practice() must do so under `if __name__ == "__main__":`; workers import it again)'
-    )
-
-
-def _drain(
-    jobs: Sequence[Job],
-    spec: RunnerSpec,
-    workers: int,
-    should_stop: Callable[[], bool],
-    on_done: Callable[[Played], None],
-) -> None:
-    # "spawn" because forking a process that holds torch threads and a SQLite connection is unsafe.
-    context = multiprocessing.get_context("spawn")
-    queue = list(jobs)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_worker_init, initargs=(spec, worker_threads(workers))
-    ) as pool:
-        running: set[Future[Played]] = set()
-        while queue or running:
-            while queue and len(running) < workers and not should_stop():
-                running.add(pool.submit(_worker_play, queue.pop(0)))
-            if not running:
-                break  # stop requested: the rest play when the run resumes
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                on_done(future.result())
-
-
-_WORKER: EpisodeRunner | None = None
-
-
-def worker_threads(workers: int, cpus: int | None = None) -> int:
-    """Torch threads for each of `workers` collection processes: the machine's cores shared out, at least one.
-
-    Each process would otherwise start one thread per core, and N processes on the same cores spin N times
-    too many threads against each other."""
-    return max(1, (cpus or os.cpu_count() or 1) // max(1, workers))
-
-
-def _worker_init(spec: RunnerSpec, threads: int) -> None:
-    global _WORKER
-    import torch
-    import transformers
-
-    torch.set_num_threads(threads)
-    # A spawned worker starts with the libraries' defaults: its "Loading weights" bars would cut through the
-    # parent's progress display.
-    transformers.utils.logging.disable_progress_bar()
-    _WORKER = EpisodeRunner(spec)
-
-
-def _worker_play(job: Job) -> Played:
-    assert _WORKER is not None, "the pool's initializer builds the runner"
-    return _WORKER.play_when_free(job)
 
 
 def stored_episode(store: Store, uid: str) -> Played | None:

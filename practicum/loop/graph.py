@@ -33,7 +33,8 @@ from sqlalchemy import select
 from practicum.envs.core import START_MOVES, Task
 from practicum.envs.registry import Suite
 from practicum.loop.config import PracticeConfig
-from practicum.loop.episodes import EpisodeRunner, Job, Played, play_all
+from practicum.loop.episodes import EpisodeRunner, Job, Played
+from practicum.loop.executors import play_all
 from practicum.store import Store, queries
 from practicum.store.models import TrainingRound
 from practicum.trainer.errors import TrainingError

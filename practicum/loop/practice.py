@@ -35,7 +35,8 @@ from rich.progress import (
 from sqlalchemy import select
 
 from practicum.agents.config import DEFAULT_MODEL, PolicyConfig
-from practicum.envs.registry import get_suite, load_task_files
+from practicum.envs.registry import get_suite
+from practicum.envs.task_files import load_task_files
 from practicum.errors import ConfigError, UnknownIdError, end_of
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.episodes import EpisodeRunner, Played, RunnerSpec

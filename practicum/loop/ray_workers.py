@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from practicum.errors import ConfigError
@@ -19,6 +20,27 @@ from practicum.loop.episodes import EpisodeRunner, Job, Played, RunnerSpec, Work
 
 log = logging.getLogger(__name__)
 ACTOR_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class RayActors:
+    """The executor (`practicum.loop.executors`) that plays a phase's jobs on `workers` actors at `address`."""
+
+    workers: int
+    address: str
+
+    def play(
+        self,
+        jobs: Sequence[Job],
+        runner: EpisodeRunner,
+        *,
+        should_stop: Callable[[], bool],
+        on_done: Callable[[Played], None],
+    ) -> None:
+        """Play `jobs` on the cluster, each actor with a runner built from `runner.spec`."""
+        play_on_ray(
+            jobs, runner.spec, workers=self.workers, address=self.address, should_stop=should_stop, on_done=on_done
+        )
 
 
 class _Worker:

@@ -1,10 +1,10 @@
-"""Helpers of practicum/loop/episodes.py that need no model."""
+"""Helpers of practicum/loop/executors.py that need no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from practicum.loop.episodes import worker_threads
+from practicum.loop.executors import worker_threads
 
 
 @pytest.mark.parametrize(

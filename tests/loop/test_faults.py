@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from practicum.agents.config import CriticConfig, PolicyConfig
 from practicum.envs.registry import get_suite
-from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec, play_all
+from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec
+from practicum.loop.executors import play_all
 from practicum.search.config import SearchConfig
 from practicum.store import open_store
 from practicum.store.models import Episode, Lease, Node

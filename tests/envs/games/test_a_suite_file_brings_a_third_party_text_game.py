@@ -13,7 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from practicum.cli import main
-from practicum.envs import registry
+from practicum.envs import registry, task_files
 from practicum.envs.games import GymTextEnv
 from practicum.errors import ConfigError, SnapshotUnsupportedError
 from practicum.search.config import SearchConfig
@@ -63,7 +63,7 @@ def suite_file(tmp_path: Path, isolated_registry: None) -> Path:
 
 @pytest.fixture
 def env(suite_file: Path) -> Iterator[GymTextEnv]:
-    (suite,) = registry.load_task_files([str(suite_file)])
+    (suite,) = task_files.load_task_files([str(suite_file)])
     made = suite.env()
     assert isinstance(made, GymTextEnv)
     yield made
@@ -110,7 +110,7 @@ def test_a_return_below_the_rule_is_a_failure(tmp_path: Path, isolated_registry:
         (tmp_path / name).write_text(f"key: {key}\nchest: {chest}\n")
     path = tmp_path / "strict.yaml"
     path.write_text(suite_yaml(success="{reward_at_least: 2.0}"))
-    (suite,) = registry.load_task_files([str(path)])
+    (suite,) = task_files.load_task_files([str(path)])
     env = suite.env()
     env.reset(seed=0)
     for action in ("go study", "take key", "go garden"):
@@ -151,7 +151,7 @@ def test_naming_state_attrs_lets_search_snapshot(tmp_path: Path, isolated_regist
         (tmp_path / name).write_text(f"key: {key}\nchest: {chest}\n")
     path = tmp_path / "snap.yaml"
     path.write_text(suite_yaml(state_attrs="[room, has_key]"))
-    (suite,) = registry.load_task_files([str(path)])
+    (suite,) = task_files.load_task_files([str(path)])
     env = suite.env()
     env.reset(seed=0)
     env.step("go study")
@@ -225,7 +225,7 @@ def test_a_bad_suite_file_is_one_line_naming_the_fix(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err.replace("\n", " ")
     with pytest.raises(ConfigError):
-        registry.load_task_files([str(path)])
+        task_files.load_task_files([str(path)])
 
 
 def test_a_gymnasium_id_and_a_module_entry_point_load_too(tmp_path: Path, isolated_registry: None) -> None:
@@ -242,7 +242,7 @@ def test_a_gymnasium_id_and_a_module_entry_point_load_too(tmp_path: Path, isolat
     )
     named = tmp_path / "named.yaml"
     named.write_text("gym_id: FrozenLake-v1\nlevels: {option: map_name, train: [4x4], test: [8x8]}\n")
-    lake_suite, module_suite, named_suite = registry.load_task_files([str(lake), str(module), str(named)])
+    lake_suite, module_suite, named_suite = task_files.load_task_files([str(lake), str(module), str(named)])
     assert lake_suite.counts() == {"train": 10, "validation": 5, "test": 5}
     assert named_suite.name == "gym-named" and named_suite.counts() == {"train": 1, "validation": 0, "test": 1}
     assert named_suite.task(1).params["reset_options"] == {"map_name": "8x8"}  # a level as a reset option
@@ -265,7 +265,7 @@ def test_the_worked_example_in_the_docs_loads_and_plays(tmp_path: Path, isolated
     (tmp_path / "maps").mkdir()
     for name, rooms in {"short": 1, "long": 3, "winding": 4, "deep": 6}.items():
         (tmp_path / "maps" / f"{name}.txt").write_text("".join(f"{name} cave room {i}\n" for i in range(rooms)))
-    (suite,) = registry.load_task_files([str(tmp_path / "cave.yaml")])
+    (suite,) = task_files.load_task_files([str(tmp_path / "cave.yaml")])
     assert suite.name == "cave" and suite.counts() == {"train": 2, "validation": 1, "test": 1}
     env = suite.env()
     obs, info = env.reset(seed=1)
@@ -321,7 +321,7 @@ def test_practice_takes_the_suite_file_and_keeps_it_in_the_config_a_resume_reloa
     assert config.suite == "tiny-adventure" and config.task_files == (str(suite_file.resolve()),)
     monkeypatch.setattr(registry, "_REGISTRY", {})  # a fresh process resuming the run from its stored config
     stored = config_from_dict({"suite": config.suite, "task_files": list(config.task_files)})
-    registry.load_task_files(stored.task_files)
+    task_files.load_task_files(stored.task_files)
     assert registry.get_suite("tiny-adventure").counts()["train"] == 2
 
 
@@ -335,7 +335,7 @@ def test_a_practice_run_on_the_suite_file_searches_in_workers_trains_and_evaluat
     from practicum.store import open_store
     from practicum.store.models import Episode, Task
 
-    registry.load_task_files([str(suite_file)])
+    task_files.load_task_files([str(suite_file)])
     config = config_from_dict(
         {
             "suite": "tiny-adventure",
