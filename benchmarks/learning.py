@@ -64,7 +64,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from practicum.envs.games.tictactoe import move_values  # noqa: E402  (exact values: pure Python, no torch)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from yardsticks import gap_shares, move_scored, optimal_and_regret, pair_gap  # noqa: E402
+
+from practicum.envs.games.tictactoe import prompt_move_values  # noqa: E402  (exact values: pure Python, no torch)
 from practicum.loop.config import parse_sets  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -666,10 +669,10 @@ def move_quality(db: str, run_id: int, suite: str, policies: list[int]) -> dict[
         ).fetchall()
         scored = []
         for prompt, action in rows:
-            values = move_values(_ttt_board(prompt))
+            values = prompt_move_values(prompt)
             if action in values:
                 scored.append((values[action], max(values.values())))
-        share, mean = _optimal_and_regret(scored)
+        share, mean = optimal_and_regret(scored)
         optimal.append(share)
         regret.append(mean)
     con.close()
@@ -688,62 +691,23 @@ def data_quality(checkpoint_dir: Path, suite: str) -> list[dict[str, Any]] | Non
     for round_dir in sorted(rounds, key=lambda d: int(d.name.split("-")[1])):
         entry: dict[str, Any] = {"round": round_dir.name}
         rft = _jsonl(round_dir / "datasets" / "rft.jsonl")
-        scored = [m for m in (_move_scored(row["prompt"], row["completion"]) for row in rft) if m is not None]
+        scored = [m for m in (move_scored(row["prompt"], row["completion"]) for row in rft) if m is not None]
         if scored:
             entry["rft_examples"] = len(rft)
-            entry["rft_optimal_share"], entry["rft_mean_regret"] = _optimal_and_regret(scored)
+            entry["rft_optimal_share"], entry["rft_mean_regret"] = optimal_and_regret(scored)
         pairs = _jsonl(round_dir / "datasets" / "step_pairs.jsonl")
-        gaps = [g for g in (_pair_gap(r["prompt"], r["chosen"], r["rejected"]) for r in pairs) if g is not None]
+        gaps = [g for g in (pair_gap(r["prompt"], r["chosen"], r["rejected"]) for r in pairs) if g is not None]
         if gaps:
             entry["step_pairs"] = len(gaps)
-            entry.update({f"step_pairs_{k}": v for k, v in _gap_shares(gaps).items()})
+            entry.update({f"step_pairs_{k}": v for k, v in gap_shares(gaps).items()})
         out.append(entry)
     return out
-
-
-def _move_scored(prompt: str, move: str) -> tuple[float, float] | None:
-    """(value of `move`, value of the best move) on the tic-tac-toe board of `prompt`; None if `move` is not a
-    legal cell there."""
-    values = move_values(_ttt_board(prompt))
-    return (values[move], max(values.values())) if move in values else None
-
-
-def _pair_gap(prompt: str, chosen: str, rejected: str) -> float | None:
-    """How much more the chosen move is worth than the rejected one (exact values); None if either is illegal."""
-    values = move_values(_ttt_board(prompt))
-    return values[chosen] - values[rejected] if chosen in values and rejected in values else None
-
-
-def _gap_shares(gaps: list[float]) -> dict[str, float]:
-    """The shares of pairs whose chosen move is worth more (right), the same (tied) or less (wrong)."""
-    n = len(gaps)
-    return {
-        "right": round(sum(g > 1e-9 for g in gaps) / n, 3),
-        "tied": round(sum(abs(g) <= 1e-9 for g in gaps) / n, 3),
-        "wrong": round(sum(g < -1e-9 for g in gaps) / n, 3),
-    }
-
-
-def _optimal_and_regret(scored: list[tuple[float, float]]) -> tuple[float | None, float | None]:
-    """From (value of the move played, value of the best move) pairs: the share of optimal moves, the mean regret."""
-    if not scored:
-        return None, None
-    share = sum(v >= best - 1e-9 for v, best in scored) / len(scored)
-    return round(share, 3), round(sum(best - v for v, best in scored) / len(scored), 4)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _ttt_board(prompt: str | None) -> str:
-    """The board of a tic-tac-toe prompt as 9 characters (the top row, 3, first), from the last board written in
-    it; "" (no legal moves, so no values) if it holds none."""
-    from practicum.envs.games.tictactoe import board_from_text
-
-    return board_from_text(prompt or "") or ""
 
 
 # ------------------------------------------------------------------------------------------ the plot

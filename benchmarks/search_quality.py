@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the exact-value helpers of learning.py
-from learning import _gap_shares, _move_scored, _optimal_and_regret, _pair_gap
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the exact-value yardsticks (yardsticks.py)
+from yardsticks import gap_shares, move_scored, optimal_and_regret, pair_gap
 
 from practicum.loop.config import parse_sets
 
@@ -100,8 +100,8 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
         mined_rft = rft_examples(
             info, tree.nodes, include_failed=data.include_failed_steps, good_value=data.good_step_value
         )
-        scored += [m for m in (_move_scored(ex.prompt, ex.completion) for ex in mined_rft) if m is not None]
-    share, regret = _optimal_and_regret(scored)
+        scored += [m for m in (move_scored(ex.prompt, ex.completion) for ex in mined_rft) if m is not None]
+    share, regret = optimal_and_regret(scored)
     pairs: dict[str, Any] = {}
     for margin in MARGINS:
         # All pairs, and those with a side whose value is exact: a terminal node (the game ended there).
@@ -117,7 +117,7 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
                 by=data.pair_value,
             )
             for pair in mined:
-                gap = _pair_gap(str(pair.prompt), str(pair.chosen), str(pair.rejected))
+                gap = pair_gap(str(pair.prompt), str(pair.chosen), str(pair.rejected))
                 if gap is None:
                     continue
                 gaps.append(gap)
@@ -130,7 +130,7 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
 def _shares(gaps: list[float]) -> dict[str, Any]:
     if not gaps:
         return {"pairs": 0, "right": None, "tied": None, "wrong": None}
-    return {"pairs": len(gaps), **_gap_shares(gaps)}
+    return {"pairs": len(gaps), **gap_shares(gaps)}
 
 
 def main(argv: list[str] | None = None) -> int:

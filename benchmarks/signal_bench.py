@@ -60,8 +60,8 @@ from typing import Any, NamedTuple
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-sys.path.insert(0, str(HERE))  # the exact-value helpers of learning.py
-from learning import _gap_shares, _optimal_and_regret  # noqa: E402
+sys.path.insert(0, str(HERE))  # the exact-value yardsticks (yardsticks.py)
+from yardsticks import gap_shares, optimal_and_regret  # noqa: E402
 
 from practicum.loop.config import parse_sets  # noqa: E402
 
@@ -216,7 +216,7 @@ def pair_shares(gaps: Sequence[float]) -> dict[str, Any]:
     """Step pairs by exact value: how many, and the shares right (chosen better), tied and reversed."""
     if not gaps:
         return {"step_pairs": 0, "pairs_right": None, "pairs_tied": None, "pairs_reversed": None}
-    shares = _gap_shares(list(gaps))
+    shares = gap_shares(list(gaps))
     return {
         "step_pairs": len(gaps),
         "pairs_right": shares["right"],
@@ -483,7 +483,7 @@ def score_round(episodes: Sequence[tuple[Any, Any, Any]], data: Any, values: Nod
         "pairs_by_confidence": {str(z): pair_shares(g) for z, g in by_rule.items()},
     }
     if values.suite_name == "tictactoe":
-        out["rft_mean_regret"] = _optimal_and_regret(scored)[1]
+        out["rft_mean_regret"] = optimal_and_regret(scored)[1]
     return out
 
 

@@ -147,6 +147,12 @@ def board_from_text(text: str) -> str | None:
     return "".join(EMPTY if word == "empty" else word for word in boards[-1])
 
 
+def prompt_move_values(text: str | None) -> dict[str, float]:
+    """`move_values` of the board last written in `text` (an observation or a whole prompt); {} if it holds none."""
+    board = board_from_text(text or "")
+    return move_values(board) if board is not None else {}
+
+
 class TicTacToeEnv(TwoPlayerEnv):
     """Tic-tac-toe against the solver; get three in a row to win."""
 

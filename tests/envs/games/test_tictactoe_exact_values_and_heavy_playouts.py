@@ -9,7 +9,7 @@ import pytest
 
 from practicum.envs.core import Task
 from practicum.envs.games import ConnectFourEnv, TicTacToeEnv
-from practicum.envs.games.tictactoe import move_values
+from practicum.envs.games.tictactoe import board_text, move_values, prompt_move_values
 
 
 class FromBoard(TicTacToeEnv):
@@ -30,6 +30,13 @@ def test_a_winning_move_is_worth_a_sure_win_and_a_missed_block_loses_often() -> 
     assert values["c3"] == 1.0
     assert 0.6 < values["c2"] < 0.75
     assert all(v < 0.35 for cell, v in values.items() if cell not in ("c3", "c2"))
+
+
+def test_a_prompts_values_are_those_of_the_last_board_written_in_it() -> None:
+    earlier, last = board_text("X........"), board_text("XX.OO....")
+    prompt = f"Goal: win.\n\n{earlier}\n\nYou played a2.\n\n{last}\n\nReply with one of the legal actions."
+    assert prompt_move_values(prompt) == move_values("XX.OO....")
+    assert prompt_move_values("no board here") == {} and prompt_move_values(None) == {}
 
 
 def test_the_opening_values_match_the_known_figures_against_this_opponent() -> None:
