@@ -1,5 +1,5 @@
 """The package's floors hold: a module imports only from its own floor's package or from floors below, and no
-two modules import each other, directly or round a loop (function-level imports count too)."""
+two modules import each other, directly or round a loop (function-level imports count too); functions stay short."""
 
 from __future__ import annotations
 
@@ -103,3 +103,14 @@ def test_the_checks_see_a_cycle_and_a_floor_broken() -> None:
     graph = _imports(_modules())
     assert "practicum.loop.episodes" in graph["practicum.loop.executors"]  # lazy and package imports are seen
     assert "practicum.loop.ray_workers" in graph["practicum.loop.executors"]
+
+
+def test_no_function_runs_over_80_lines() -> None:
+    long = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None:
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 80:
+                    long.append(f"{name}.{node.name}: {lines} lines")
+    assert not long, "functions to split: " + "; ".join(long)
