@@ -12,7 +12,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.text import Text
 
 from practicum import __version__
 from practicum.errors import PracticumError
+
+if TYPE_CHECKING:
+    from practicum.store import Store
 
 INTERRUPTED = 130  # the shells' code for a command stopped by SIGINT (128 + 2)
 
@@ -597,7 +600,7 @@ def browse_command(
     serve(db, host=host, port=port, allow_edits=allow_edits, echo=lambda line: err_console.print(escape(line)))
 
 
-def _open_store(db: str) -> Any:
+def _open_store(db: str) -> Store:
     """Open the store at `db` to write to, creating it when there is none (as `practice` does)."""
     from practicum.store import open_store
 
@@ -618,14 +621,14 @@ def _keep_episode(store: Any, tree: Any, task: Any, settings: dict[str, Any], in
     console.print(f"kept as episode {episode_id} of run {run_id} in {escape(store.url)}", soft_wrap=True)
 
 
-def _open_existing(db: str | None) -> Any:
+def _open_existing(db: str | None) -> Store:
     """Open an existing store to write to (an older one is upgraded); no store there is an error, not a new one."""
     from practicum.store import open_store
 
     return open_store(db, create=False)
 
 
-def _open_for_reading(db: str | None) -> Any:
+def _open_for_reading(db: str | None) -> Store:
     """Open an existing store at this practicum's schema: a read never creates a store or migrates one."""
     from practicum.store import open_store
 

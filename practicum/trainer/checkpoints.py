@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from practicum.trainer.config import LoraSettings
 from practicum.trainer.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
 
 MANIFEST = "practicum.json"
 
@@ -115,7 +118,7 @@ def load_for_training(model_dir: str | Path, *, what: str = "the model") -> tupl
     return model, tokenizer
 
 
-def lora_config(settings: LoraSettings) -> Any:
+def lora_config(settings: LoraSettings) -> LoraConfig:
     """The peft `LoraConfig` for `settings` (a causal LM adapter)."""
     from peft import LoraConfig
 

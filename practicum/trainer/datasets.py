@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 
@@ -44,6 +44,9 @@ from practicum.trainer.mining import (
     tied_examples,
     trajectory_pairs,
 )
+
+if TYPE_CHECKING:
+    from datasets import Dataset
 
 R = TypeVar("R", PreferencePair, RFTExample)
 
@@ -93,7 +96,7 @@ class TrainingSet(Generic[R]):
             out.append({**{k: data.pop(k) for k in head}, **data})
         return out
 
-    def to_hf(self) -> Any:
+    def to_hf(self) -> Dataset:
         """A Hugging Face `datasets.Dataset` that TRL's `DPOTrainer` / `SFTTrainer` load as is."""
         import datasets
 

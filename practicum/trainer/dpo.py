@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from practicum.trainer.checkpoints import load_for_training, lora_config, save_trained
 from practicum.trainer.config import DPOSettings, TrainConfig
@@ -38,10 +38,13 @@ from practicum.trainer.stages import (
     trl_arguments,
 )
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 
 def pairs_to_trl(
     pairs: Sequence[PreferencePair], tokenizer: Any, *, stored_reference: bool, policy_id: int | None = None
-) -> Any:
+) -> Dataset:
     """A `datasets.Dataset` of standard-format preference rows for `DPOTrainer`.
 
     Every pair (step or trajectory) is text: the exact prompt the policy saw and two actions, so DPO trains

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from practicum.trainer.checkpoints import load_for_training, lora_config, save_trained
 from practicum.trainer.config import TrainConfig
@@ -24,8 +24,11 @@ from practicum.trainer.stages import (
     trl_arguments,
 )
 
+if TYPE_CHECKING:
+    from datasets import Dataset
 
-def examples_to_trl(examples: Sequence[RFTExample]) -> Any:
+
+def examples_to_trl(examples: Sequence[RFTExample]) -> Dataset:
     """A `datasets.Dataset` of standard prompt/completion rows for `SFTTrainer`."""
     import datasets
 

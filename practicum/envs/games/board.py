@@ -12,7 +12,7 @@ import copy
 import random
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -20,17 +20,20 @@ from practicum.envs.core import FailureKind, Outcome, Split, Task, TextEnv
 from practicum.errors import ConfigError, EnvError
 
 DRAW = -1  # `_winner` value for a drawn game; 0 and 1 are the players, in move order
+PositionT = TypeVar("PositionT")  # a game's position: a board string, a `Position`, a `chess.Board`
 
 
 class OpponentError(EnvError):
     """The opponent could not move (e.g. the chess engine died): an infrastructure failure, not the agent's."""
 
 
-class TwoPlayerEnv(TextEnv):
+class TwoPlayerEnv(TextEnv, Generic[PositionT]):
     """A two-player game on a board; subclasses give the rules, the opponent's strong move and the text.
 
     Tasks carry `agent_side` (0: the agent moves first, 1: second) and `opponent_seed` in `params`.
     """
+
+    _state: PositionT  # the current position, set by every reset
 
     #: Names of the two sides, in move order (e.g. ("X", "O"), ("White", "Black")).
     sides: tuple[str, str] = ("first player", "second player")
@@ -51,7 +54,6 @@ class TwoPlayerEnv(TextEnv):
             raise ConfigError(f"random_move_share must be in [0, 1], got {random_move_share}; e.g. 0.2")
         super().__init__(suite=suite, task_factory=task_factory, max_steps=max_steps)
         self.random_move_share = random_move_share
-        self._state: Any = None
         self._agent = 0
         self._rng = np.random.default_rng(0)
         self._last: dict[int, str] = {}
@@ -59,31 +61,31 @@ class TwoPlayerEnv(TextEnv):
 
     # ----------------------------------------------------------------- hooks for subclasses
     @abstractmethod
-    def _new_game(self, task: Task) -> Any:
+    def _new_game(self, task: Task) -> PositionT:
         """The starting position."""
 
     @abstractmethod
-    def _moves(self, state: Any) -> list[str]:
+    def _moves(self, state: PositionT) -> list[str]:
         """Legal moves of the side to move, as the names an agent types."""
 
     @abstractmethod
-    def _play(self, state: Any, move: str) -> Any:
+    def _play(self, state: PositionT, move: str) -> PositionT:
         """The position after `move` (a legal move name); may mutate and return `state`."""
 
     @abstractmethod
-    def _to_move(self, state: Any) -> int:
+    def _to_move(self, state: PositionT) -> int:
         """Which side moves next (0 or 1)."""
 
     @abstractmethod
-    def _winner(self, state: Any) -> int | None:
+    def _winner(self, state: PositionT) -> int | None:
         """0 or 1 if that side has won, `DRAW`, or None while the game goes on."""
 
     @abstractmethod
-    def _strong_move(self, state: Any) -> str:
+    def _strong_move(self, state: PositionT) -> str:
         """The opponent's considered move (solver, search or engine); random moves are the base class's job."""
 
     @abstractmethod
-    def _board_text(self, state: Any) -> str:
+    def _board_text(self, state: PositionT) -> str:
         """The board as text with its coordinates and a legend."""
 
     def _move_text(self, move: str) -> str:
@@ -132,7 +134,7 @@ class TwoPlayerEnv(TextEnv):
             )
         return "\n".join(lines)
 
-    def _get_state(self) -> Any:
+    def _get_state(self) -> tuple[PositionT, int, np.random.Generator, dict[int, str]]:
         return (self._state, self._agent, self._rng, dict(self._last))
 
     def reseed_chance(self, seed: int) -> bool:
@@ -155,11 +157,11 @@ class TwoPlayerEnv(TextEnv):
         safe = [m for m in moves if not self._opponent_wins_at_once(self._after(self._state, m))]
         return rng.choice(safe or moves)
 
-    def _after(self, state: Any, move: str) -> Any:
+    def _after(self, state: PositionT, move: str) -> PositionT:
         """The position after `move`, leaving `state` as it was (`_play` may mutate its argument)."""
         return self._play(copy.deepcopy(state), move)
 
-    def _opponent_wins_at_once(self, state: Any) -> bool:
+    def _opponent_wins_at_once(self, state: PositionT) -> bool:
         if self._winner(state) is not None:
             return False
         return any(self._winner(self._after(state, reply)) == 1 - self._agent for reply in self._moves(state))
@@ -170,7 +172,7 @@ class TwoPlayerEnv(TextEnv):
 
     # ----------------------------------------------------------------- helpers
     @property
-    def game_state(self) -> Any:
+    def game_state(self) -> PositionT:
         """The current position (for oracles and tests; do not mutate it)."""
         return self._state
 

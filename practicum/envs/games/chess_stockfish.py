@@ -84,7 +84,7 @@ def board_text(board: chess.Board) -> str:
     return "\n".join(lines)
 
 
-class ChessEnv(TwoPlayerEnv):
+class ChessEnv(TwoPlayerEnv[chess.Board]):
     """Chess against Stockfish; checkmate wins, a draw (stalemate, repetition, 50 moves...) scores 0.5.
 
     Besides `agent_side` and `opponent_seed`, a task may carry `fen`: the position to start from.
@@ -163,11 +163,11 @@ class ChessEnv(TwoPlayerEnv):
         super().close()
 
     # ----------------------------------------------------------------- game hooks
-    def _new_game(self, task: Task) -> Any:
+    def _new_game(self, task: Task) -> chess.Board:
         self._engine_handle()  # start it now: a missing or broken engine should fail the reset, not a move
         return chess.Board(task.params.get("fen", chess.STARTING_FEN))
 
-    def _moves(self, state: Any) -> list[str]:
+    def _moves(self, state: chess.Board) -> list[str]:
         return [state.san(move) for move in state.legal_moves]
 
     def playout_action(self, rng: random.Random) -> str | None:
@@ -176,14 +176,14 @@ class ChessEnv(TwoPlayerEnv):
         rare to repay it."""
         return None
 
-    def _play(self, state: Any, move: str) -> Any:
+    def _play(self, state: chess.Board, move: str) -> chess.Board:
         state.push_san(move)
         return state
 
-    def _to_move(self, state: Any) -> int:
+    def _to_move(self, state: chess.Board) -> int:
         return 0 if state.turn == chess.WHITE else 1
 
-    def _winner(self, state: Any) -> int | None:
+    def _winner(self, state: chess.Board) -> int | None:
         outcome = state.outcome(claim_draw=True)  # threefold repetition and the 50-move rule end the game
         if outcome is None:
             return None
@@ -191,7 +191,7 @@ class ChessEnv(TwoPlayerEnv):
             return DRAW
         return 0 if outcome.winner == chess.WHITE else 1
 
-    def _strong_move(self, state: Any) -> str:
+    def _strong_move(self, state: chess.Board) -> str:
         engine = self._engine_handle()
         try:
             # A fresh `game` object makes python-chess send "ucinewgame", which clears the hash table: the
@@ -204,7 +204,7 @@ class ChessEnv(TwoPlayerEnv):
             raise OpponentError("Stockfish returned no move")
         return str(state.san(result.move))
 
-    def _board_text(self, state: Any) -> str:
+    def _board_text(self, state: chess.Board) -> str:
         return board_text(state)
 
     def _parse(self, text: str) -> tuple[Any, str | None]:

@@ -166,7 +166,7 @@ def board_text(pos: Position) -> str:
 _COLUMN_TEXT = re.compile(r"^\s*(?:col(?:umn)?\s*)?([1-7])\s*$", re.IGNORECASE)
 
 
-class ConnectFourEnv(TwoPlayerEnv):
+class ConnectFourEnv(TwoPlayerEnv[Position]):
     """Connect Four against a depth-limited search; four in a row (any direction) wins."""
 
     sides = MARKS
@@ -202,26 +202,26 @@ class ConnectFourEnv(TwoPlayerEnv):
     def _move_text(self, move: str) -> str:
         return f"column {move}"
 
-    def _new_game(self, task: Task) -> Any:
+    def _new_game(self, task: Task) -> Position:
         return Position()
 
-    def _moves(self, state: Any) -> list[str]:
+    def _moves(self, state: Position) -> list[str]:
         return [str(c + 1) for c in range(COLS) if state.can_play(c)]
 
-    def _play(self, state: Any, move: str) -> Any:
+    def _play(self, state: Position, move: str) -> Position:
         return state.play(int(move) - 1)
 
-    def _to_move(self, state: Any) -> int:
+    def _to_move(self, state: Position) -> int:
         return int(state.to_move())
 
-    def _winner(self, state: Any) -> int | None:
+    def _winner(self, state: Position) -> int | None:
         return winner(state)
 
-    def _strong_move(self, state: Any) -> str:
+    def _strong_move(self, state: Position) -> str:
         cols = best_columns(state, self.depth)
         return str(cols[int(self._rng.integers(len(cols)))] + 1)
 
-    def _board_text(self, state: Any) -> str:
+    def _board_text(self, state: Position) -> str:
         return board_text(state)
 
 

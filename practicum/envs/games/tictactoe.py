@@ -153,7 +153,7 @@ def prompt_move_values(text: str | None) -> dict[str, float]:
     return move_values(board) if board is not None else {}
 
 
-class TicTacToeEnv(TwoPlayerEnv):
+class TicTacToeEnv(TwoPlayerEnv[str]):
     """Tic-tac-toe against the solver; get three in a row to win."""
 
     sides = MARKS
@@ -179,26 +179,26 @@ class TicTacToeEnv(TwoPlayerEnv):
         )
         self.depth = depth
 
-    def _new_game(self, task: Task) -> Any:
+    def _new_game(self, task: Task) -> str:
         return EMPTY * 9
 
-    def _moves(self, state: Any) -> list[str]:
+    def _moves(self, state: str) -> list[str]:
         return legal_cells(state)
 
-    def _play(self, state: Any, move: str) -> Any:
+    def _play(self, state: str, move: str) -> str:
         return play(state, move)
 
-    def _to_move(self, state: Any) -> int:
+    def _to_move(self, state: str) -> int:
         return to_move(state)
 
-    def _winner(self, state: Any) -> int | None:
+    def _winner(self, state: str) -> int | None:
         return winner(state)
 
-    def _strong_move(self, state: Any) -> str:
+    def _strong_move(self, state: str) -> str:
         moves = best_moves(state, self.depth)
         return moves[int(self._rng.integers(len(moves)))]  # ties broken by the seeded generator
 
-    def _board_text(self, state: Any) -> str:
+    def _board_text(self, state: str) -> str:
         if winner(state) is not None:  # the game is over: no line is worth pointing at
             return board_text(state)
         return board_text(state) + "\n" + lines_text(state, self.agent_side)
