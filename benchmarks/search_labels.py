@@ -221,10 +221,10 @@ def measure(suite_name: str, setting: str, prior: str, tasks: int, first_task: i
             )
             for p in pairs:
                 values = move_values(suite_name, task, str(p.prompt))
-                gaps.append(values[str(p.chosen)] - values[str(p.rejected)])
+                gaps.append(values[p.chosen.action] - values[p.rejected.action])
                 if suite_name == "tictactoe":
                     side = int(task.params["agent_side"])
-                    held = [_held_value(tree.nodes[i].observation, side) for i in (p.chosen_idx, p.rejected_idx)]
+                    held = [_held_value(tree.nodes[i].observation, side) for i in (p.chosen.idx, p.rejected.idx)]
                     sampled_gaps.append(held[0] - held[1])
     finally:
         env.close()

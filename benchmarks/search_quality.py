@@ -117,11 +117,11 @@ def score(episodes: list[tuple[Any, Any]], data: Any) -> dict[str, Any]:
                 by=data.pair_value,
             )
             for pair in mined:
-                gap = pair_gap(str(pair.prompt), str(pair.chosen), str(pair.rejected))
+                gap = pair_gap(str(pair.prompt), pair.chosen.action, pair.rejected.action)
                 if gap is None:
                     continue
                 gaps.append(gap)
-                if tree.nodes[pair.chosen_idx].is_terminal or tree.nodes[pair.rejected_idx].is_terminal:
+                if tree.nodes[pair.chosen.idx].is_terminal or tree.nodes[pair.rejected.idx].is_terminal:
                     terminal_gaps.append(gap)
         pairs[f"margin_{margin:g}"] = {**_shares(gaps), "terminal_side": _shares(terminal_gaps)}
     return {"rft": {"examples": len(scored), "optimal_share": share, "mean_regret": regret}, "step_pairs": pairs}

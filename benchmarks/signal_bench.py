@@ -465,7 +465,7 @@ def score_round(episodes: Sequence[tuple[Any, Any, Any]], data: Any, values: Nod
             )
             for pair in mined:
                 at = values.at(task, nodes, int(pair.node_idx), str(pair.prompt))
-                gap = value_gap(at, str(pair.chosen), str(pair.rejected)) if at else None
+                gap = value_gap(at, pair.chosen.action, pair.rejected.action) if at else None
                 if gap is not None:
                     if z == own:
                         gaps.append(gap)

@@ -114,22 +114,16 @@ def current_rss_mb() -> float:
 
 def bench_pairs(rows: list[dict[str, Any]]) -> list[Any]:
     """`PreferencePair`s of `make_pairs` rows (step pairs, each its own episode, collected by policy 1)."""
-    from practicum.trainer.mining import PreferencePair
+    from practicum.trainer.mining import PreferencePair, Side
 
     return [
         PreferencePair(
             kind="step",
             task=f"bench:{i}",
             prompt=r["prompt"],
-            chosen=r["chosen"],
-            rejected=r["rejected"],
+            chosen=Side(r["chosen"], i, 1, logprob=r["chosen_logprob"]),
+            rejected=Side(r["rejected"], i, 1, logprob=r["rejected_logprob"]),
             margin=1.0,
-            chosen_episode_id=i,
-            rejected_episode_id=i,
-            chosen_policy_id=1,
-            rejected_policy_id=1,
-            chosen_logprob=r["chosen_logprob"],
-            rejected_logprob=r["rejected_logprob"],
         )
         for i, r in enumerate(rows)
     ]

@@ -83,7 +83,7 @@ class TrainingSet(Generic[R]):
         """Every policy that collected a row (episodes without a policy are left out), ascending."""
         found: set[int] = set()
         for r in self.rows:
-            ids = (r.chosen_policy_id, r.rejected_policy_id) if isinstance(r, PreferencePair) else (r.policy_id,)
+            ids = (r.chosen.policy_id, r.rejected.policy_id) if isinstance(r, PreferencePair) else (r.policy_id,)
             found.update(i for i in ids if i is not None)
         return sorted(found)
 
@@ -91,9 +91,11 @@ class TrainingSet(Generic[R]):
         """The rows as dicts, TRL's columns first, then the provenance columns."""
         out = []
         for row in self.rows:
+            if isinstance(row, PreferencePair):
+                out.append(row.record())
+                continue
             data = dataclasses.asdict(row)
-            head = PREFERENCE_COLUMNS if isinstance(row, PreferencePair) else COMPLETION_COLUMNS
-            out.append({**{k: data.pop(k) for k in head}, **data})
+            out.append({**{k: data.pop(k) for k in COMPLETION_COLUMNS}, **data})
         return out
 
     def to_hf(self) -> Dataset:

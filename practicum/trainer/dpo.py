@@ -58,13 +58,13 @@ def pairs_to_trl(
 
     rows: list[dict[str, Any]] = []
     for pair in pairs:
-        row: dict[str, Any] = {"prompt": pair.prompt, "chosen": pair.chosen, "rejected": pair.rejected}
+        row: dict[str, Any] = {"prompt": pair.prompt, "chosen": pair.chosen.action, "rejected": pair.rejected.action}
         if stored_reference:
-            have = pair.chosen_logprob is not None and pair.rejected_logprob is not None
-            row[REF_COLUMNS[0]] = nan_if_none(pair.chosen_logprob if have else None)
-            row[REF_COLUMNS[1]] = nan_if_none(pair.rejected_logprob if have else None)
+            have = pair.chosen.logprob is not None and pair.rejected.logprob is not None
+            row[REF_COLUMNS[0]] = nan_if_none(pair.chosen.logprob if have else None)
+            row[REF_COLUMNS[1]] = nan_if_none(pair.rejected.logprob if have else None)
             row[CHECK_COLUMN] = bool(
-                have and policy_id is not None and pair.chosen_policy_id == policy_id == pair.rejected_policy_id
+                have and policy_id is not None and pair.chosen.policy_id == policy_id == pair.rejected.policy_id
             )
         rows.append(row)
     return datasets.Dataset.from_list(rows)

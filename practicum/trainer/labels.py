@@ -40,17 +40,17 @@ class Labels:
         for pair in pairs:
             key = _key(
                 pair.kind,
-                pair.chosen_episode_id,
-                pair.rejected_episode_id,
+                pair.chosen.episode_id,
+                pair.rejected.episode_id,
                 pair.node_idx,
-                pair.chosen_idx,
-                pair.rejected_idx,
+                pair.chosen.idx,
+                pair.rejected.idx,
             )
             if key in self.dropped:
                 continue
             wanted = self.chosen_side.get(key)
-            mined = pair.chosen_idx if pair.kind == "step" else pair.chosen_episode_id
-            out.append(pair if wanted is None or wanted == mined else swapped(pair))
+            mined = pair.chosen.idx if pair.kind == "step" else pair.chosen.episode_id
+            out.append(pair if wanted is None or wanted == mined else pair.swapped())
         return out
 
 
@@ -73,23 +73,6 @@ def load_labels(session: Session) -> Labels:
         if (row.info or {}).get("excluded"):
             dropped.add(key)
     return Labels(chosen_side, frozenset(dropped))
-
-
-def swapped(pair: PreferencePair) -> PreferencePair:
-    """The same pair with its chosen and rejected sides exchanged."""
-    return dataclasses.replace(
-        pair,
-        chosen=pair.rejected,
-        rejected=pair.chosen,
-        chosen_episode_id=pair.rejected_episode_id,
-        rejected_episode_id=pair.chosen_episode_id,
-        chosen_policy_id=pair.rejected_policy_id,
-        rejected_policy_id=pair.chosen_policy_id,
-        chosen_idx=pair.rejected_idx,
-        rejected_idx=pair.chosen_idx,
-        chosen_logprob=pair.rejected_logprob,
-        rejected_logprob=pair.chosen_logprob,
-    )
 
 
 def _key(

@@ -22,8 +22,8 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Literal, Protocol
 
 PairKind = Literal["step", "trajectory"]
 ExampleKind = Literal["success", "failed_good", "format"]
@@ -69,39 +69,65 @@ class EpisodeInfo:
 
 
 @dataclass(frozen=True)
+class Side:
+    """One side of a preference pair: an action and where it was taken.
+
+    `idx` is the action's node in episode `episode_id`; `logprob` the behaviour policy's log-prob of
+    `action + EOS`, logged when it proposed the action (None where it is not that pair's reference).
+    """
+
+    action: str
+    episode_id: int
+    policy_id: int | None
+    idx: int | None = None
+    logprob: float | None = None
+
+
+@dataclass(frozen=True)
 class PreferencePair:
     """One DPO pair with where it came from.
 
     Both kinds are text: `prompt` is the exact prompt the policy saw at one node, `chosen` and `rejected` two
-    actions taken there. Step pairs: the two actions are children `chosen_idx` and `rejected_idx` of node
-    `node_idx` in episode `chosen_episode_id` (== `rejected_episode_id`). Trajectory pairs: a success
-    (`chosen_episode_id`) and an agent failure (`rejected_episode_id`) of `task` at the first step where their
-    committed paths part: `chosen_idx` is that step's node in the success, `rejected_idx` in the failure
-    (`node_idx` is None: the parent is a node of each tree). `chosen_logprob` / `rejected_logprob` are the
-    behaviour policy's log-probs of `action + EOS` logged when it proposed them (for a trajectory pair only when
-    one policy collected both episodes). `margin` is the Q^ gap (step) or the reward gap (trajectory).
+    actions taken there (each a `Side`). Step pairs: the two actions are children of node `node_idx` of one
+    episode. Trajectory pairs: a success (the chosen side's episode) and an agent failure (the rejected side's)
+    of `task` at the first step where their committed paths part, each side's `idx` that step's node in its
+    episode (`node_idx` is None: the parent is a node of each tree); their log-probs are kept only when one
+    policy collected both episodes. `margin` is the Q^ gap (step) or the reward gap (trajectory).
     """
 
     kind: PairKind
     task: str
     prompt: str
-    chosen: str
-    rejected: str
+    chosen: Side
+    rejected: Side
     margin: float
-    chosen_episode_id: int
-    rejected_episode_id: int
-    chosen_policy_id: int | None
-    rejected_policy_id: int | None
     node_idx: int | None = None
-    chosen_idx: int | None = None
-    rejected_idx: int | None = None
-    chosen_logprob: float | None = None
-    rejected_logprob: float | None = None
 
     @property
     def episode_ids(self) -> tuple[int, ...]:
         """The episodes this pair came from."""
-        return tuple(dict.fromkeys((self.chosen_episode_id, self.rejected_episode_id)))
+        return tuple(dict.fromkeys((self.chosen.episode_id, self.rejected.episode_id)))
+
+    def swapped(self) -> PreferencePair:
+        """The same pair trained the other way round."""
+        return replace(self, chosen=self.rejected, rejected=self.chosen)
+
+    def record(self) -> dict[str, Any]:
+        """The pair as one flat row: TRL's `prompt`/`chosen`/`rejected` text, then where each side came from."""
+        sides = (("chosen", self.chosen), ("rejected", self.rejected))
+        return {
+            "prompt": self.prompt,
+            "chosen": self.chosen.action,
+            "rejected": self.rejected.action,
+            "kind": self.kind,
+            "task": self.task,
+            "margin": self.margin,
+            **{f"{name}_episode_id": side.episode_id for name, side in sides},
+            **{f"{name}_policy_id": side.policy_id for name, side in sides},
+            "node_idx": self.node_idx,
+            **{f"{name}_idx": side.idx for name, side in sides},
+            **{f"{name}_logprob": side.logprob for name, side in sides},
+        }
 
 
 @dataclass(frozen=True)
@@ -246,18 +272,10 @@ def step_pairs(
                     kind="step",
                     task=episode.task,
                     prompt=str(good.prompt),
-                    chosen=str(good.action),
-                    rejected=str(bad.action),
+                    chosen=Side(str(good.action), episode.id, episode.policy_id, good.idx, good.prior_logprob),
+                    rejected=Side(str(bad.action), episode.id, episode.policy_id, bad.idx, bad.prior_logprob),
                     margin=gap,
-                    chosen_episode_id=episode.id,
-                    rejected_episode_id=episode.id,
-                    chosen_policy_id=episode.policy_id,
-                    rejected_policy_id=episode.policy_id,
                     node_idx=parent_idx,
-                    chosen_idx=good.idx,
-                    rejected_idx=bad.idx,
-                    chosen_logprob=good.prior_logprob,
-                    rejected_logprob=bad.prior_logprob,
                 )
             )
     return pairs
@@ -274,7 +292,7 @@ def balance_by_action(pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
     """
     by_direction: dict[tuple[str, str], list[PreferencePair]] = {}
     for pair in pairs:
-        by_direction.setdefault((pair.chosen.strip(), pair.rejected.strip()), []).append(pair)
+        by_direction.setdefault((pair.chosen.action.strip(), pair.rejected.action.strip()), []).append(pair)
     out = list(pairs)
     for (chosen, rejected), group in by_direction.items():
         reverse = by_direction.get((rejected, chosen), [])
@@ -359,19 +377,15 @@ def trajectory_pairs(
                     kind="trajectory",
                     task=task,
                     prompt=str(good.prompt),
-                    chosen=str(good.action),
-                    rejected=str(bad.action),
-                    margin=win.reward - loss.reward,
-                    chosen_episode_id=win.id,
-                    rejected_episode_id=loss.id,
-                    chosen_policy_id=win.policy_id,
-                    rejected_policy_id=loss.policy_id,
-                    chosen_idx=good.idx,
-                    rejected_idx=bad.idx,
-                    # Logged by one policy for one prompt, they are that policy's reference log-probs; from two
+                    # Logged by one policy for one prompt, the log-probs are that policy's reference; from two
                     # policies they are not one reference, so TRL computes them.
-                    chosen_logprob=good.prior_logprob if same_policy else None,
-                    rejected_logprob=bad.prior_logprob if same_policy else None,
+                    chosen=Side(
+                        str(good.action), win.id, win.policy_id, good.idx, good.prior_logprob if same_policy else None
+                    ),
+                    rejected=Side(
+                        str(bad.action), loss.id, loss.policy_id, bad.idx, bad.prior_logprob if same_policy else None
+                    ),
+                    margin=win.reward - loss.reward,
                 )
             )
             if len(seen) == max_per_task:

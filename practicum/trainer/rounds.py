@@ -347,13 +347,13 @@ def _pair_ids(store: Store, pairs: tuple[PreferencePair, ...]) -> list[int]:
             query = select(Pair.id).where(Pair.kind == p.kind)
             if p.kind == "step":
                 query = query.where(
-                    Pair.episode_id == p.chosen_episode_id,
-                    Pair.chosen_idx == p.chosen_idx,
-                    Pair.rejected_idx == p.rejected_idx,
+                    Pair.episode_id == p.chosen.episode_id,
+                    Pair.chosen_idx == p.chosen.idx,
+                    Pair.rejected_idx == p.rejected.idx,
                 )
             else:
                 query = query.where(
-                    Pair.chosen_episode_id == p.chosen_episode_id, Pair.rejected_episode_id == p.rejected_episode_id
+                    Pair.chosen_episode_id == p.chosen.episode_id, Pair.rejected_episode_id == p.rejected.episode_id
                 )
             found = s.scalar(query.order_by(Pair.id).limit(1))
             if found is not None:
@@ -368,17 +368,17 @@ def _pair_record(p: PreferencePair) -> PairRecord:
     return PairRecord(
         kind=p.kind,
         prompt=p.prompt,
-        chosen=p.chosen,
-        rejected=p.rejected,
+        chosen=p.chosen.action,
+        rejected=p.rejected.action,
         margin=p.margin,
-        episode_id=p.chosen_episode_id if step else None,
+        episode_id=p.chosen.episode_id if step else None,
         node_idx=p.node_idx,
-        chosen_idx=p.chosen_idx,
-        rejected_idx=p.rejected_idx,
-        chosen_episode_id=None if step else p.chosen_episode_id,
-        rejected_episode_id=None if step else p.rejected_episode_id,
-        chosen_logprob=p.chosen_logprob,
-        rejected_logprob=p.rejected_logprob,
+        chosen_idx=p.chosen.idx,
+        rejected_idx=p.rejected.idx,
+        chosen_episode_id=None if step else p.chosen.episode_id,
+        rejected_episode_id=None if step else p.rejected.episode_id,
+        chosen_logprob=p.chosen.logprob,
+        rejected_logprob=p.rejected.logprob,
         info={"task": p.task},
     )
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from practicum.store import EvalRecord, EvalTaskResult, PairRecord, Store
 from practicum.store.records import TaskRecord
 from practicum.trainer.datasets import Datasets, TrainingSet
-from practicum.trainer.mining import PreferencePair, RFTExample
+from practicum.trainer.mining import PreferencePair, RFTExample, Side
 from tests.store.factories import make_episode, make_pairs, make_task
 
 # Markup planted in trajectory text: if any of it ran, the page title and window.__pwned would change.
@@ -255,16 +255,10 @@ def seed_practice_run(store: Store, folder: Path) -> Practiced:
             kind="step",
             task=train[0].task_key,
             prompt=p.prompt,
-            chosen=p.chosen,
-            rejected=p.rejected,
+            chosen=Side(p.chosen, collected[0], base, p.chosen_idx),
+            rejected=Side(p.rejected, collected[0], base, p.rejected_idx),
             margin=p.margin or 0.0,
-            chosen_episode_id=collected[0],
-            rejected_episode_id=collected[0],
-            chosen_policy_id=base,
-            rejected_policy_id=base,
             node_idx=p.node_idx,
-            chosen_idx=p.chosen_idx,
-            rejected_idx=p.rejected_idx,
         )
         for p in step[collected[0]]
     )

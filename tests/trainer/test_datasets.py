@@ -18,6 +18,7 @@ from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_s
 from practicum.store.models import Episode
 from practicum.trainer.config import DataSettings
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
+from practicum.trainer.mining import PreferencePair
 from practicum.trainer.rounds import register_base_policy
 from tests.trainer.conftest import TEST_TASK, Collected
 from tests.trainer.helpers import path_task
@@ -74,15 +75,15 @@ def test_step_pairs_hold_the_exact_prompt_and_actions_of_their_source_nodes(stor
     data = build_datasets(store, settings=DataSettings(step_margin=margin))
     with store.session() as s:
         for pair in data.step_pairs.rows:
-            tree = {n.idx: n for n in queries.episode_tree(s, pair.chosen_episode_id)}
-            chosen, rejected = tree[pair.chosen_idx], tree[pair.rejected_idx]  # type: ignore[index]
+            tree = {n.idx: n for n in queries.episode_tree(s, pair.chosen.episode_id)}
+            chosen, rejected = tree[pair.chosen.idx], tree[pair.rejected.idx]  # type: ignore[index]
             assert chosen.parent_idx == rejected.parent_idx == pair.node_idx
             assert pair.prompt == chosen.prompt == rejected.prompt  # what the model saw at that node
-            assert (pair.chosen, pair.rejected) == (chosen.action, rejected.action)
+            assert (pair.chosen.action, pair.rejected.action) == (chosen.action, rejected.action)
             assert chosen.blended_value - rejected.blended_value > margin  # type: ignore[operator]
-            assert (pair.chosen_logprob, pair.rejected_logprob) == (chosen.prior_logprob, rejected.prior_logprob)
-            episode = queries.get_episode(s, pair.chosen_episode_id)
-            assert pair.chosen_policy_id == episode.policy_id
+            assert (pair.chosen.logprob, pair.rejected.logprob) == (chosen.prior_logprob, rejected.prior_logprob)
+            episode = queries.get_episode(s, pair.chosen.episode_id)
+            assert pair.chosen.policy_id == episode.policy_id
 
 
 def test_rft_examples_are_the_committed_steps_of_successful_episodes(store: Store) -> None:
@@ -174,8 +175,8 @@ def test_new_data_is_what_arrived_after_the_policy_and_replay_adds_older_rows(
     fresh = build_datasets(store, policy_id=child)
     assert fresh.step_pairs.episode_ids == [new_id] and fresh.spec["new_episodes"] == 1
     replayed = build_datasets(store, policy_id=child, settings=DataSettings(replay_fraction=0.5), seed=3)
-    new_rows = [p for p in replayed.step_pairs.rows if p.chosen_episode_id == new_id]
-    old_rows = [p for p in replayed.step_pairs.rows if p.chosen_episode_id != new_id]
+    new_rows = [p for p in replayed.step_pairs.rows if p.chosen.episode_id == new_id]
+    old_rows = [p for p in replayed.step_pairs.rows if p.chosen.episode_id != new_id]
     assert len(new_rows) == len(fresh.step_pairs) and len(old_rows) == len(new_rows)  # half of the set is replay
     assert (
         replayed.step_pairs.rows
@@ -248,7 +249,8 @@ def _node_records(source: list) -> list[NodeRecord]:
 def _without_ids(row: object) -> tuple:
     """A row's content without the episode ids, which differ between two stores."""
     ids = {"episode_id", "chosen_episode_id", "rejected_episode_id"}
-    return tuple(v for k, v in dataclasses.asdict(row).items() if k not in ids)  # type: ignore[call-overload]
+    flat = row.record() if isinstance(row, PreferencePair) else dataclasses.asdict(row)  # type: ignore[call-overload]
+    return tuple(v for k, v in flat.items() if k not in ids)
 
 
 def _copy_episode(

@@ -19,7 +19,7 @@ from practicum.trainer.datasets import build_datasets
 from practicum.trainer.dpo import pairs_to_trl, train_dpo
 from practicum.trainer.dpo_trainer import REF_COLUMNS
 from practicum.trainer.errors import CheckpointError, EmptyDatasetError
-from practicum.trainer.mining import PreferencePair
+from practicum.trainer.mining import PreferencePair, Side
 from practicum.trainer.stages import trl_arguments
 from tests.trainer.conftest import Collected
 
@@ -31,7 +31,7 @@ def margins(model_dir: Path, pairs: list[PreferencePair]) -> list[float]:
     model = LocalModel(model_dir, device="cpu")
     out = []
     for p in pairs:
-        chosen, rejected = model.score(str(p.prompt), [str(p.chosen), str(p.rejected)]).logprobs
+        chosen, rejected = model.score(str(p.prompt), [p.chosen.action, p.rejected.action]).logprobs
         out.append(chosen - rejected)
     return out
 
@@ -44,7 +44,7 @@ def test_stored_behaviour_logprobs_equal_the_reference_logprobs_trl_computes(
     store: Store, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     pairs = list(build_datasets(store).step_pairs.rows)
-    assert pairs and all(p.chosen_logprob is not None for p in pairs)
+    assert pairs and all(p.chosen.logprob is not None for p in pairs)
     model, tokenizer = load_for_training(tiny_model_dir)
     stored = pairs_to_trl(pairs, tokenizer, stored_reference=True)
     plain = stored.remove_columns([*REF_COLUMNS, "reference_is_behaviour"])
@@ -77,7 +77,7 @@ def test_dpo_on_mined_pairs_changes_the_weights_lowers_the_loss_and_widens_the_m
     reference = m["train/dpo_reference"]
     assert reference["source"] == "stored" and not reference["recomputed_all"]
     # No reference pass at all: trajectory pairs are steps too, and one policy collected both of their episodes.
-    assert all(p.chosen_logprob is not None for p in trajectories)
+    assert all(p.chosen.logprob is not None for p in trajectories)
     assert reference["stored_rows"] == len(steps) + len(trajectories) and reference["computed_rows"] == 0
     assert reference["checked_rows"] == 2 and reference["max_abs_diff"] < 1e-4
 
@@ -93,7 +93,7 @@ def test_stored_logprobs_that_do_not_match_the_model_are_recomputed_with_the_rea
     store: Store, collected: Collected, tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     pairs = [
-        dataclasses.replace(p, chosen_logprob=p.chosen_logprob + 1.0)  # type: ignore[operator]
+        dataclasses.replace(p, chosen=dataclasses.replace(p.chosen, logprob=p.chosen.logprob + 1.0))  # type: ignore[operator]
         for p in build_datasets(store).step_pairs.rows[:4]
     ]
     config = dataclasses.replace(FAST, dpo=dataclasses.replace(FAST.dpo, max_steps=1))
@@ -178,7 +178,7 @@ def test_the_reference_pass_draws_its_bar_only_with_progress(
 def test_no_pairs_or_a_missing_model_is_a_clear_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(EmptyDatasetError, match=r"no preference pairs.*lower TrainConfig\.data\.step_margin"):
         train_dpo(tiny_model_dir, [], tmp_path / "out")
-    pair = PreferencePair("step", "t", "p", "a", "b", 1.0, 1, 1, None, None)
+    pair = PreferencePair("step", "t", "p", Side("a", 1, None), Side("b", 1, None), 1.0)
     with pytest.raises(CheckpointError, match="does not exist"):
         train_dpo(tmp_path / "missing", [pair], tmp_path / "out")
 

@@ -101,7 +101,7 @@ def test_exported_policy_reloads_in_a_fresh_process_with_the_same_logprobs(store
     assert export.adapter_dir == tmp_path / "export" / "adapter" and export.base_dir == tmp_path / "export" / "base"
 
     pair = trained.datasets.step_pairs.rows[0]
-    prompt, completions = str(pair.prompt), [str(pair.chosen), str(pair.rejected)]
+    prompt, completions = str(pair.prompt), [pair.chosen.action, pair.rejected.action]
     in_process = LocalModel(trained.checkpoint, device="cpu").score(prompt, completions).logprobs  # type: ignore[arg-type]
     # Another machine: the export alone, somewhere else; the store's checkpoints are gone.
     (tmp_path / "rounds").rename(tmp_path / "rounds-gone")

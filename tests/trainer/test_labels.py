@@ -5,7 +5,6 @@ from __future__ import annotations
 from practicum.browse.edits import relabel_pair
 from practicum.store import Store
 from practicum.trainer.datasets import build_datasets
-from practicum.trainer.labels import swapped
 from practicum.trainer.rounds import _pair_ids
 
 
@@ -19,12 +18,12 @@ def test_swapped_and_dropped_pairs_train_as_labelled_and_others_as_mined(store: 
     relabel_pair(store, ids[2], "swap", "the 'failure' was the better run")
 
     again = build_datasets(store)
-    assert again.step_pairs.rows[0] == swapped(steps[0])
-    assert steps[1] not in again.step_pairs.rows and swapped(steps[1]) not in again.step_pairs.rows
+    assert again.step_pairs.rows[0] == steps[0].swapped()
+    assert steps[1] not in again.step_pairs.rows and steps[1].swapped() not in again.step_pairs.rows
     assert list(again.step_pairs.rows[1:]) == steps[2:]  # untouched pairs are mined as before, in order
-    assert swapped(trajs[0]) in again.trajectory_pairs.rows and trajs[0] not in again.trajectory_pairs.rows
+    assert trajs[0].swapped() in again.trajectory_pairs.rows and trajs[0] not in again.trajectory_pairs.rows
     swapped_step = again.step_pairs.rows[0]
-    assert (swapped_step.chosen, swapped_step.chosen_logprob) == (steps[0].rejected, steps[0].rejected_logprob)
+    assert swapped_step.chosen == steps[0].rejected and swapped_step.rejected == steps[0].chosen
 
     relabel_pair(store, ids[1], "keep", "on second thought")
     assert steps[1] in build_datasets(store).step_pairs.rows

@@ -8,6 +8,7 @@ from practicum.store import NodeRecord
 from practicum.trainer.mining import (
     EpisodeInfo,
     PreferencePair,
+    Side,
     balance_by_action,
     divergence,
     rft_examples,
@@ -49,13 +50,13 @@ def star(values: dict[str, float | None], **root: object) -> list[NodeRecord]:
 def test_step_pairs_keep_siblings_whose_value_gap_exceeds_the_margin_largest_first() -> None:
     nodes = star({"right": 0.9, "left": 0.5, "up": 0.85})
     pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
-    assert [(p.chosen, p.rejected) for p in pairs] == [("right", "left"), ("up", "left")]
+    assert [(p.chosen.action, p.rejected.action) for p in pairs] == [("right", "left"), ("up", "left")]
     first = pairs[0]
     assert first.prompt == PROMPT and first.kind == "step"
     assert first.margin == 0.9 - 0.5
-    assert (first.node_idx, first.chosen_idx, first.rejected_idx) == (0, 1, 2)
-    assert (first.chosen_logprob, first.rejected_logprob) == (-1.0, -2.0)  # the behaviour log-probs come along
-    assert first.chosen_policy_id == 7 and first.episode_ids == (1,)
+    assert (first.node_idx, first.chosen.idx, first.rejected.idx) == (0, 1, 2)
+    assert (first.chosen.logprob, first.rejected.logprob) == (-1.0, -2.0)  # the behaviour log-probs come along
+    assert first.chosen.policy_id == 7 and first.episode_ids == (1,)
 
 
 def test_step_pairs_respect_the_per_node_cap_and_skip_unvalued_or_invalid_chosen() -> None:
@@ -63,7 +64,7 @@ def test_step_pairs_respect_the_per_node_cap_and_skip_unvalued_or_invalid_chosen
     assert len(step_pairs(episode(), nodes, margin=0.1, max_per_node=1)) == 1
     nodes[1].invalid = True  # the environment rejected "a": it may only be the rejected side
     pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
-    assert [(p.chosen, p.rejected) for p in pairs] == [("c", "b")]
+    assert [(p.chosen.action, p.rejected.action) for p in pairs] == [("c", "b")]
 
 
 def test_an_rft_step_is_marked_overruled_when_the_policy_ranked_a_sibling_first() -> None:
@@ -95,9 +96,9 @@ def test_step_pairs_need_siblings_that_search_visited() -> None:
     # An unvisited sibling's Q^ is the critic's guess alone: it pairs only when asked to (min_visits=0).
     nodes = star({"right": 0.9, "left": 0.5, "up": 0.1})
     nodes[3].visits = 0
-    assert [(p.chosen, p.rejected) for p in step_pairs(episode(), nodes, margin=0.1, max_per_node=10)] == [
-        ("right", "left")
-    ]
+    assert [
+        (p.chosen.action, p.rejected.action) for p in step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
+    ] == [("right", "left")]
     assert len(step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=0)) == 3
 
 
@@ -107,7 +108,7 @@ def test_a_sibling_that_ended_the_episode_pairs_after_one_visit() -> None:
     nodes[1].visits = 6
     nodes[3].is_terminal = True
     pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=3)
-    assert [(p.chosen, p.rejected) for p in pairs] == [("right", "hole")]
+    assert [(p.chosen.action, p.rejected.action) for p in pairs] == [("right", "hole")]
     nodes[3].visits = 0  # never reached: its Q^ is a guess, terminal or not
     assert step_pairs(episode(), nodes, margin=0.1, max_per_node=10, min_visits=3) == []
 
@@ -120,10 +121,14 @@ def test_step_pairs_with_confidence_need_a_gap_beyond_the_values_standard_errors
         n.visits = visits
     nodes[3].is_terminal = True
     plain = step_pairs(episode(), nodes, margin=0.1, max_per_node=10)
-    assert {(p.chosen, p.rejected) for p in plain} == {("right", "left"), ("right", "hole"), ("left", "hole")}
+    assert {(p.chosen.action, p.rejected.action) for p in plain} == {
+        ("right", "left"),
+        ("right", "hole"),
+        ("left", "hole"),
+    }
     sure = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, confidence=1.0)
     # 0.75 - 0.25 = 0.5 > 0.1 + 0.354: kept; 0.75 - 0 > 0.1 + 0.25: kept; 0.25 - 0 < 0.1 + 0.25: dropped.
-    assert [(p.chosen, p.rejected) for p in sure] == [("right", "hole"), ("right", "left")]
+    assert [(p.chosen.action, p.rejected.action) for p in sure] == [("right", "hole"), ("right", "left")]
     assert step_pairs(episode(), nodes, margin=0.1, max_per_node=10, confidence=3.0) == []
 
 
@@ -133,8 +138,8 @@ def test_step_pairs_by_search_value_ignore_the_critics_share_of_q_hat() -> None:
     nodes[1].value, nodes[2].value = 0.0, 0.6
     by_q_hat = step_pairs(episode(), nodes, margin=0.1, max_per_node=4)
     by_search = step_pairs(episode(), nodes, margin=0.1, max_per_node=4, by="search")
-    assert [(p.chosen, p.rejected) for p in by_q_hat] == [("right", "down")]
-    assert [(p.chosen, p.rejected, round(p.margin, 6)) for p in by_search] == [("down", "right", 0.6)]
+    assert [(p.chosen.action, p.rejected.action) for p in by_q_hat] == [("right", "down")]
+    assert [(p.chosen.action, p.rejected.action, round(p.margin, 6)) for p in by_search] == [("down", "right", 0.6)]
 
 
 def test_no_step_pair_when_no_gap_is_above_the_margin() -> None:
@@ -192,13 +197,13 @@ def test_trajectory_pair_is_the_first_diverging_step_with_the_exact_prompt_the_p
     pairs = trajectory_pairs([win, loss, other_task], max_per_task=4)
     assert len(pairs) == 1
     pair = pairs[0]
-    assert (pair.kind, pair.task, pair.chosen_episode_id, pair.rejected_episode_id) == ("trajectory", "path:0", 1, 2)
+    assert (pair.kind, pair.task, pair.chosen.episode_id, pair.rejected.episode_id) == ("trajectory", "path:0", 1, 2)
     assert pair.prompt == win[1][2].prompt == loss[1][2].prompt == "PROMPT[start | right]"
-    assert (pair.chosen, pair.rejected) == ("left", "up")
-    assert (pair.node_idx, pair.chosen_idx, pair.rejected_idx) == (None, 2, 2)
+    assert (pair.chosen.action, pair.rejected.action) == ("left", "up")
+    assert (pair.node_idx, pair.chosen.idx, pair.rejected.idx) == (None, 2, 2)
     assert pair.margin == 1.0
     # One policy collected both: its logged log-probs are a valid reference for this prompt.
-    assert (pair.chosen_logprob, pair.rejected_logprob) == (-2.0, -2.0)
+    assert (pair.chosen.logprob, pair.rejected.logprob) == (-2.0, -2.0)
     assert divergence(win[1], loss[1]) == (win[1][2], loss[1][2])
 
 
@@ -206,8 +211,8 @@ def test_trajectory_pair_from_two_policies_leaves_the_reference_to_the_model() -
     win = (episode(1), walk(["right"]))
     loss = (lost(2, policy_id=8), walk(["up"]))
     (pair,) = trajectory_pairs([win, loss], max_per_task=4)
-    assert (pair.prompt, pair.chosen, pair.rejected) == ("PROMPT[start | ]", "right", "up")
-    assert pair.chosen_logprob is None and pair.rejected_logprob is None
+    assert (pair.prompt, pair.chosen.action, pair.rejected.action) == ("PROMPT[start | ]", "right", "up")
+    assert pair.chosen.logprob is None and pair.rejected.logprob is None
 
 
 def test_no_trajectory_pair_where_the_states_part_before_the_actions_do() -> None:
@@ -229,7 +234,7 @@ def test_trajectory_pairs_that_part_the_same_way_are_kept_once_per_task() -> Non
     wins = [(episode(i), walk(["right", "left"])) for i in (1, 2)]
     losses = [(lost(3), walk(["right", "up"])), (lost(4), walk(["down"]))]
     pairs = trajectory_pairs([*wins, *losses], max_per_task=4)
-    assert [(p.chosen, p.rejected, p.chosen_episode_id, p.rejected_episode_id) for p in pairs] == [
+    assert [(p.chosen.action, p.rejected.action, p.chosen.episode_id, p.rejected.episode_id) for p in pairs] == [
         ("left", "up", 1, 3),
         ("right", "down", 1, 4),
     ]
@@ -245,18 +250,20 @@ def test_mining_is_deterministic() -> None:
 
 def test_balancing_repeats_the_fewer_direction_between_two_actions_until_both_count_alike() -> None:
     def pair(chosen: str, rejected: str, prompt: str) -> PreferencePair:
-        return PreferencePair("step", "t", prompt, chosen, rejected, 0.5, 1, 1, None, None)
+        return PreferencePair("step", "t", prompt, Side(chosen, 1, None), Side(rejected, 1, None), 0.5)
 
     right_over_down = [pair("right", "down", f"p{i}") for i in range(5)]
     down_over_right = [pair("down", "right", "q0"), pair(" down", "right ", "q1")]  # spacing is not an action
     down_over_left = [pair("down", "left", "r0")]  # never the other way round: kept once
     balanced = balance_by_action([*right_over_down, *down_over_right, *down_over_left])
     count = {
-        (a, b): sum((p.chosen.strip(), p.rejected.strip()) == (a, b) for p in balanced)
+        (a, b): sum((p.chosen.action.strip(), p.rejected.action.strip()) == (a, b) for p in balanced)
         for a, b in [("right", "down"), ("down", "right"), ("down", "left")]
     }
     assert count == {("right", "down"): 5, ("down", "right"): 5, ("down", "left"): 1}
-    assert [p.prompt for p in balanced if p.chosen.strip() == "down" and p.rejected.strip() == "right"] == [
+    assert [
+        p.prompt for p in balanced if p.chosen.action.strip() == "down" and p.rejected.action.strip() == "right"
+    ] == [
         "q0",
         "q1",
         "q0",
@@ -275,8 +282,8 @@ def test_an_action_is_valued_over_its_outcome_nodes() -> None:
     for n, visits in zip(nodes[1:], (4, 1, 3), strict=True):
         n.visits, n.value, n.is_terminal = visits, float(n.blended_value or 0.0), True
     pairs = step_pairs(episode(), nodes, margin=0.1, max_per_node=10, by="search")
-    assert [(p.chosen, p.rejected, round(p.margin, 3)) for p in pairs] == [("safe", "gamble", 0.35)]
-    assert pairs[0].rejected_idx == 2  # the action's first node stands for it
+    assert [(p.chosen.action, p.rejected.action, round(p.margin, 3)) for p in pairs] == [("safe", "gamble", 0.35)]
+    assert pairs[0].rejected.idx == 2  # the action's first node stands for it
     # A tie with the committed move is judged on the pooled value too: safe (committed) is 0.35 above gamble.
     steps = rft_examples(episode(), nodes, include_failed=False, good_value=0.5)
     assert tied_examples(steps, nodes, margin=0.1, confidence=0.0, min_visits=1) == []
