@@ -17,7 +17,6 @@ import contextlib
 import json
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from train_bench import bench_pairs  # noqa: E402
+from train_bench import bench_pairs, run_in_own_process  # noqa: E402
 
 ROWS = ROOT / "benchmarks" / "results" / "round_fit_rows.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "head.json"
@@ -63,12 +62,13 @@ def run_config(name: str, model_dir: Path, data_file: Path, out_file: Path) -> N
     """Train one pass of one stage, one way, in this process; write its seconds and losses."""
     import practicum.trainer.dpo as dpo
     import practicum.trainer.rft as rft
+    import practicum.trainer.stages as stages
     from practicum.trainer.config import DPOSettings, RFTSettings, TrainConfig
     from practicum.trainer.mining import RFTExample
 
     if name.endswith("-all"):  # TRL's own CPU path: every position through the head
-        for module in (rft, dpo):
-            module.completion_positions_only = contextlib.nullcontext  # type: ignore[attr-defined]
+        for module in (stages, dpo):  # the training steps, and DPO's reference pass
+            module.completion_positions_only = contextlib.nullcontext  # type: ignore[assignment]
     data = json.loads(data_file.read_text())
     config = TrainConfig(rft=RFTSettings(epochs=1), dpo=DPOSettings(epochs=1, reference="stored"))
     with tempfile.TemporaryDirectory() as work:
@@ -97,17 +97,8 @@ def run_config(name: str, model_dir: Path, data_file: Path, out_file: Path) -> N
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", choices=CONFIGS, help="(internal) run one configuration in this process")
-    parser.add_argument("--model-dir", type=Path)
-    parser.add_argument("--data", type=Path)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.config:
-        run_config(args.config, args.model_dir, args.data, args.out)
-        return 0
-
+def measure() -> dict[str, Any]:
+    """Every configuration on the same rows, each in its own process; the report."""
     import torch
 
     from practicum.agents.default import default_model_dir
@@ -118,17 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(tmp) / "data.json"
         make_data(model_dir, ROWS, data)
         for name in CONFIGS:
-            out = Path(tmp) / f"{name}.json"
-            cmd = [sys.executable, __file__, "--config", name, "--model-dir", str(model_dir), "--data", str(data)]
-            subprocess.run([*cmd, "--out", str(out)], check=True, capture_output=True)
-            results[name] = json.loads(out.read_text())
+            config_args = ["--model-dir", str(model_dir), "--data", str(data)]
+            results[name] = run_in_own_process(__file__, name, config_args, Path(tmp) / f"{name}.json", quiet=True)
             print(name, results[name], flush=True)
         prompt_tokens = json.loads(data.read_text())["mean_prompt_tokens"]
-    speedup = {
-        stage: round(results[f"{stage}-all"]["train_seconds"] / results[f"{stage}-labelled"]["train_seconds"], 2)
-        for stage in ("rft", "dpo")
-    }
-    report = {
+    return {
         "benchmark": "one RFT pass and one DPO pass, LM head over every position vs the labelled positions only",
         "model": "smollm2-135m-instruct",
         "rows": str(ROWS.relative_to(ROOT)),
@@ -136,10 +121,26 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": torch.get_num_threads(), "python": platform.python_version(), "torch": torch.__version__},
         "date": time.strftime("%Y-%m-%d"),
         "configurations": results,
-        "speedup_train_seconds": speedup,
+        "speedup_train_seconds": {
+            stage: round(results[f"{stage}-all"]["train_seconds"] / results[f"{stage}-labelled"]["train_seconds"], 2)
+            for stage in ("rft", "dpo")
+        },
     }
-    args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(speedup))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", choices=CONFIGS, help="(internal) run one configuration in this process")
+    parser.add_argument("--model-dir", type=Path)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.config:
+        run_config(args.config, args.model_dir, args.data, args.out)
+    else:
+        report = measure()
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report["speedup_train_seconds"]))
     return 0
 
 

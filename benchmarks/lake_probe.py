@@ -29,6 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
+from results_file import save_entry  # noqa: E402
 from signal_bench import lake_distances  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "lake_probe.json"
@@ -153,9 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     results = [probe(m, args.lakes) for m in args.models]
-    data = json.loads(args.out.read_text()) if args.out.exists() else {}
-    data[args.label] = results
-    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    save_entry(args.out, [args.label], results)
     print(json.dumps(results, indent=2))
     return 0
 

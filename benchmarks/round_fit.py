@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
 from lake_oracle import MOVES, lakes, legal, votes_success  # noqa: E402
 from lake_probe import probe  # noqa: E402
+from results_file import save_entry  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "round_fit.json"
 _TILES = {"frozen ice": "F", "a hole": "H", "the goal": "G"}
@@ -130,9 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.table_only:
         entry |= {"sets": args.sets, "seed": args.seed, **train(rows, args.sets, args.seed, args.work)}
-    data = json.loads(args.out.read_text()) if args.out.exists() else {}
-    data[args.label] = entry
-    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    save_entry(args.out, [args.label], entry)
     print(json.dumps(entry, indent=2))
     return 0
 

@@ -32,6 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
+from results_file import save_entry  # noqa: E402
+
 from practicum.loop.config import parse_sets  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "round_seeds.json"
@@ -137,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     result = measure(args.store, args.run, args.seeds, parse_sets(args.sets), args.test_tasks)
-    data = json.loads(args.out.read_text()) if args.out.exists() else {}
-    data.setdefault(result["suite"], {})[args.label] = result
-    args.out.write_text(json.dumps(data, indent=2) + "\n")
+    save_entry(args.out, [result["suite"], args.label], result)
     print(json.dumps({k: v for k, v in result.items() if k != "losses"}, indent=2))
     return 0
 

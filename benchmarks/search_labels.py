@@ -45,12 +45,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(HERE))
+from lake_probe import MOVES as LAKE_MOVES  # noqa: E402
 from signal_bench import lake_distances  # noqa: E402
 
 from practicum.agents.base import Candidate, Policy, Proposal, StepContext  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "search_labels.json"
-LAKE_MOVES = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}
 CELL = re.compile(r"You are at row (\d+), column (\d+)")
 EPS = 1e-9
 # Fixed priors: log-probabilities by move name (unnamed moves get -3), plus Gumbel noise of this scale per call.

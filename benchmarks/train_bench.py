@@ -209,6 +209,18 @@ def run_config(name: str, model_dir: Path, pairs_file: Path, out_file: Path) -> 
     )
 
 
+def run_in_own_process(script: str, name: str, args: list[str], out: Path, *, quiet: bool = False) -> dict[str, Any]:
+    """Run `script --config NAME ARGS --out OUT` in a fresh Python, so that its memory and warm-up are its own;
+    what it wrote to `out`, with the process's wall time (`process_seconds`)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, script, "--config", name, *args, "--out", str(out)], check=True, capture_output=quiet
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["process_seconds"] = time.perf_counter() - started
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the three configurations side by side and write benchmarks/results/train.json."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -237,26 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         pairs = make_pairs(model_dir, STEPS * BATCH)
         pairs_file.write_text(json.dumps(pairs))
         for name in CONFIGS:
-            out = Path(tmp) / f"{name}.json"
-            started = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--config",
-                    name,
-                    "--model-dir",
-                    str(model_dir),
-                    "--pairs",
-                    str(pairs_file),
-                    "--out",
-                    str(out),
-                    *(["--threads", str(args.threads)] if args.threads else []),
-                ],
-                check=True,
-            )
-            results[name] = json.loads(out.read_text())
-            results[name]["process_seconds"] = time.perf_counter() - started
+            threads = ["--threads", str(args.threads)] if args.threads else []
+            config_args = ["--model-dir", str(model_dir), "--pairs", str(pairs_file), *threads]
+            results[name] = run_in_own_process(__file__, name, config_args, Path(tmp) / f"{name}.json")
             print(
                 f"{name}: {results[name]['seconds_per_step']:.2f} s/step, "
                 f"{results[name]['peak_rss_mb_during_training']:.0f} MB peak RSS",

@@ -19,24 +19,15 @@ off-policy DPO this module is for.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from practicum.trainer.checkpoints import load_for_training, lora_config, save_trained
+from practicum.trainer.checkpoints import load_for_training, lora_config
 from practicum.trainer.config import DPOSettings, TrainConfig
 from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import PreferencePair
-from practicum.trainer.stages import (
-    StageResult,
-    completion_positions_only,
-    json_safe_history,
-    library_bars,
-    quiet,
-    summarize,
-    trl_arguments,
-)
+from practicum.trainer.stages import StageResult, completion_positions_only, library_bars, run_stage, trl_arguments
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -135,14 +126,6 @@ def train_dpo(
             reference_tolerance=settings.reference_tolerance,
             verify_rows=settings.verify_reference_rows,
         )
-    quiet(trainer, progress=progress)
-    started = time.perf_counter()
-    with completion_positions_only():
-        trainer.train()
-    seconds = time.perf_counter() - started
-    model_out, adapter_out = save_trained(trainer.model, tokenizer, out)
-    history = json_safe_history(trainer.state.log_history)
-    metrics = summarize("dpo", history, steps=int(trainer.state.global_step), seconds=seconds)
-    metrics["train/dpo_pairs"] = len(pairs)
-    metrics["train/dpo_reference"] = {**trainer.reference_report, "precomputed": bool(args.precompute_ref_log_probs)}
-    return StageResult("dpo", model_out, adapter_out, metrics, history)
+    reference = {**trainer.reference_report, "precomputed": bool(args.precompute_ref_log_probs)}
+    extra = {"train/dpo_pairs": len(pairs), "train/dpo_reference": reference}
+    return run_stage("dpo", trainer, tokenizer, out, progress=progress, extra=extra)

@@ -6,23 +6,15 @@ loss on the action tokens only and appends the end-of-turn token, the same token
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from practicum.trainer.checkpoints import load_for_training, lora_config, save_trained
+from practicum.trainer.checkpoints import load_for_training, lora_config
 from practicum.trainer.config import TrainConfig
 from practicum.trainer.errors import EmptyDatasetError
 from practicum.trainer.mining import RFTExample
-from practicum.trainer.stages import (
-    StageResult,
-    completion_positions_only,
-    json_safe_history,
-    quiet,
-    summarize,
-    trl_arguments,
-)
+from practicum.trainer.stages import StageResult, run_stage, trl_arguments
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -73,13 +65,4 @@ def train_rft(
         peft_config=lora_config(config.lora) if config.finetune == "lora" else None,
         callbacks=list(callbacks) or None,
     )
-    quiet(trainer, progress=progress)
-    started = time.perf_counter()
-    with completion_positions_only():
-        trainer.train()
-    seconds = time.perf_counter() - started
-    model_out, adapter_out = save_trained(trainer.model, tokenizer, out)
-    history = json_safe_history(trainer.state.log_history)
-    metrics = summarize("rft", history, steps=int(trainer.state.global_step), seconds=seconds)
-    metrics["train/rft_examples"] = len(examples)
-    return StageResult("rft", model_out, adapter_out, metrics, history)
+    return run_stage("rft", trainer, tokenizer, out, progress=progress, extra={"train/rft_examples": len(examples)})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from practicum.environ import set_env
+from practicum.trainer.checkpoints import save_trained
 from practicum.trainer.config import DPOSettings, RFTSettings, TrainConfig
 
 
@@ -102,6 +104,22 @@ def json_safe_history(log_history: Sequence[Mapping[str, Any]]) -> list[dict[str
 
 def _finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(float(value))
+
+
+def run_stage(
+    stage: str, trainer: Any, tokenizer: Any, out: Path, *, progress: bool, extra: Mapping[str, Any]
+) -> StageResult:
+    """Train a built TRL `trainer` (the LM head over the labelled positions only), save the model it trained (and
+    its adapter) under `out`, and sum its log up; `extra` metrics are added as they are."""
+    quiet(trainer, progress=progress)
+    started = time.perf_counter()
+    with completion_positions_only():
+        trainer.train()
+    seconds = time.perf_counter() - started
+    model_out, adapter_out = save_trained(trainer.model, tokenizer, out)
+    history = json_safe_history(trainer.state.log_history)
+    metrics = {**summarize(stage, history, steps=int(trainer.state.global_step), seconds=seconds), **extra}
+    return StageResult(stage, model_out, adapter_out, metrics, history)
 
 
 def quiet(trainer: Any, *, progress: bool) -> None:
