@@ -52,13 +52,18 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "_FROM_TASK_FILES", dict(registry._FROM_TASK_FILES))
 
 
+def write_suite(folder: Path, name: str, **extra: str) -> Path:
+    """The levels and a suite file `name` over them (with `extra` fields) in `folder`."""
+    for level, (key, chest) in LEVELS.items():
+        (folder / level).write_text(f"key: {key}\nchest: {chest}\n")
+    path = folder / name
+    path.write_text(suite_yaml(**extra))
+    return path
+
+
 @pytest.fixture
 def suite_file(tmp_path: Path, isolated_registry: None) -> Path:
-    for name, (key, chest) in LEVELS.items():
-        (tmp_path / name).write_text(f"key: {key}\nchest: {chest}\n")
-    path = tmp_path / "adventure.yaml"
-    path.write_text(suite_yaml())
-    return path
+    return write_suite(tmp_path, "adventure.yaml")
 
 
 @pytest.fixture
@@ -106,11 +111,7 @@ def test_partial_rewards_sum_to_the_return_and_the_rule_judges_success(env: GymT
 
 
 def test_a_return_below_the_rule_is_a_failure(tmp_path: Path, isolated_registry: None) -> None:
-    for name, (key, chest) in LEVELS.items():
-        (tmp_path / name).write_text(f"key: {key}\nchest: {chest}\n")
-    path = tmp_path / "strict.yaml"
-    path.write_text(suite_yaml(success="{reward_at_least: 2.0}"))
-    (suite,) = task_files.load_task_files([str(path)])
+    (suite,) = task_files.load_task_files([str(write_suite(tmp_path, "strict.yaml", success="{reward_at_least: 2.0}"))])
     env = suite.env()
     env.reset(seed=0)
     for action in ("go study", "take key", "go garden"):
@@ -147,11 +148,7 @@ def _resets(env: GymTextEnv) -> int:
 
 
 def test_naming_state_attrs_lets_search_snapshot(tmp_path: Path, isolated_registry: None) -> None:
-    for name, (key, chest) in LEVELS.items():
-        (tmp_path / name).write_text(f"key: {key}\nchest: {chest}\n")
-    path = tmp_path / "snap.yaml"
-    path.write_text(suite_yaml(state_attrs="[room, has_key]"))
-    (suite,) = task_files.load_task_files([str(path)])
+    (suite,) = task_files.load_task_files([str(write_suite(tmp_path, "snap.yaml", state_attrs="[room, has_key]"))])
     env = suite.env()
     env.reset(seed=0)
     env.step("go study")
