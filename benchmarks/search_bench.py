@@ -42,8 +42,9 @@ import torch
 
 from practicum.agents import prompts
 from practicum.agents.base import Candidate, Critic, Critique, Policy, Proposal, StepContext
+from practicum.agents.candidates import top_k
 from practicum.agents.critic import LocalCritic
-from practicum.agents.local import LocalModel, LocalPolicy, top_k
+from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.registry import get_suite
 from practicum.search import EpisodeTree, SearchConfig, search_episode
 

@@ -114,3 +114,14 @@ def test_no_function_runs_over_80_lines() -> None:
                 if lines > 80:
                     long.append(f"{name}.{node.name}: {lines} lines")
     assert not long, "functions to split: " + "; ".join(long)
+
+
+def test_an_endpoint_policy_loads_without_torch() -> None:
+    # A policy served over HTTP needs no local model: its module (and the helpers it shares with the local
+    # policy, in agents/candidates.py) must not pull torch in.
+    import subprocess
+    import sys
+
+    code = "import sys, practicum.agents.endpoint; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -34,7 +34,7 @@ import httpx
 
 from practicum.agents import prompts, templates
 from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
-from practicum.agents.local import distinct_actions, top_k
+from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
 from practicum.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -664,10 +664,7 @@ class EndpointPolicy(Policy):
 
     def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
         """Top-k legal actions by log-prob (or by votes), or up to k distinct sampled free-text actions."""
-        if k < 1:
-            raise ConfigError(f"k (candidates per node) must be >= 1, got {k}")
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
+        check_k_temperature(k, temperature)
         call_seed = self._seeds.randrange(2**31) if seed is None else seed
         if context.legal_actions is not None:
             legal = list(dict.fromkeys(context.legal_actions))

@@ -29,6 +29,7 @@ import torch
 
 from practicum.agents import prompts, templates
 from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
+from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
 from practicum.errors import ConfigError, ModelError
 
 DTypeName = Literal["float32", "bfloat16", "auto"]
@@ -534,7 +535,7 @@ class LocalPolicy(Policy):
 
     def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
         """The top-k legal actions by log-prob, or up to k distinct sampled free-text actions."""
-        _check_k_temperature(k, temperature)
+        check_k_temperature(k, temperature)
         call_seed = self._seeds.randrange(2**63) if seed is None else seed
         if context.legal_actions is not None:
             ranked = top_k(self.score(context, list(dict.fromkeys(context.legal_actions))), k)
@@ -602,41 +603,3 @@ class LocalPolicy(Policy):
     def close(self) -> None:
         """Release the model's memory."""
         self.model.close()
-
-
-def _check_k_temperature(k: int, temperature: float) -> None:
-    if k < 1:
-        raise ConfigError(f"k (candidates per node) must be >= 1, got {k}")
-    if temperature < 0:
-        raise ConfigError(f"temperature must be >= 0 (0 is greedy), got {temperature}")
-
-
-def top_k(scored: Proposal, k: int) -> Proposal:
-    """`scored` with only its k best candidates, best first (ties and missing log-probs keep list order)."""
-    order = sorted(
-        range(len(scored.candidates)),
-        key=lambda i: (scored.candidates[i].logprob is None, -(scored.candidates[i].logprob or 0.0), i),
-    )
-    best = [scored.candidates[i] for i in order[:k]]
-    return Proposal(
-        prompt=scored.prompt,
-        candidates=best,
-        prompt_tokens=scored.prompt_tokens,
-        completion_tokens=scored.completion_tokens,
-        invalid_outputs=scored.invalid_outputs,
-        seconds=scored.seconds,
-        prompt_version=scored.prompt_version,
-    )
-
-
-def distinct_actions(raw: Any) -> tuple[list[str], int]:
-    """The distinct non-empty actions in raw model replies (first line, trimmed), and how many were empty."""
-    texts: list[str] = []
-    invalid = 0
-    for text in raw:
-        action = prompts.clean_action(text)
-        if not action:
-            invalid += 1
-        elif action not in texts:
-            texts.append(action)
-    return texts, invalid
