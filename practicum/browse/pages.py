@@ -169,7 +169,9 @@ class PageRequest:
         return paging, rows(session, limit=paging.per_page, offset=paging.offset)
 
 
-def pager(path: str, params: dict[str, Any], *, page_param: str = "page", anchor: str | None = None) -> Any:
+def pager(
+    path: str, params: dict[str, Any], *, page_param: str = "page", anchor: str | None = None
+) -> Callable[[int], str]:
     """A function page number -> link that keeps the list's other parameters."""
 
     def link(page_no: int) -> str:

@@ -13,6 +13,7 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 from practicum.errors import ConfigError
@@ -56,7 +57,7 @@ class _Worker:
         self.runner.close()
 
 
-def connect(address: str) -> Any:
+def connect(address: str) -> ModuleType:
     """Join the Ray cluster at `address` ("auto" or HOST:PORT); a clear error when there is none."""
     try:
         import ray

@@ -112,7 +112,7 @@ def _where(forward: int, right: int) -> str:
 
 
 @functools.cache
-def _scratch(env_id: str) -> Any:
+def _scratch(env_id: str) -> Any:  # a MiniGridEnv: its hash() and mission are read
     # Tasks need the mission text, which only level generation produces; a scratch env generates it.
     return gym.make(env_id).unwrapped
 

@@ -303,7 +303,7 @@ class GymTextEnv(TextEnv):
 
     # ----------------------------------------------------------------- public
     @property
-    def gym_env(self) -> Any:
+    def gym_env(self) -> gym.Env[Any, Any] | None:
         """The unwrapped gymnasium env being driven (for oracles and tests; do not step it directly)."""
         return self._env
 
@@ -321,7 +321,7 @@ class GymTextEnv(TextEnv):
         super().close()
 
     # ----------------------------------------------------------------- helpers
-    def _ensure_env(self, kwargs: dict[str, Any]) -> Any:
+    def _ensure_env(self, kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
         if self._env is not None and kwargs == self._env_kwargs:
             return self._env
         if self._env is not None:
@@ -388,7 +388,7 @@ def _plain_tasks(suite: str, goal: str) -> Callable[[int], Task]:
     return make_task
 
 
-def _make(env_id: str | Callable[..., gym.Env[Any, Any]], kwargs: dict[str, Any]) -> Any:
+def _make(env_id: str | Callable[..., gym.Env[Any, Any]], kwargs: dict[str, Any]) -> gym.Env[Any, Any]:
     """Build the gymnasium env without gymnasium's wrappers: practicum counts steps and checks the API itself."""
     if isinstance(env_id, str):
         try:
@@ -519,7 +519,7 @@ def quiet_output() -> Iterator[None]:
 
 
 @functools.cache
-def _libc() -> Any:
+def _libc() -> ctypes.CDLL | None:
     try:
         return ctypes.CDLL(None)
     except OSError:

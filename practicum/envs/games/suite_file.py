@@ -35,6 +35,7 @@ import importlib.util
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -240,7 +241,7 @@ def _resolve(data: dict[str, Any], key: str, folder: Path, where: str) -> Callab
     return value
 
 
-def _import_module(name: str, folder: Path, where: str, key: str) -> Any:
+def _import_module(name: str, folder: Path, where: str, key: str) -> ModuleType:
     # A module beside the suite file imports without being installed, as a test file's conftest would.
     added = str(folder) not in sys.path
     if added:
@@ -261,7 +262,7 @@ def _import_module(name: str, folder: Path, where: str, key: str) -> Any:
             sys.path.remove(str(folder))
 
 
-def _import_file(file: Path, where: str) -> Any:
+def _import_file(file: Path, where: str) -> ModuleType:
     # The user's own game module, like a conftest.py: running it is the point (it defines the env).
     if not file.is_file():
         raise ConfigError(f"{where}: {file} does not exist; paths are relative to the suite file's folder")

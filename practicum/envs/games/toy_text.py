@@ -195,7 +195,7 @@ def taxi_legal(env: Any, obs: Any) -> list[str]:
 
 
 @functools.cache
-def _scratch_taxi() -> Any:
+def _scratch_taxi() -> Any:  # a TaxiEnv: its decode() is read
     return gym.make("Taxi-v4").unwrapped
 
 
