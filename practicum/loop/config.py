@@ -269,7 +269,7 @@ class PracticeConfig:
 #   greedy 70% (3 passes: 85%, 23%); batch 2, lr 3e-3, full fine-tuning at 1e-4 or a constant schedule did not get
 #   there. With rounds stacked, seed 0 of the default run went 23% -> 43% -> 97% with 8 passes (18.3 minutes) and
 #   23% -> 40% -> 67% with 5 (12.9 minutes). Eight since TRL's LM head scores only the move's tokens on a CPU
-#   too (`trainer.stages.completion_positions_only`: a pass 1.44x faster, benchmarks/head_bench.py), which
+#   too (`trainer.stages.completion_positions_only`: a pass 1.2-1.4x faster, benchmarks/head_bench.py), which
 #   pays for most of the three extra passes.
 SUITE_DEFAULTS: dict[str, dict[str, Any]] = {
     "tictactoe": {"search": {"rollouts": 16, "simulations": 48}},
