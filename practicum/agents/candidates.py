@@ -3,6 +3,7 @@ replies, and the checks on k and the temperature."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from practicum.agents import prompts
@@ -24,16 +25,7 @@ def top_k(scored: Proposal, k: int) -> Proposal:
         range(len(scored.candidates)),
         key=lambda i: (scored.candidates[i].logprob is None, -(scored.candidates[i].logprob or 0.0), i),
     )
-    best = [scored.candidates[i] for i in order[:k]]
-    return Proposal(
-        prompt=scored.prompt,
-        candidates=best,
-        prompt_tokens=scored.prompt_tokens,
-        completion_tokens=scored.completion_tokens,
-        invalid_outputs=scored.invalid_outputs,
-        seconds=scored.seconds,
-        prompt_version=scored.prompt_version,
-    )
+    return replace(scored, candidates=[scored.candidates[i] for i in order[:k]])
 
 
 def distinct_actions(raw: Any) -> tuple[list[str], int]:
