@@ -18,13 +18,13 @@ from typing import Any, Protocol
 from practicum.agents.base import StepContext
 from practicum.errors import ConfigError
 
-PROMPT_VERSION = "v2"
+PROMPT_VERSION = "v3"
 
 Message = dict[str, str]
 
 # The policy and the critic share the system message and the situation text, and differ only in the request
 # at the end: a local model then computes the shared part once per node (`LocalModel.prefill` reuses it).
-SYSTEM = "You act in a text environment to reach a goal. Reply with exactly one action and nothing else."
+SYSTEM = "Act to reach the goal. Reply with exactly one action."
 POLICY_SYSTEM = SYSTEM
 CRITIC_SYSTEM = SYSTEM
 
@@ -62,13 +62,12 @@ def _situation(context: StepContext) -> str:
 
 def policy_messages(context: StepContext) -> list[Message]:
     """The chat messages asking for the next action; the action is the assistant's reply."""
-    if context.legal_actions is not None:
-        ask = "Reply with one of the legal actions, copied exactly."
-    else:
-        ask = "Reply with the next action only."
+    # With legal actions the observation ends in their list and the policy is scored over them only: a request
+    # after the list would cost its tokens at every decision and change nothing the policy can choose.
+    request = "" if context.legal_actions is not None else "\n\nReply with the next action only."
     return [
         {"role": "system", "content": POLICY_SYSTEM},
-        {"role": "user", "content": f"{_situation(context)}\n\n{ask}"},
+        {"role": "user", "content": f"{_situation(context)}{request}"},
     ]
 
 

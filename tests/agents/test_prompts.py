@@ -27,12 +27,11 @@ def test_policy_prompt_is_a_stable_string_holding_the_observation(tokenizer: Pre
     text = prompts.render(tokenizer, prompts.policy_messages(CONTEXT))
     # The exact text: changing it changes what the store and the trainer see, so it needs a version bump.
     assert text == (
-        "<|im_start|>system\nYou act in a text environment to reach a goal. Reply with exactly one action and "
-        "nothing else.<|im_end|>\n<|im_start|>user\nGoal: Reach G.\n\nSF\nHG\n\nLegal actions:\n1. left\n"
-        "2. right\n\nActions so far: down\n\nReply with one of the legal actions, copied exactly.<|im_end|>\n"
+        "<|im_start|>system\nAct to reach the goal. Reply with exactly one action.<|im_end|>\n<|im_start|>user\n"
+        "Goal: Reach G.\n\nSF\nHG\n\nLegal actions:\n1. left\n2. right\n\nActions so far: down<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
-    assert prompts.PROMPT_VERSION == "v2"
+    assert prompts.PROMPT_VERSION == "v3"
     assert prompts.render(tokenizer, prompts.policy_messages(CONTEXT)) == text
 
 
@@ -92,7 +91,7 @@ def test_plain_rendering_is_used_without_a_chat_template(tokenizer: PreTrainedTo
     finally:
         tokenizer.chat_template = make_tiny_tokenizer().chat_template
     assert text == prompts.render_plain(prompts.policy_messages(CONTEXT))
-    assert text.startswith("System: You act in a text environment") and text.endswith("\n\nAssistant:\n")
+    assert text.startswith("System: Act to reach the goal.") and text.endswith("\n\nAssistant:\n")
 
 
 @pytest.mark.parametrize(
@@ -122,5 +121,5 @@ def test_clean_action_keeps_the_first_non_empty_line() -> None:
 def test_policy_and_critic_prompts_share_everything_up_to_the_request(tokenizer: PreTrainedTokenizerFast) -> None:
     policy = prompts.render(tokenizer, prompts.policy_messages(CONTEXT))
     critic, _ = prompts.judge_parts(lambda m: prompts.render(tokenizer, m), CONTEXT)
-    shared = policy[: policy.index("Actions so far: down\n\n") + len("Actions so far: down\n\n")]
+    shared = policy[: policy.index("Actions so far: down") + len("Actions so far: down")]
     assert critic.startswith(shared)

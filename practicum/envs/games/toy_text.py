@@ -126,9 +126,9 @@ def lake_task(name: str, size: int, slippery: bool) -> Callable[[int, Split], Ta
 
     def build(seed: int, split: Split) -> Task:
         sub, rows = draw_for_split(seed, split, lambda s: generate_random_map(size, 0.8, seed=s), "".join)
-        goal = f"Reach the goal at row {size - 1}, column {size - 1} without falling into a hole."
-        if slippery:
-            goal += " The ice is slippery: a move can slide you sideways."
+        # Short on purpose: the goal is in every prompt, and the observation already says where the goal lies
+        # and whether the ice is slippery.
+        goal = "Reach the goal without falling into a hole."
         params = {"reset_seed": sub, "make_kwargs": {"desc": rows, "is_slippery": slippery}}
         return Task(suite=name, seed=seed, split=split, goal=goal, params=params)
 
