@@ -280,7 +280,7 @@ SUITE_DEFAULTS: dict[str, dict[str, Any]] = {
         "search": {"rollouts": 4},
         "train": {
             "start_from": "policy",
-            "rft": {"epochs": 8},
+            "rft": {"epochs": 10},
             "data": {"rft_targets": "ties", "max_copies": 1, "aggregate": False},
         },
     },
