@@ -24,7 +24,7 @@ def test_the_readme_yaml_config_loads_with_its_values() -> None:
     assert (config.validation_tasks, config.test_tasks, config.explore_starts, config.train_tasks) == (16, 16, 8, 24)
     assert (config.train.data.rft_targets, config.train.data.max_copies) == ("ties", 1)
     assert (config.search.rollout_policy, config.search.rollouts) == ("heuristic", 4)
-    assert (config.train.start_from, config.train.rft.epochs, config.train.data.aggregate) == ("policy", 8, False)
+    assert (config.train.start_from, config.train.rft.epochs, config.train.data.aggregate) == ("policy", 10, False)
 
 
 def test_a_partial_section_keeps_the_practice_defaults_of_its_other_keys() -> None:
@@ -86,7 +86,7 @@ def test_a_suites_own_defaults_sit_between_the_practice_defaults_and_the_users_s
     assert general.search.rollout_policy == "heuristic" and lake.train.data.tie_confidence == 0.0
     assert (lake.test_tasks, ttt.test_tasks) == (30, general.test_tasks)
     # FrozenLake's rounds stack and train longer; elsewhere each round fits the base to all rows (3 passes).
-    assert (lake.train.start_from, lake.train.rft.epochs, lake.train.data.aggregate) == ("policy", 8, False)
+    assert (lake.train.start_from, lake.train.rft.epochs, lake.train.data.aggregate) == ("policy", 10, False)
     assert (ttt.train.start_from, ttt.train.rft.epochs, ttt.train.data.aggregate) == ("base", 3, True)
     assert lake.train.rft.learning_rate == general.train.rft.learning_rate
 
