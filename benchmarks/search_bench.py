@@ -4,7 +4,7 @@ Both variants run the same search (`search_episode`, same `SearchConfig`, same t
 model weights) and differ only in how they call the model:
 
 - batched (practicum): `LocalPolicy` scores all candidate actions of a node in one forward pass that reuses
-  the prompt's key/value cache, and `LocalCritic` asks its Yes/No question about every candidate in one
+  the prompt's key/value cache, and `ModelCritic` asks its Yes/No question about every candidate in one
   batched forward pass over the same shared prefix;
 - naive (the public Agent Q and LATS code): every candidate gets its own full forward pass over prompt +
   candidate, and the critic generates free text (a ranking of the candidates) that is then parsed.
@@ -43,14 +43,14 @@ import torch
 from practicum.agents import prompts
 from practicum.agents.base import Candidate, Critic, Critique, Policy, Proposal, StepContext
 from practicum.agents.candidates import top_k
-from practicum.agents.critic import LocalCritic
+from practicum.agents.critic import ModelCritic
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.registry import get_suite
 from practicum.search import EpisodeTree, SearchConfig, search_episode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "search.json"
 
-NAIVE_CRITIC_TOKENS = 40  # a ranking and a short reason: the budget LocalCritic uses for its rationale
+NAIVE_CRITIC_TOKENS = 40  # a ranking and a short reason: the budget ModelCritic uses for its rationale
 NAIVE_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # the naive critic's option letters
 
 
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     env_kwargs = {} if args.max_steps is None else {"max_steps": args.max_steps}
     variants: dict[str, tuple[Policy, Critic]] = {
-        "batched": (LocalPolicy(model), LocalCritic(model)),
+        "batched": (LocalPolicy(model), ModelCritic(model)),
         "naive": (NaivePolicy(model), NaiveCritic(model)),
     }
     load_before = os.getloadavg()

@@ -116,12 +116,12 @@ def test_no_function_runs_over_80_lines() -> None:
     assert not long, "functions to split: " + "; ".join(long)
 
 
-def test_an_endpoint_policy_loads_without_torch() -> None:
-    # A policy served over HTTP needs no local model: its module (and the helpers it shares with the local
-    # policy, in agents/candidates.py) must not pull torch in.
+def test_an_endpoint_policy_and_critic_load_without_torch() -> None:
+    # A model served over HTTP needs no local model: the endpoint backend, the one policy and the one critic
+    # (agents/policy.py, agents/critic.py, shared with the local backend) must not pull torch in.
     import subprocess
     import sys
 
-    code = "import sys, practicum.agents.endpoint; print('torch' in sys.modules)"
+    code = "import sys, practicum.agents.endpoint, practicum.agents.critic; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from practicum.agents.base import StepContext
-from practicum.agents.critic import LocalCritic
+from practicum.agents.critic import ModelCritic
 from practicum.agents.local import DTypeName, LocalModel, LocalPolicy
 
 # Realistic actions of different lengths (a web page's elements), about 8 tokens each on SmolLM2.
@@ -109,7 +109,7 @@ def node_benchmark(
     `critique_cold` is the same critique with nothing to reuse, for comparison.
     """
     policy = LocalPolicy(model, max_new_tokens=max_new_tokens)
-    critic = LocalCritic(model)
+    critic = ModelCritic(model)
     names = ("propose_legal", "critique_after_propose", "critique_cold", "critique_with_rationale", "propose_free_text")
     times: dict[str, list[float]] = {name: [] for name in names}
     prompt_len = 0

@@ -12,10 +12,12 @@ import os
 from dataclasses import dataclass
 from typing import get_args
 
+from practicum.agents.backend import Backend
 from practicum.agents.base import Critic, Policy, StepContext
-from practicum.agents.critic import EndpointCritic, LocalCritic, critic_for
+from practicum.agents.critic import ModelCritic
 from practicum.agents.endpoint import EndpointClient, EndpointPolicy
 from practicum.agents.local import DTypeName, LocalModel, LocalPolicy
+from practicum.agents.policy import ModelPolicy
 from practicum.errors import ConfigError
 
 DEFAULT_MODEL = "default"
@@ -92,18 +94,14 @@ def probe(policy: Policy) -> None:
 
 def load_critic(config: CriticConfig, policy: Policy) -> Critic:
     """The critic `config` describes; with no backend it shares `policy`'s model or connection."""
-    if config.backend is None:
-        critic = critic_for(policy)
-        if isinstance(critic, LocalCritic):
-            critic.max_rationale_tokens = config.max_rationale_tokens
-        elif isinstance(critic, EndpointCritic):
-            critic.max_rationale_tokens, critic.top_logprobs = config.max_rationale_tokens, config.top_logprobs
-        return critic
-    if config.backend.is_endpoint:
-        return EndpointCritic(
-            _client(config.backend), max_rationale_tokens=config.max_rationale_tokens, top_logprobs=config.top_logprobs
-        )
-    return LocalCritic(_local_model(config.backend), max_rationale_tokens=config.max_rationale_tokens)
+    backend: Backend
+    if config.backend is not None:
+        backend = _client(config.backend) if config.backend.is_endpoint else _local_model(config.backend)
+    elif isinstance(policy, ModelPolicy):
+        backend = policy.backend
+    else:
+        raise ConfigError(f"no model to judge with for {type(policy).__name__}; give the critic a backend")
+    return ModelCritic(backend, max_rationale_tokens=config.max_rationale_tokens, top_logprobs=config.top_logprobs)
 
 
 def _local_model(config: PolicyConfig) -> LocalModel:

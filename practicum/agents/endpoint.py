@@ -20,11 +20,8 @@ replies are retried with exponential backoff; when the retries run out, `ModelEr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import random
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +29,10 @@ from typing import Any
 
 import httpx
 
-from practicum.agents import prompts, templates
-from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
-from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
+from practicum.agents import prompts
+from practicum.agents.backend import NO_REPLIES, Answers, Replies, Scores
+from practicum.agents.base import StepContext, UsageCounter
+from practicum.agents.policy import ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -78,17 +76,6 @@ class ChatReply:
     invalid: int
 
 
-@dataclass(frozen=True)
-class EndpointScores:
-    """Log-probs of completions from the completions API (None where the server gave none)."""
-
-    logprobs: list[float | None]
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    invalid: int = 0  # 1 when the reply was unusable (not JSON, no choices)
-
-
 # The echo check's answer: whether echoed log-probs can score actions (None: cannot tell from these replies), and why.
 _Verdict = tuple[bool | None, str]
 
@@ -102,9 +89,9 @@ class _Cost:
     seconds: float = 0.0
     invalid: int = 0
 
-    def scores(self, logprobs: list[float | None]) -> EndpointScores:
+    def scores(self, logprobs: list[float | None]) -> Scores:
         """`logprobs` with this cost."""
-        return EndpointScores(logprobs, self.prompt_tokens, self.completion_tokens, self.seconds, self.invalid)
+        return Scores(logprobs, self.prompt_tokens, self.completion_tokens, self.seconds, self.invalid)
 
 
 class _RequestRefused(Exception):
@@ -162,6 +149,11 @@ class EndpointClient:
                 self._tokenizer = AutoTokenizer.from_pretrained(Path(tokenizer).expanduser())
             except (OSError, ValueError) as exc:
                 raise ModelError(f"cannot load the tokenizer in {tokenizer}: {exc}") from exc
+
+    @property
+    def name(self) -> str:
+        """The served model's name (the API's `model` field)."""
+        return self.model
 
     # ------------------------------------------------------------------ prompts
     def render(self, messages: Sequence[prompts.Message]) -> str:
@@ -262,29 +254,83 @@ class EndpointClient:
         self._count(prompt_tokens, completion_tokens, seconds, invalid)
         return ChatReply(choices, prompt_tokens, completion_tokens, seconds, invalid)
 
-    def complete(
-        self, prompt: str, *, max_tokens: int, temperature: float, stop: str | None, seed: int | None = None
-    ) -> ChatChoice | None:
-        """One plain completion of `prompt` (the completions API), or None when the reply is unusable."""
+    def complete(self, text: str, *, temperature: float, max_new_tokens: int, stop: str | None, seed: int) -> Replies:
+        """One plain continuation of `text` (the completions API), or none when the reply is unusable."""
         body: dict[str, Any] = {
             "model": self.model,
-            "prompt": prompt,
-            "max_tokens": max_tokens,
+            "prompt": text,
+            "max_tokens": max_new_tokens,
             "temperature": temperature,
+            "seed": seed,
         }
         if stop:
             body["stop"] = [stop]
-        if seed is not None:
-            body["seed"] = seed
         data, seconds, _ = self._request("completions", body, "completion request refused")
         choices = _choices(data)
-        text = choices[0].get("text") if choices else None
+        reply = choices[0].get("text") if choices else None
         prompt_tokens, completion_tokens = _usage(data)
-        invalid = int(not isinstance(text, str))
+        invalid = int(not isinstance(reply, str))
         self._count(prompt_tokens, completion_tokens, seconds, invalid)
-        return ChatChoice(text, None, None) if isinstance(text, str) else None
+        texts = [reply] if isinstance(reply, str) else []
+        return Replies(texts, [None] * len(texts), prompt_tokens, completion_tokens, seconds, invalid)
 
-    def score(self, prompt: str, completions: Sequence[str]) -> EndpointScores:
+    def replies(
+        self,
+        messages: Sequence[prompts.Message],
+        prompt: str,
+        n: int,
+        *,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+    ) -> Replies:
+        """Up to `n` chat replies with their log-probs where returned (`prompt` is not needed here: the server
+        renders `messages` itself). A server that ignores `n` (Ollama, llama.cpp) is asked again, up to n times."""
+        got = NO_REPLIES
+        for request in range(n):
+            reply = self.chat(
+                messages, n=n - len(got.texts), temperature=temperature, max_tokens=max_new_tokens, seed=seed + request
+            )
+            got = got + Replies(
+                [c.text for c in reply.choices],
+                [c.logprob for c in reply.choices],
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.seconds,
+                reply.invalid,
+            )
+            if len(got.texts) >= n or temperature == 0 or not reply.choices:
+                break  # enough, or more requests cannot give more (greedy), or the server gives nothing
+        return got
+
+    def answers(
+        self, context: StepContext, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
+    ) -> Answers:
+        """One greedy chat request per action's judge question: the reply's first-token `top_logprobs` and text."""
+        firsts: list[dict[str, float] | None] = []
+        texts: list[str | None] = []
+        prompt_tokens = completion_tokens = 0
+        seconds = 0.0
+        for action in actions:
+            reply = self.chat(
+                prompts.judge_messages(context, action),
+                n=1,
+                temperature=0.0,
+                max_tokens=max_new_tokens,
+                top_logprobs=top_logprobs,
+                seed=0,
+            )
+            prompt_tokens += reply.prompt_tokens
+            completion_tokens += reply.completion_tokens
+            seconds += reply.seconds
+            if not reply.choices and not reply.invalid:  # well-formed, but no reply (garbage was counted already)
+                self.usage.invalid_outputs += 1
+            choice = reply.choices[0] if reply.choices else None
+            firsts.append(dict(choice.first_top_logprobs) if choice and choice.first_top_logprobs else None)
+            texts.append(choice.text if choice else None)
+        return Answers(firsts, texts, prompt_tokens, completion_tokens, seconds)
+
+    def score(self, prompt: str, completions: Sequence[str]) -> Scores:
         """log p(completion + end-of-turn | prompt) from the completions API's echoed prompt log-probs.
 
         All completions in one request where the server takes a list of prompts, else one request each. None
@@ -293,7 +339,7 @@ class EndpointClient:
         cost includes the check's requests when this call made them.
         """
         if not completions or self.scoring_supported is False:
-            return EndpointScores([None] * len(completions), 0, 0, 0.0)
+            return Scores([None] * len(completions), 0, 0, 0.0)
         cost = _Cost()
         if self.scoring_supported is None:
             self._check_scoring(cost)
@@ -307,7 +353,7 @@ class EndpointClient:
             self._set_scoring(False, "the server refused or ignored a scoring request")  # do not ask again
         return cost.scores(logprobs)
 
-    def check_scoring(self) -> EndpointScores:
+    def check_scoring(self) -> Scores:
         """Check whether this server's echoed prompt log-probs can score actions; return what the check cost.
 
         `score` runs this once before its first request. The probe asks for the model's greedy next token
@@ -594,24 +640,14 @@ def _span_logprob(choice: dict[str, Any], text: str, start: int) -> float | None
 
 
 # ---------------------------------------------------------------------- the policy
-class EndpointPolicy(Policy):
-    """`Policy` over an `EndpointClient`.
-
-    With legal actions: all are scored in one completions request and the top-k returned; if the server
-    gives no log-probs, `vote_samples` chat replies vote and ties keep the listed order (log-probs None).
-    Free text: k chat samples (the server may ignore `n`; then one request per sample), deduplicated.
-    """
+class EndpointPolicy(ModelPolicy):
+    """`ModelPolicy` on an `EndpointClient` (kept as `client`, which a `ModelCritic` can share)."""
 
     def __init__(
         self, client: EndpointClient, *, max_new_tokens: int = 32, seed: int = 0, vote_samples: int = 8
     ) -> None:
-        if max_new_tokens < 1 or vote_samples < 1:
-            raise ConfigError(f"need max_new_tokens >= 1 and vote_samples >= 1, got {max_new_tokens}, {vote_samples}")
+        super().__init__(client, max_new_tokens=max_new_tokens, seed=seed, vote_samples=vote_samples)
         self.client = client
-        self.max_new_tokens = max_new_tokens
-        self.vote_samples = vote_samples
-        self.name = client.model
-        self._seeds = random.Random(seed)
 
     @classmethod
     def connect(
@@ -638,138 +674,3 @@ class EndpointPolicy(Policy):
             tokenizer=tokenizer,
         )
         return cls(client, max_new_tokens=max_new_tokens, seed=seed)
-
-    @property
-    def usage(self) -> UsageCounter:
-        """Running totals of the client (shared with a critic on the same client)."""
-        return self.client.usage
-
-    def prompt(self, context: StepContext) -> str:
-        """The prompt text for this context (see `EndpointClient.render`)."""
-        return self.client.render(prompts.policy_messages(context))
-
-    def score(self, context: StepContext, actions: Sequence[str]) -> Proposal:
-        """Each action's log-prob as the reply (None where the server returns none), in the given order."""
-        prompt = self.prompt(context)
-        scored = self.client.score(prompt, list(actions))
-        return Proposal(
-            prompt=prompt,
-            candidates=[Candidate(a, lp) for a, lp in zip(actions, scored.logprobs, strict=True)],
-            prompt_tokens=scored.prompt_tokens,
-            completion_tokens=scored.completion_tokens,
-            invalid_outputs=scored.invalid,
-            seconds=scored.seconds,
-            prompt_version=prompts.PROMPT_VERSION,
-        )
-
-    def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
-        """Top-k legal actions by log-prob (or by votes), or up to k distinct sampled free-text actions."""
-        check_k_temperature(k, temperature)
-        call_seed = self._seeds.randrange(2**31) if seed is None else seed
-        if context.legal_actions is not None:
-            legal = list(dict.fromkeys(context.legal_actions))
-            scored = self.score(context, legal)
-            if not legal or any(c.logprob is not None for c in scored.candidates):
-                ranked = top_k(scored, k)
-            else:
-                ranked = self._vote(context, legal, k, temperature, call_seed, scored)
-            return self._fill_templates(ranked, temperature, call_seed)
-        return self._sample(context, k, temperature, call_seed)
-
-    def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
-        """Replace template candidates (`search[<query>]`) by concrete actions: each slot is completed from
-        the prompt followed by the template's fixed part; an unusable reply leaves the slot empty (counted)."""
-        slots = templates.slots(ranked.candidates)
-        if not slots:
-            return ranked
-        filled: dict[int, str] = {}
-        invalid = 0
-        for n, (i, template) in enumerate(slots):
-            reply = self.client.complete(
-                ranked.prompt + template.prefix,
-                max_tokens=self.max_new_tokens,
-                temperature=temperature,
-                stop=template.stop,
-                seed=seed + n,
-            )
-            invalid += reply is None
-            filled[i] = template.fill(reply.text if reply is not None else "")
-        scores = self.client.score(ranked.prompt, list(filled.values()))
-        candidates = templates.with_fills(ranked.candidates, filled, scores.logprobs)
-        return dataclasses.replace(
-            ranked,
-            candidates=candidates,
-            invalid_outputs=ranked.invalid_outputs + invalid + scores.invalid,
-        )
-
-    def _vote(
-        self, context: StepContext, legal: list[str], k: int, temperature: float, seed: int, scored: Proposal
-    ) -> Proposal:
-        """Rank legal actions by how many sampled replies name them (no log-probs available)."""
-        n = 1 if temperature == 0 else self.vote_samples
-        reply = self.client.chat(
-            prompts.policy_messages(context), n=n, temperature=temperature, max_tokens=self.max_new_tokens, seed=seed
-        )
-        named = [prompts.match_legal(c.text, legal) for c in reply.choices]
-        votes = Counter(a for a in named if a is not None)
-        unmatched = sum(a is None for a in named)  # replies that name no legal action
-        self.client.usage.invalid_outputs += unmatched
-        invalid = scored.invalid_outputs + reply.invalid + unmatched
-        order = sorted(range(len(legal)), key=lambda i: (-votes[legal[i]], i))
-        return Proposal(
-            prompt=scored.prompt,
-            candidates=[Candidate(legal[i]) for i in order[:k]],
-            prompt_tokens=scored.prompt_tokens + reply.prompt_tokens,
-            completion_tokens=scored.completion_tokens + reply.completion_tokens,
-            invalid_outputs=invalid,
-            seconds=scored.seconds + reply.seconds,
-            prompt_version=prompts.PROMPT_VERSION,
-        )
-
-    def _sample(self, context: StepContext, k: int, temperature: float, seed: int) -> Proposal:
-        """Up to k distinct free-text actions from chat samples."""
-        messages = prompts.policy_messages(context)
-        prompt = self.client.render(messages)
-        choices: list[ChatChoice] = []
-        prompt_tokens = completion_tokens = invalid = 0
-        seconds = 0.0
-        # Servers that ignore `n` (Ollama, llama.cpp) return one reply per request: ask again, up to k times.
-        for request in range(k):
-            reply = self.client.chat(
-                messages,
-                n=k - len(choices),
-                temperature=temperature,
-                max_tokens=self.max_new_tokens,
-                seed=seed + request,
-            )
-            choices += reply.choices
-            invalid += reply.invalid
-            prompt_tokens += reply.prompt_tokens
-            completion_tokens += reply.completion_tokens
-            seconds += reply.seconds
-            if len(choices) >= k or temperature == 0 or not reply.choices:
-                break  # enough, or more requests cannot give more (greedy), or the server gives nothing
-        texts, empty = distinct_actions(c.text for c in choices)
-        self.client.usage.invalid_outputs += empty
-        # Prefer the completions API's score (the same number `score()` gives); else the chat log-probs.
-        scores = self.client.score(prompt, texts)
-        invalid += empty + scores.invalid
-        chat_lp: dict[str, float | None] = {}
-        for c in choices:
-            chat_lp.setdefault(prompts.clean_action(c.text), c.logprob)
-        candidates = [
-            Candidate(t, lp if lp is not None else chat_lp.get(t)) for t, lp in zip(texts, scores.logprobs, strict=True)
-        ]
-        return Proposal(
-            prompt=prompt,
-            candidates=candidates,
-            prompt_tokens=prompt_tokens + scores.prompt_tokens,
-            completion_tokens=completion_tokens + scores.completion_tokens,
-            invalid_outputs=invalid,
-            seconds=seconds + scores.seconds,
-            prompt_version=prompts.PROMPT_VERSION,
-        )
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self.client.close()

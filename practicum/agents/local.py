@@ -5,21 +5,21 @@ trick: the prompt is run once (`prefill`) and its key/value cache is reused.
 - `score`: the log-probability of each candidate completion. The prompt's cache is repeated once per
   candidate (`cache.batch_repeat_interleave`) and all candidates go through ONE forward pass, right-padded.
   This is ~6x faster than one full pass per candidate on CPU and gives the same numbers (FACTS.md).
-- `sample`: k free-text completions from one shared prefill, with a seeded generator.
+- `sample` (and `replies`, the same as the backend contract gives it): k free-text completions from one
+  shared prefill, with a seeded generator; `complete` one continuation of a text as is.
 - `prefill` alone: the distribution of the reply's first token; `next_logprobs` the same after each of several
   continuations of one prompt (the critic reads Yes and No there, one continuation per candidate).
 
-`LocalPolicy` turns those into the `Policy` interface; `agents.critic.LocalCritic` shares the same
-`LocalModel`, so a policy and its critic load the weights once.
+`LocalModel` is an `agents.backend.Backend` (`answers` reads the critic's Yes and No from `next_logprobs`):
+`LocalPolicy` is the one `ModelPolicy` on it, and an `agents.critic.ModelCritic` on the same `LocalModel` shares
+its weights, so a policy and its critic load them once.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import random
+import functools
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 import torch
 
-from practicum.agents import prompts, templates
-from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
-from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
+from practicum.agents import prompts
+from practicum.agents.backend import Answers, Replies, Scores
+from practicum.agents.base import StepContext, UsageCounter
+from practicum.agents.policy import ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
 DTypeName = Literal["float32", "bfloat16", "auto"]
@@ -115,16 +116,6 @@ def check_causal_lm(model_dir: str | Path) -> None:
 
 
 @dataclass(frozen=True)
-class Scored:
-    """Log-probabilities of candidate completions after one prompt, and what computing them cost."""
-
-    logprobs: list[float]
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-
-
-@dataclass(frozen=True)
 class Sample:
     """One sampled completion: its text (special tokens removed), its token count, and whether it ended."""
 
@@ -182,6 +173,7 @@ class LocalModel:
         self.reuse_prefix = reuse_prefix
         self.prefix_block = prefix_block
         self._last: tuple[list[int], Any, torch.Tensor] | None = None  # the last prefill: ids, cache, logits
+        self._repeated = False  # the last prefill was the prompt before it again: nothing was computed
         self.usage = UsageCounter()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
@@ -235,6 +227,7 @@ class LocalModel:
         ids = self.encode(prompt)
         if not ids:
             raise ConfigError("the prompt is empty; a model needs at least one prompt token to score")
+        self._repeated = False
         if not self.reuse_prefix:
             out = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True, logits_to_keep=1)
             return out.cache, out.logits[0, -1].float(), len(ids)
@@ -245,6 +238,7 @@ class LocalModel:
             common = _common_prefix(ids, last_ids)
             if common == len(ids) == len(last_ids):
                 cache, logits, start = copy.deepcopy(last_cache), last_logits, len(ids)
+                self._repeated = True
             else:
                 # Whole shared blocks only, and at least one token left to run for the next-token logits.
                 start = (min(common, len(ids) - 1) // block) * block
@@ -334,25 +328,28 @@ class LocalModel:
         )
         return out.logits
 
-    def score(self, prompt: str, completions: Sequence[str]) -> Scored:
+    def score(self, prompt: str, completions: Sequence[str]) -> Scores:
         """log p(completion + end-of-turn | prompt) for each completion: one prefill, batched candidates."""
         started = time.perf_counter()
         cands = [self.completion_ids(c) for c in completions]
         if not cands:
-            return Scored([], 0, 0, 0.0)
+            return Scores([], 0, 0, 0.0)
         cache, first_logits, prompt_len = self.prefill(prompt)
-        logprobs = self.score_ids(cache, first_logits, prompt_len, cands)
-        result = Scored(logprobs, prompt_len, sum(map(len, cands)), time.perf_counter() - started)
+        logprobs: list[float | None] = list(self.score_ids(cache, first_logits, prompt_len, cands))
+        # The same prompt again (free-text replies are scored right after they were sampled) computed nothing.
+        prompt_tokens = 0 if self._repeated else prompt_len
+        result = Scores(logprobs, prompt_tokens, sum(map(len, cands)), time.perf_counter() - started)
         self.count_usage(result.prompt_tokens, result.completion_tokens, result.seconds)
         return result
 
     @torch.inference_mode()
-    def score_naive(self, prompt: str, completions: Sequence[str]) -> Scored:
+    def score_naive(self, prompt: str, completions: Sequence[str]) -> Scores:
         """The same numbers as `score`, one full forward pass per completion: the reference it is tested
         and benchmarked against. Slow; do not use it in search."""
         started = time.perf_counter()
         prompt_ids = self.encode(prompt)
-        logprobs, total = [], 0
+        logprobs: list[float | None] = []
+        total = 0
         for completion in completions:
             cand = self.completion_ids(completion)
             total += len(cand)
@@ -361,7 +358,7 @@ class LocalModel:
             # The completion's tokens are at positions len(prompt)..; each is predicted one position earlier.
             rows = torch.arange(len(prompt_ids) - 1, len(prompt_ids) - 1 + len(cand), device=self.device)
             logprobs.append(float(logp[rows, ids[0, len(prompt_ids) :]].sum()))
-        result = Scored(logprobs, len(prompt_ids), total, time.perf_counter() - started)
+        result = Scores(logprobs, len(prompt_ids), total, time.perf_counter() - started)
         self.count_usage(result.prompt_tokens, result.completion_tokens, result.seconds)
         return result
 
@@ -404,11 +401,83 @@ class LocalModel:
         self, prompt: str, n: int, *, temperature: float = 1.0, max_new_tokens: int = 32, seed: int = 0
     ) -> list[Sample]:
         """`n` completions of `prompt` from one shared prefill; the same seed gives the same samples."""
+        return self._sampled(prompt, n, temperature, max_new_tokens, seed)[0]
+
+    def _sampled(
+        self, prompt: str, n: int, temperature: float, max_new_tokens: int, seed: int
+    ) -> tuple[list[Sample], int, float]:
+        """`sample`'s samples, the prompt's length and the seconds spent (counted in `usage`)."""
         started = time.perf_counter()
         cache, logits, prompt_len = self.prefill(prompt)
         samples = self.decode_from(cache, logits, n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-        self.count_usage(prompt_len, sum(s.tokens for s in samples), time.perf_counter() - started)
-        return samples
+        seconds = time.perf_counter() - started
+        self.count_usage(prompt_len, sum(s.tokens for s in samples), seconds)
+        return samples, prompt_len, seconds
+
+    def replies(
+        self,
+        messages: Sequence[prompts.Message],
+        prompt: str,
+        n: int,
+        *,
+        temperature: float,
+        max_new_tokens: int,
+        seed: int,
+    ) -> Replies:
+        """`n` sampled replies to the rendered `prompt` (the backend contract; `messages` is not needed here)."""
+        samples, prompt_len, seconds = self._sampled(prompt, n, temperature, max_new_tokens, seed)
+        return Replies([s.text for s in samples], [None] * n, prompt_len, sum(s.tokens for s in samples), seconds)
+
+    def complete(self, text: str, *, temperature: float, max_new_tokens: int, stop: str | None, seed: int) -> Replies:
+        """One continuation of `text` (`stop` is left to the caller to cut at: generation runs to its end)."""
+        started = time.perf_counter()
+        cache, logits, _ = self.prefill(text)
+        (sample,) = self.decode_from(
+            cache, logits, 1, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+        )
+        seconds = time.perf_counter() - started
+        # Counted as generated tokens only: the text is the prompt the caller already counted plus a few tokens.
+        self.count_usage(0, sample.tokens, seconds)
+        return Replies([sample.text], [None], 0, sample.tokens, seconds)
+
+    @functools.cached_property
+    def answer_spellings(self) -> dict[str, list[tuple[str, int]]]:
+        """The single-token spellings of each judge answer word ("Yes", " Yes", "yes", " yes") and their ids, by
+        word in lower case; a word with none is left out."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        for word in prompts.JUDGE_ANSWERS:
+            by_id: dict[int, str] = {}
+            for spelling in (word, " " + word, word.lower(), " " + word.lower()):
+                ids = self.encode(spelling)
+                if len(ids) == 1:
+                    by_id.setdefault(ids[0], spelling)
+            if by_id:
+                found[word.lower()] = [(spelling, i) for i, spelling in by_id.items()]
+        return found
+
+    def answers(
+        self, context: StepContext, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
+    ) -> Answers:
+        """The first token of the reply to each action's judge question, in one batched pass after one prefill
+        of the shared part; no text is generated (`max_new_tokens` and `top_logprobs` are not needed here)."""
+        started = time.perf_counter()
+        words = self.answer_spellings
+        if len(words) < len(prompts.JUDGE_ANSWERS):
+            # This vocabulary has no single token for an answer word: nothing reliable to read.
+            seconds = time.perf_counter() - started
+            self.count_usage(0, 0, seconds)
+            self.usage.invalid_outputs += 1
+            return Answers([None] * len(actions), [None] * len(actions), 0, 0, seconds)
+        prefix, suffix = prompts.judge_parts(self.render, context)
+        logp, prompt_len, cont_tokens = self.next_logprobs(prefix, [a + suffix for a in actions])
+        spellings = [pair for pairs in words.values() for pair in pairs]
+        rows = logp[:, [i for _, i in spellings]].tolist()
+        firsts: list[dict[str, float] | None] = [
+            {spelling: lp for (spelling, _), lp in zip(spellings, row, strict=True)} for row in rows
+        ]
+        seconds = time.perf_counter() - started
+        self.count_usage(prompt_len + cont_tokens, 0, seconds)
+        return Answers(firsts, [None] * len(actions), prompt_len + cont_tokens, 0, seconds)
 
     def clear_prefix_cache(self) -> None:
         """Forget the last prompt's cache (the next prefill computes its whole prompt)."""
@@ -462,25 +531,12 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
         raise ModelError(f"cannot apply the adapter in {adapter} to this model: {exc}") from exc
 
 
-class LocalPolicy(Policy):
-    """`Policy` on a `LocalModel`: legal actions are scored (top-k by log-prob), free text is sampled.
-
-    `seed` seeds the sequence of per-call seeds used when `propose` gets none, so a run is reproducible.
-    `max_new_tokens` bounds a free-text action. Scores of legal actions are remembered per prompt (up to
-    `SCORE_CACHE` prompts): search meets the same state again through other move orders and in the next
-    move's tree, and the weights never change under a policy, so the answer is the same.
-    """
-
-    SCORE_CACHE = 4096
+class LocalPolicy(ModelPolicy):
+    """`ModelPolicy` on a `LocalModel` (kept as `model`, which a `ModelCritic` can share)."""
 
     def __init__(self, model: LocalModel, *, max_new_tokens: int = 32, seed: int = 0) -> None:
-        if max_new_tokens < 1:
-            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        super().__init__(model, max_new_tokens=max_new_tokens, seed=seed)
         self.model = model
-        self.max_new_tokens = max_new_tokens
-        self.name = model.name
-        self._seeds = random.Random(seed)
-        self._scored: OrderedDict[tuple[str, tuple[str, ...]], Proposal] = OrderedDict()
 
     @classmethod
     def load(
@@ -497,109 +553,3 @@ class LocalPolicy(Policy):
         return cls(
             LocalModel(model_dir, adapter=adapter, device=device, dtype=dtype), max_new_tokens=max_new_tokens, seed=seed
         )
-
-    @property
-    def usage(self) -> UsageCounter:
-        """Running totals of the underlying model (shared with a critic on the same model)."""
-        return self.model.usage
-
-    def prompt(self, context: StepContext) -> str:
-        """The exact text the model reads before its action."""
-        return self.model.render(prompts.policy_messages(context))
-
-    def score(self, context: StepContext, actions: Sequence[str]) -> Proposal:
-        """The log-probability of each action as the reply, in the given order (one batched pass).
-
-        A prompt and actions scored before are answered from memory, with no tokens or seconds spent.
-        """
-        prompt = self.prompt(context)
-        key = (prompt, tuple(actions))
-        if (known := self._scored.get(key)) is not None:
-            self._scored.move_to_end(key)
-            return dataclasses.replace(
-                known, candidates=list(known.candidates), prompt_tokens=0, completion_tokens=0, seconds=0.0
-            )
-        scored = self.model.score(prompt, list(actions))
-        proposal = Proposal(
-            prompt=prompt,
-            candidates=[Candidate(a, lp) for a, lp in zip(actions, scored.logprobs, strict=True)],
-            prompt_tokens=scored.prompt_tokens,
-            completion_tokens=scored.completion_tokens,
-            seconds=scored.seconds,
-            prompt_version=prompts.PROMPT_VERSION,
-        )
-        self._scored[key] = proposal
-        if len(self._scored) > self.SCORE_CACHE:
-            self._scored.popitem(last=False)
-        return proposal
-
-    def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
-        """The top-k legal actions by log-prob, or up to k distinct sampled free-text actions."""
-        check_k_temperature(k, temperature)
-        call_seed = self._seeds.randrange(2**63) if seed is None else seed
-        if context.legal_actions is not None:
-            ranked = top_k(self.score(context, list(dict.fromkeys(context.legal_actions))), k)
-            return self._fill_templates(ranked, temperature, call_seed)
-        started = time.perf_counter()
-        prompt = self.prompt(context)
-        cache, logits, prompt_len = self.model.prefill(prompt)
-        samples = self.model.decode_from(
-            copy.deepcopy(cache),
-            logits,
-            k,
-            temperature=temperature,
-            max_new_tokens=self.max_new_tokens,
-            seed=call_seed,
-        )
-        texts, invalid = distinct_actions(s.text for s in samples)
-        # Score the cleaned texts from the same prefill, so a candidate's log-prob is exactly what
-        # `score()` would give for it (the store and the trainer rely on that), not that of the raw sample.
-        cand_ids = [self.model.completion_ids(t) for t in texts]
-        logprobs = self.model.score_ids(cache, logits, prompt_len, cand_ids) if texts else []
-        completion_tokens = sum(s.tokens for s in samples) + sum(map(len, cand_ids))
-        seconds = time.perf_counter() - started
-        self.model.count_usage(prompt_len, completion_tokens, seconds)
-        self.model.usage.invalid_outputs += invalid
-        return Proposal(
-            prompt=prompt,
-            candidates=[Candidate(t, lp) for t, lp in zip(texts, logprobs, strict=True)],
-            prompt_tokens=prompt_len,
-            completion_tokens=completion_tokens,
-            invalid_outputs=invalid,
-            seconds=seconds,
-            prompt_version=prompts.PROMPT_VERSION,
-        )
-
-    def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
-        """Replace template candidates (`search[<query>]`) by concrete actions generated for their slot.
-
-        Each slot is generated from the prompt followed by the template's fixed part; the concrete actions
-        are then scored together from the prompt, so their log-probs are what `score()` gives for them.
-        """
-        slots = templates.slots(ranked.candidates)
-        if not slots:
-            return ranked
-        started = time.perf_counter()
-        filled: dict[int, str] = {}
-        completion_tokens = 0
-        for n, (i, template) in enumerate(slots):
-            cache, logits, _ = self.model.prefill(ranked.prompt + template.prefix)
-            sample = self.model.decode_from(
-                cache, logits, 1, temperature=temperature, max_new_tokens=self.max_new_tokens, seed=seed + n
-            )[0]
-            filled[i] = template.fill(sample.text)
-            completion_tokens += sample.tokens
-        scored = self.model.score(ranked.prompt, list(filled.values()))
-        candidates = templates.with_fills(ranked.candidates, filled, scored.logprobs)
-        seconds = time.perf_counter() - started
-        self.model.count_usage(0, completion_tokens, seconds - scored.seconds)  # `score` counted itself
-        return dataclasses.replace(
-            ranked,
-            candidates=candidates,
-            completion_tokens=ranked.completion_tokens + completion_tokens + scored.completion_tokens,
-            seconds=ranked.seconds + seconds,
-        )
-
-    def close(self) -> None:
-        """Release the model's memory."""
-        self.model.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from practicum.agents.config import CriticConfig, PolicyConfig, load_critic, load_policy
-from practicum.agents.critic import EndpointCritic, LocalCritic
+from practicum.agents.critic import ModelCritic
 from practicum.agents.endpoint import EndpointPolicy
 from practicum.agents.local import LocalPolicy
 from practicum.errors import ConfigError
@@ -18,15 +18,15 @@ def test_a_local_config_loads_a_local_policy_and_a_critic_sharing_it(tiny_model_
     policy = load_policy(PolicyConfig(model=str(tiny_model_dir), max_new_tokens=5, seed=3))
     assert isinstance(policy, LocalPolicy) and policy.max_new_tokens == 5
     critic = load_critic(CriticConfig(max_rationale_tokens=7), policy)
-    assert isinstance(critic, LocalCritic)
-    assert critic.model is policy.model and critic.max_rationale_tokens == 7
+    assert isinstance(critic, ModelCritic)
+    assert critic.backend is policy.model and critic.max_rationale_tokens == 7
 
 
 def test_a_critic_backend_loads_a_separate_model(tiny_model_dir: Path) -> None:
     policy = load_policy(PolicyConfig(model=str(tiny_model_dir)))
     critic = load_critic(CriticConfig(backend=PolicyConfig(model=str(tiny_model_dir))), policy)
-    assert isinstance(critic, LocalCritic) and isinstance(policy, LocalPolicy)
-    assert critic.model is not policy.model
+    assert isinstance(critic, ModelCritic) and isinstance(policy, LocalPolicy)
+    assert critic.backend is not policy.model
 
 
 def test_an_endpoint_config_connects_with_the_key_from_the_environment(
@@ -38,7 +38,7 @@ def test_an_endpoint_config_connects_with_the_key_from_the_environment(
     assert isinstance(policy, EndpointPolicy)
     assert policy.client._http.headers["Authorization"] == "Bearer sk-test"
     critic = load_critic(CriticConfig(top_logprobs=5), policy)
-    assert isinstance(critic, EndpointCritic) and critic.client is policy.client and critic.top_logprobs == 5
+    assert isinstance(critic, ModelCritic) and critic.backend is policy.client and critic.top_logprobs == 5
     monkeypatch.delenv("TEST_SERVER_KEY")
     with pytest.raises(ConfigError, match=r"\$TEST_SERVER_KEY, which is not set"):
         load_policy(config)

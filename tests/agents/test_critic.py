@@ -10,14 +10,7 @@ import torch
 
 from practicum.agents import prompts
 from practicum.agents.base import StepContext
-from practicum.agents.critic import (
-    NEUTRAL_SCORE,
-    EndpointCritic,
-    LocalCritic,
-    answer_in_reply,
-    critic_for,
-    yes_share,
-)
+from practicum.agents.critic import NEUTRAL_SCORE, ModelCritic, answer_in_reply, critic_for, yes_share
 from practicum.agents.endpoint import EndpointClient, EndpointPolicy
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.errors import ConfigError
@@ -49,7 +42,7 @@ def by_hand(model: LocalModel, action: str) -> float:
     return yes / (yes + no)
 
 
-def scores_by_action(critic: LocalCritic, actions: list[str]) -> dict[str, float]:
+def scores_by_action(critic: ModelCritic, actions: list[str]) -> dict[str, float]:
     critique = critic.critique(CONTEXT, actions)
     assert critique.parsed and critique.actions == actions
     return dict(zip(actions, critique.scores, strict=True))
@@ -62,7 +55,7 @@ def test_tiny_vocabulary_spells_yes_and_no_as_single_tokens(tiny_model: LocalMod
 
 
 def test_local_critic_scores_do_not_depend_on_candidate_order(tiny_model: LocalModel) -> None:
-    critic = LocalCritic(tiny_model)
+    critic = ModelCritic(tiny_model)
     given = scores_by_action(critic, ACTIONS)
     assert len({round(s, 4) for s in given.values()}) == len(ACTIONS)  # distinct, so a mix-up would show
     for order in (ACTIONS[::-1], ACTIONS[1:] + ACTIONS[:1]):
@@ -77,7 +70,7 @@ def test_local_critic_score_is_the_yes_share_of_the_actions_own_question(tiny_mo
         assert tiny_model.encode(prefix + action + suffix) == tiny_model.encode(prefix) + tiny_model.encode(
             action + suffix
         )
-    critic = LocalCritic(tiny_model)
+    critic = ModelCritic(tiny_model)
     critique = critic.critique(CONTEXT, ACTIONS)
     assert critique.parsed and critique.rationale is None
     assert critique.prompt == prefix + "{action}" + suffix
@@ -92,7 +85,7 @@ def test_local_critic_score_is_the_yes_share_of_the_actions_own_question(tiny_mo
 
 
 def test_rationale_is_generated_only_when_asked_and_starts_with_the_answer(tiny_model: LocalModel) -> None:
-    critic = LocalCritic(tiny_model, max_rationale_tokens=6)
+    critic = ModelCritic(tiny_model, max_rationale_tokens=6)
     plain = critic.critique(CONTEXT, ACTIONS)
     explained = critic.critique(CONTEXT, ACTIONS, rationale=True)
     assert plain.rationale is None and plain.completion_tokens == 0
@@ -107,14 +100,14 @@ def test_critic_shares_the_policys_loaded_model_and_its_prompt_cache(tiny_model_
     model = LocalModel(tiny_model_dir, prefix_block=4)
     policy = LocalPolicy(model)
     critic = critic_for(policy)
-    assert isinstance(critic, LocalCritic)
-    assert critic.model is policy.model  # one copy of the weights
+    assert isinstance(critic, ModelCritic)
+    assert critic.backend is policy.model  # one copy of the weights
     proposal = policy.propose(CONTEXT, 3)
     reused = model.usage.extra.get("reused_prompt_tokens", 0)
     critique = critic.critique(CONTEXT, [c.text for c in proposal.candidates])
     assert model.usage.calls == 2  # counted on the shared model
     # The judge prompt repeats the policy's up to the request, so that part is not computed again.
-    shared = proposal.prompt[: proposal.prompt.index("Actions so far: down\n\n") + len("Actions so far: down\n\n")]
+    shared = proposal.prompt[: proposal.prompt.index("Actions so far: down") + len("Actions so far: down")]
     assert critique.prompt.startswith(shared)
     saved = model.usage.extra["reused_prompt_tokens"] - reused
     assert saved >= len(model.encode(shared)) - 4
@@ -122,8 +115,8 @@ def test_critic_shares_the_policys_loaded_model_and_its_prompt_cache(tiny_model_
 
 def test_a_vocabulary_without_answer_tokens_gives_neutral_scores_counted(tiny_model_dir: Path) -> None:
     model = LocalModel(tiny_model_dir)
-    critic = LocalCritic(model)
-    critic._answer_ids.pop("no")  # as if "No" took two tokens in this vocabulary
+    critic = ModelCritic(model)
+    model.answer_spellings.pop("no")  # as if "No" took two tokens in this vocabulary
     critique = critic.critique(CONTEXT, ACTIONS)
     assert not critique.parsed
     assert critique.scores == [NEUTRAL_SCORE] * 3
@@ -132,9 +125,9 @@ def test_a_vocabulary_without_answer_tokens_gives_neutral_scores_counted(tiny_mo
 
 def test_critic_needs_a_candidate(tiny_model: LocalModel, openai_server: OpenAIServer) -> None:
     with pytest.raises(ConfigError, match="at least one candidate action"):
-        LocalCritic(tiny_model).critique(CONTEXT, [])
+        ModelCritic(tiny_model).critique(CONTEXT, [])
     with pytest.raises(ConfigError, match="at least one candidate action"):
-        EndpointCritic(EndpointClient(openai_server.base_url, "tiny")).critique(CONTEXT, [])
+        ModelCritic(EndpointClient(openai_server.base_url, "tiny")).critique(CONTEXT, [])
 
 
 def test_endpoint_critic_asks_one_question_per_candidate_and_reads_top_logprobs(
@@ -142,8 +135,8 @@ def test_endpoint_critic_asks_one_question_per_candidate_and_reads_top_logprobs(
 ) -> None:
     client = EndpointClient(openai_server.base_url, "tiny", tokenizer=tiny_model_dir)
     # Ask for every token's log-prob (the tiny vocabulary is 400 tokens) so no answer spelling is cut off.
-    critique = EndpointCritic(client, top_logprobs=400).critique(CONTEXT, ACTIONS)
-    local = LocalCritic(tiny_model).critique(CONTEXT, ACTIONS)
+    critique = ModelCritic(client, top_logprobs=400).critique(CONTEXT, ACTIONS)
+    local = ModelCritic(tiny_model).critique(CONTEXT, ACTIONS)
     assert critique.parsed
     assert critique.prompt == local.prompt
     assert critique.scores == pytest.approx(local.scores, abs=1e-4)
@@ -157,12 +150,12 @@ def test_endpoint_critic_asks_one_question_per_candidate_and_reads_top_logprobs(
 def test_endpoint_critic_reads_a_yes_or_no_reply_when_there_are_no_logprobs(openai_server: OpenAIServer) -> None:
     openai_server.reset("verdicts")
     openai_server.verdicts = {"right": "Yes, it avoids the hole.", "down": "no", "left": "**YES**"}
-    critic = EndpointCritic(EndpointClient(openai_server.base_url, "tiny"))
+    critic = ModelCritic(EndpointClient(openai_server.base_url, "tiny"))
     critique = critic.critique(CONTEXT, ACTIONS)
     assert critique.parsed and critique.scores == [1.0, 0.0, 1.0]
     # Each answer belongs to its own action, whatever the order.
     assert critic.critique(CONTEXT, ACTIONS[::-1]).scores == [1.0, 0.0, 1.0]
-    assert critic.client.usage.invalid_outputs == 0
+    assert critic.backend.usage.invalid_outputs == 0
     explained = critic.critique(CONTEXT, ACTIONS, rationale=True)
     assert explained.rationale == "Yes, it avoids the hole."  # the first best candidate's reply
     assert [body["max_tokens"] for _, body in openai_server.requests[-3:]] == [40] * 3
@@ -171,11 +164,11 @@ def test_endpoint_critic_reads_a_yes_or_no_reply_when_there_are_no_logprobs(open
 def test_endpoint_critic_gives_a_prose_answer_a_neutral_score_and_counts_it(openai_server: OpenAIServer) -> None:
     openai_server.reset("verdicts")
     openai_server.verdicts = {"right": "Yes", "down": "Nothing here is safe."}  # "left" gets PROSE
-    critic = EndpointCritic(EndpointClient(openai_server.base_url, "tiny"))
+    critic = ModelCritic(EndpointClient(openai_server.base_url, "tiny"))
     critique = critic.critique(CONTEXT, ACTIONS)
     assert critique.parsed  # one answer could be read
     assert critique.scores == [1.0, NEUTRAL_SCORE, NEUTRAL_SCORE]
-    assert critic.client.usage.invalid_outputs == 2
+    assert critic.backend.usage.invalid_outputs == 2
 
 
 def test_endpoint_critic_of_all_prose_is_unparsed_and_counts_each_answer(openai_server: OpenAIServer) -> None:
@@ -189,12 +182,12 @@ def test_endpoint_critic_of_all_prose_is_unparsed_and_counts_each_answer(openai_
 
 
 def test_endpoint_critic_survives_garbage_replies(openai_server: OpenAIServer) -> None:
-    critic = EndpointCritic(EndpointClient(openai_server.base_url, "tiny"))
+    critic = ModelCritic(EndpointClient(openai_server.base_url, "tiny"))
     for mode in ("not_json", "bad_shape"):
         openai_server.reset(mode)
         critique = critic.critique(CONTEXT, ACTIONS)
         assert not critique.parsed and critique.scores == [NEUTRAL_SCORE] * 3
-    assert critic.client.usage.invalid_outputs == 6  # one per request, counted once
+    assert critic.backend.usage.invalid_outputs == 6  # one per request, counted once
 
 
 @pytest.mark.parametrize(
@@ -234,4 +227,4 @@ def test_answer_in_reply_reads_a_leading_yes_or_no(reply: str, answer: float | N
 
 def test_critic_rejects_a_bad_rationale_budget(tiny_model: LocalModel) -> None:
     with pytest.raises(ConfigError, match="max_rationale_tokens must be >= 1"):
-        LocalCritic(tiny_model, max_rationale_tokens=0)
+        ModelCritic(tiny_model, max_rationale_tokens=0)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from practicum.agents.critic import LocalCritic
+from practicum.agents.critic import ModelCritic
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.registry import get_suite
 from practicum.search import EpisodeTree, SearchConfig, search_episode
@@ -18,7 +18,7 @@ SEARCH = SearchConfig(simulations=10, max_depth=9, k=4, evaluation="rollout", ro
 def play(lm: LocalModel, seed: int, config: SearchConfig) -> EpisodeTree:
     suite = get_suite(SUITE)
     policy = LocalPolicy(lm)
-    critic = LocalCritic(lm) if config.searches else None
+    critic = ModelCritic(lm) if config.searches else None
     env = suite.env()
     try:
         return search_episode(env, policy, critic, config, task=suite.task(seed))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from practicum.agents.critic import LocalCritic
+from practicum.agents.critic import ModelCritic
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.core import Outcome, Task, TextEnv
 from practicum.loop.convert import episode_record
@@ -79,7 +79,7 @@ def collect(
     """Play each seed's task once with search and once greedily with the policy in `model_dir`; write all the
     episodes; return each task key's outcomes (search first)."""
     model = LocalModel(model_dir, device="cpu")
-    policy, critic = LocalPolicy(model), LocalCritic(model)
+    policy, critic = LocalPolicy(model), ModelCritic(model)
     run_id = run_id if run_id is not None else store.create_run(config={"test": "collect"})
     outcomes: dict[str, list[bool]] = {}
     for seed in seeds:

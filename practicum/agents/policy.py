@@ -1,0 +1,188 @@
+"""The one policy: every ranking rule, over any `agents.backend.Backend`.
+
+- Legal actions are scored (log p(action + end-of-turn | prompt)) and the top k returned; when the backend
+  gives no log-probs (an endpoint without echo), sampled replies vote and ties keep the listed order.
+- Free text: k sampled replies, cleaned to their first line and deduplicated, then scored from the same prompt,
+  so a candidate's log-prob is exactly what `score` gives for it (the store and the trainer rely on that).
+- Template actions (`search[<query>]`) get their slot generated from the prompt and the template's fixed part,
+  and the concrete actions are scored like the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+
+from practicum.agents import prompts, templates
+from practicum.agents.backend import NO_REPLIES, Backend, Scores
+from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
+from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
+from practicum.errors import ConfigError
+
+
+class ModelPolicy(Policy):
+    """`Policy` over a backend.
+
+    `seed` seeds the sequence of per-call seeds used when `propose` gets none, so a run is reproducible.
+    `max_new_tokens` bounds a free-text action or a template's slot; `vote_samples` is how many replies vote
+    when the backend gives no log-probs. Scores of legal actions are remembered per prompt (up to
+    `SCORE_CACHE` prompts): search meets the same state again through other move orders and in the next move's
+    tree, and the weights never change under a policy, so the answer is the same.
+    """
+
+    SCORE_CACHE = 4096
+
+    def __init__(self, backend: Backend, *, max_new_tokens: int = 32, seed: int = 0, vote_samples: int = 8) -> None:
+        if max_new_tokens < 1 or vote_samples < 1:
+            raise ConfigError(f"need max_new_tokens >= 1 and vote_samples >= 1, got {max_new_tokens}, {vote_samples}")
+        self.backend = backend
+        self.max_new_tokens = max_new_tokens
+        self.vote_samples = vote_samples
+        self.name = backend.name
+        self._seeds = random.Random(seed)
+        self._scored: OrderedDict[tuple[str, tuple[str, ...]], Proposal] = OrderedDict()
+
+    @property
+    def usage(self) -> UsageCounter:
+        """Running totals of the backend (shared with a critic on the same backend)."""
+        return self.backend.usage
+
+    def prompt(self, context: StepContext) -> str:
+        """The exact text the model reads before its action."""
+        return self.backend.render(prompts.policy_messages(context))
+
+    def score(self, context: StepContext, actions: Sequence[str]) -> Proposal:
+        """Each action's log-prob as the reply (None where the backend gives none), in the given order.
+
+        A prompt and actions scored before are answered from memory, with no tokens or seconds spent.
+        """
+        prompt = self.prompt(context)
+        key = (prompt, tuple(actions))
+        if (known := self._scored.get(key)) is not None:
+            self._scored.move_to_end(key)
+            return dataclasses.replace(
+                known, candidates=list(known.candidates), prompt_tokens=0, completion_tokens=0, seconds=0.0
+            )
+        scores = self.backend.score(prompt, list(actions))
+        proposal = self._proposal(prompt, list(actions), scores)
+        if not scores.invalid:  # an unusable reply may read well when asked again
+            self._scored[key] = proposal
+            if len(self._scored) > self.SCORE_CACHE:
+                self._scored.popitem(last=False)
+        return proposal
+
+    def propose(self, context: StepContext, k: int, *, temperature: float = 1.0, seed: int | None = None) -> Proposal:
+        """The top-k legal actions by log-prob (or by votes), or up to k distinct sampled free-text actions."""
+        check_k_temperature(k, temperature)
+        call_seed = self._seeds.randrange(2**31) if seed is None else seed
+        if context.legal_actions is None:
+            return self._free_text(context, k, temperature, call_seed)
+        legal = list(dict.fromkeys(context.legal_actions))
+        scored = self.score(context, legal)
+        if not legal or any(c.logprob is not None for c in scored.candidates):
+            ranked = top_k(scored, k)
+        else:
+            ranked = self._vote(context, legal, k, temperature, call_seed, scored)
+        return self._fill_templates(ranked, temperature, call_seed)
+
+    def close(self) -> None:
+        """Release the backend's memory or connections."""
+        self.backend.close()
+
+    # ------------------------------------------------------------------ the rules
+    @staticmethod
+    def _proposal(prompt: str, actions: list[str], scores: Scores) -> Proposal:
+        return Proposal(
+            prompt=prompt,
+            candidates=[Candidate(a, lp) for a, lp in zip(actions, scores.logprobs, strict=True)],
+            prompt_tokens=scores.prompt_tokens,
+            completion_tokens=scores.completion_tokens,
+            invalid_outputs=scores.invalid,
+            seconds=scores.seconds,
+            prompt_version=prompts.PROMPT_VERSION,
+        )
+
+    def _free_text(self, context: StepContext, k: int, temperature: float, seed: int) -> Proposal:
+        """Up to k distinct actions from sampled replies, scored from the same prompt."""
+        messages = prompts.policy_messages(context)
+        prompt = self.backend.render(messages)
+        replies = self.backend.replies(
+            messages, prompt, k, temperature=temperature, max_new_tokens=self.max_new_tokens, seed=seed
+        )
+        texts, empty = distinct_actions(replies.texts)
+        self.backend.usage.invalid_outputs += empty
+        scores = self.backend.score(prompt, texts)
+        # Where the backend cannot score, a reply's own log-prob (an endpoint's chat log-probs) stands in.
+        sampled: dict[str, float | None] = {}
+        for text, logprob in zip(replies.texts, replies.logprobs, strict=True):
+            sampled.setdefault(prompts.clean_action(text), logprob)
+        return Proposal(
+            prompt=prompt,
+            candidates=[
+                Candidate(t, lp if lp is not None else sampled.get(t))
+                for t, lp in zip(texts, scores.logprobs, strict=True)
+            ],
+            prompt_tokens=replies.prompt_tokens + scores.prompt_tokens,
+            completion_tokens=replies.completion_tokens + scores.completion_tokens,
+            invalid_outputs=replies.invalid + empty + scores.invalid,
+            seconds=replies.seconds + scores.seconds,
+            prompt_version=prompts.PROMPT_VERSION,
+        )
+
+    def _vote(
+        self, context: StepContext, legal: list[str], k: int, temperature: float, seed: int, scored: Proposal
+    ) -> Proposal:
+        """Rank legal actions by how many sampled replies name them (the backend gave no log-probs)."""
+        n = 1 if temperature == 0 else self.vote_samples
+        replies = self.backend.replies(
+            prompts.policy_messages(context),
+            scored.prompt,
+            n,
+            temperature=temperature,
+            max_new_tokens=self.max_new_tokens,
+            seed=seed,
+        )
+        named = [prompts.match_legal(text, legal) for text in replies.texts]
+        votes = Counter(a for a in named if a is not None)
+        unmatched = sum(a is None for a in named)  # replies that name no legal action
+        self.backend.usage.invalid_outputs += unmatched
+        order = sorted(range(len(legal)), key=lambda i: (-votes[legal[i]], i))
+        return Proposal(
+            prompt=scored.prompt,
+            candidates=[Candidate(legal[i]) for i in order[:k]],
+            prompt_tokens=scored.prompt_tokens + replies.prompt_tokens,
+            completion_tokens=scored.completion_tokens + replies.completion_tokens,
+            invalid_outputs=scored.invalid_outputs + replies.invalid + unmatched,
+            seconds=scored.seconds + replies.seconds,
+            prompt_version=prompts.PROMPT_VERSION,
+        )
+
+    def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
+        """Replace template candidates by concrete actions: each slot is generated from the prompt followed by
+        the template's fixed part, then the concrete actions are scored from the prompt; an unusable reply
+        leaves its slot empty (counted)."""
+        slots = templates.slots(ranked.candidates)
+        if not slots:
+            return ranked
+        filled: dict[int, str] = {}
+        generated = NO_REPLIES
+        for n, (i, template) in enumerate(slots):
+            reply = self.backend.complete(
+                ranked.prompt + template.prefix,
+                temperature=temperature,
+                max_new_tokens=self.max_new_tokens,
+                stop=template.stop,
+                seed=seed + n,
+            )
+            filled[i] = template.fill(reply.texts[0] if reply.texts else "")
+            generated = generated + reply
+        scores = self.backend.score(ranked.prompt, list(filled.values()))
+        return dataclasses.replace(
+            ranked,
+            candidates=templates.with_fills(ranked.candidates, filled, scores.logprobs),
+            completion_tokens=ranked.completion_tokens + generated.completion_tokens + scores.completion_tokens,
+            invalid_outputs=ranked.invalid_outputs + generated.invalid + scores.invalid,
+            seconds=ranked.seconds + generated.seconds + scores.seconds,
+        )
