@@ -532,10 +532,13 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
 
 
 class LocalPolicy(ModelPolicy):
-    """`ModelPolicy` on a `LocalModel` (kept as `model`, which a `ModelCritic` can share)."""
+    """`ModelPolicy` on a `LocalModel` (kept as `model`, which a `ModelCritic` can share), remembering the scores
+    of `SCORE_CACHE` prompts."""
+
+    SCORE_CACHE = 4096
 
     def __init__(self, model: LocalModel, *, max_new_tokens: int = 32, seed: int = 0) -> None:
-        super().__init__(model, max_new_tokens=max_new_tokens, seed=seed)
+        super().__init__(model, max_new_tokens=max_new_tokens, seed=seed, score_cache=self.SCORE_CACHE)
         self.model = model
 
     @classmethod

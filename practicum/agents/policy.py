@@ -27,19 +27,30 @@ class ModelPolicy(Policy):
 
     `seed` seeds the sequence of per-call seeds used when `propose` gets none, so a run is reproducible.
     `max_new_tokens` bounds a free-text action or a template's slot; `vote_samples` is how many replies vote
-    when the backend gives no log-probs. Scores of legal actions are remembered per prompt (up to
-    `SCORE_CACHE` prompts): search meets the same state again through other move orders and in the next move's
-    tree, and the weights never change under a policy, so the answer is the same.
+    when the backend gives no log-probs. With `score_cache` > 0, the scores of up to that many prompts are
+    remembered: search meets the same state again through other move orders and in the next move's tree, and
+    weights loaded here never change under a policy, so the answer is the same (an endpoint's server may reload
+    its model, and caches prompts itself: its policy asks again).
     """
 
-    SCORE_CACHE = 4096
-
-    def __init__(self, backend: Backend, *, max_new_tokens: int = 32, seed: int = 0, vote_samples: int = 8) -> None:
-        if max_new_tokens < 1 or vote_samples < 1:
-            raise ConfigError(f"need max_new_tokens >= 1 and vote_samples >= 1, got {max_new_tokens}, {vote_samples}")
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        max_new_tokens: int = 32,
+        seed: int = 0,
+        vote_samples: int = 8,
+        score_cache: int = 0,
+    ) -> None:
+        if max_new_tokens < 1 or vote_samples < 1 or score_cache < 0:
+            raise ConfigError(
+                "need max_new_tokens >= 1, vote_samples >= 1 and score_cache >= 0, got "
+                f"{max_new_tokens}, {vote_samples}, {score_cache}"
+            )
         self.backend = backend
         self.max_new_tokens = max_new_tokens
         self.vote_samples = vote_samples
+        self.score_cache = score_cache
         self.name = backend.name
         self._seeds = random.Random(seed)
         self._scored: OrderedDict[tuple[str, tuple[str, ...]], Proposal] = OrderedDict()
@@ -67,9 +78,9 @@ class ModelPolicy(Policy):
             )
         scores = self.backend.score(prompt, list(actions))
         proposal = self._proposal(prompt, list(actions), scores)
-        if not scores.invalid:  # an unusable reply may read well when asked again
+        if self.score_cache and not scores.invalid:  # an unusable reply may read well when asked again
             self._scored[key] = proposal
-            if len(self._scored) > self.SCORE_CACHE:
+            if len(self._scored) > self.score_cache:
                 self._scored.popitem(last=False)
         return proposal
 

@@ -226,5 +226,5 @@ def test_answer_in_reply_reads_a_leading_yes_or_no(reply: str, answer: float | N
 
 
 def test_critic_rejects_a_bad_rationale_budget(tiny_model: LocalModel) -> None:
-    with pytest.raises(ConfigError, match="max_rationale_tokens must be >= 1"):
+    with pytest.raises(ConfigError, match="need max_rationale_tokens >= 1"):
         ModelCritic(tiny_model, max_rationale_tokens=0)

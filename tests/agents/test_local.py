@@ -181,8 +181,9 @@ def test_usage_counts_calls_tokens_and_seconds(tiny_model_dir: Path) -> None:
     assert proposal.completion_tokens == len(model.completion_ids("left")) + len(model.completion_ids("right"))
     assert proposal.seconds > 0
     sampled = policy.propose(lake(legal=None), 2, seed=0)
+    # Sampling the replies, then scoring them from the same prompt's cache: the prompt is computed once.
     assert sampled.prompt_tokens == len(model.encode(policy.prompt(lake(legal=None))))
-    assert model.usage.calls == 2
+    assert model.usage.calls == 3
     assert model.usage.prompt_tokens == proposal.prompt_tokens + sampled.prompt_tokens
     assert model.usage.completion_tokens == proposal.completion_tokens + sampled.completion_tokens
     assert model.usage.seconds >= proposal.seconds
