@@ -48,7 +48,7 @@ from sqlalchemy import func, select
 from store_bench import NODES_PER_EPISODE, synthetic_episode
 
 from practicum.store import EpisodeRecord, NodeRecord, PairRecord, TaskRecord, open_store
-from practicum.store.models import Episode, Node, Run
+from practicum.store.models import Episode, NodeRow, Run
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "store.json"
@@ -155,7 +155,7 @@ def measure(path: Path, label: str, samples: int, progress: Progress) -> dict[st
         large = s.execute(
             select(Episode.id, Episode.node_count).where(Episode.run_id == run_id).order_by(Episode.node_count.desc())
         ).first()
-        total_nodes = int(s.scalar(select(func.count()).select_from(Node)) or 0)
+        total_nodes = int(s.scalar(select(func.count()).select_from(NodeRow)) or 0)
     if large is None:
         raise RuntimeError("the store has no episodes")
     large_id, large_nodes = int(large[0]), int(large[1])

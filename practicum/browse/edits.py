@@ -19,7 +19,7 @@ from practicum.browse.errors import EditError
 from practicum.errors import UnknownIdError
 from practicum.search.scoring import blend
 from practicum.store import Store
-from practicum.store.models import Edit, Episode, Node, Pair, utcnow
+from practicum.store.models import Edit, Episode, NodeRow, Pair, utcnow
 
 PAIR_LABELS: tuple[str, ...] = ("swap", "drop", "keep")
 MAX_REASON_CHARS = 2000
@@ -81,8 +81,8 @@ def relabel_critic(
         if info is None:
             raise UnknownIdError(f"episode {episode_id} does not exist; use the id of an existing episode")
         node = conn.execute(
-            select(Node.critic_score, Node.blended_value, Node.value, Node.visits).where(
-                Node.episode_id == episode_id, Node.idx == node_idx
+            select(NodeRow.critic_score, NodeRow.blended_value, NodeRow.value, NodeRow.visits).where(
+                NodeRow.episode_id == episode_id, NodeRow.idx == node_idx
             )
         ).first()
         if node is None:
@@ -93,8 +93,8 @@ def relabel_critic(
         if alpha is not None:
             blended = blend(float(node.value) if node.visits > 0 else None, score, alpha)
         conn.execute(
-            update(Node)
-            .where(Node.episode_id == episode_id, Node.idx == node_idx)
+            update(NodeRow)
+            .where(NodeRow.episode_id == episode_id, NodeRow.idx == node_idx)
             .values(critic_score=score, blended_value=blended)
         )
         return _record(

@@ -19,7 +19,18 @@ from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
 from practicum.store import queries
-from practicum.store.models import Edit, Episode, Eval, EvalResult, Node, Pair, Policy, Run, Task, TrainingRound
+from practicum.store.models import (
+    Edit,
+    Episode,
+    Eval,
+    EvalResult,
+    NodeRow,
+    Pair,
+    PolicyRow,
+    Run,
+    TaskRow,
+    TrainingRound,
+)
 
 # -- runs ----------------------------------------------------------------------------------------------------
 
@@ -43,12 +54,12 @@ class FilterOptions:
 def filter_options(session: Session, run_id: int) -> FilterOptions:
     """Distinct suites and policies among a run's episodes (for the filter drop-downs)."""
     suites = session.scalars(
-        select(Task.suite).where(Task.id.in_(select(Episode.task_id).where(Episode.run_id == run_id))).distinct()
+        select(TaskRow.suite).where(TaskRow.id.in_(select(Episode.task_id).where(Episode.run_id == run_id))).distinct()
     )
     policies = session.execute(
-        select(Policy.id, Policy.name)
-        .where(Policy.id.in_(select(Episode.policy_id).where(Episode.run_id == run_id)))
-        .order_by(Policy.id)
+        select(PolicyRow.id, PolicyRow.name)
+        .where(PolicyRow.id.in_(select(Episode.policy_id).where(Episode.run_id == run_id)))
+        .order_by(PolicyRow.id)
     )
     return FilterOptions(sorted(suites), [(int(pid), str(name)) for pid, name in policies])
 
@@ -119,7 +130,7 @@ def task_keys(session: Session, task_ids: set[int]) -> dict[int, tuple[str, str]
     """Task id -> (key, split) for the given ids."""
     if not task_ids:
         return {}
-    rows = session.execute(select(Task.id, Task.key, Task.split).where(Task.id.in_(task_ids)))
+    rows = session.execute(select(TaskRow.id, TaskRow.key, TaskRow.split).where(TaskRow.id.in_(task_ids)))
     return {int(i): (str(k), str(s)) for i, k, s in rows}
 
 
@@ -127,26 +138,29 @@ def policy_names(session: Session, policy_ids: set[int]) -> dict[int, str]:
     """Policy id -> name for the given ids."""
     if not policy_ids:
         return {}
-    return {int(i): str(n) for i, n in session.execute(select(Policy.id, Policy.name).where(Policy.id.in_(policy_ids)))}
+    return {
+        int(i): str(n)
+        for i, n in session.execute(select(PolicyRow.id, PolicyRow.name).where(PolicyRow.id.in_(policy_ids)))
+    }
 
 
 # -- trees ---------------------------------------------------------------------------------------------------
 
 _LIGHT_COLUMNS = (
-    Node.idx,
-    Node.parent_idx,
-    Node.depth,
-    Node.action,
-    Node.prior,
-    Node.critic_score,
-    Node.visits,
-    Node.value,
-    Node.blended_value,
-    Node.reward,
-    Node.is_terminal,
-    Node.success,
-    Node.invalid,
-    Node.on_path,
+    NodeRow.idx,
+    NodeRow.parent_idx,
+    NodeRow.depth,
+    NodeRow.action,
+    NodeRow.prior,
+    NodeRow.critic_score,
+    NodeRow.visits,
+    NodeRow.value,
+    NodeRow.blended_value,
+    NodeRow.reward,
+    NodeRow.is_terminal,
+    NodeRow.success,
+    NodeRow.invalid,
+    NodeRow.on_path,
 )
 
 
@@ -195,23 +209,23 @@ def _missing_node(session: Session, episode_id: int, idx: int) -> UnknownIdError
 
 def tree_level(session: Session, episode_id: int, parent_idx: int | None) -> list[TreeNode]:
     """The children of node `parent_idx` (None: the roots), each with its child count and pair marks."""
-    parent = Node.parent_idx.is_(None) if parent_idx is None else Node.parent_idx == parent_idx
-    query = select(*_LIGHT_COLUMNS).where(Node.episode_id == episode_id, parent)
+    parent = NodeRow.parent_idx.is_(None) if parent_idx is None else NodeRow.parent_idx == parent_idx
+    query = select(*_LIGHT_COLUMNS).where(NodeRow.episode_id == episode_id, parent)
     # Sorted here, not by ORDER BY idx: that would steer the planner to walk the episode's primary key instead
     # of an index on (episode_id, parent_idx) where one exists; a level holds only a few rows.
     rows = sorted(session.execute(query).all(), key=lambda r: r.idx)
     if not rows:
         if parent_idx is None:
             queries.get_episode(session, episode_id)
-        elif session.get(Node, (episode_id, parent_idx)) is None:
+        elif session.get(NodeRow, (episode_id, parent_idx)) is None:
             raise _missing_node(session, episode_id, parent_idx)
         return []
     idxs = [int(r.idx) for r in rows]
     children = dict(
         session.execute(
-            select(Node.parent_idx, func.count())
-            .where(Node.episode_id == episode_id, Node.parent_idx.in_(idxs))
-            .group_by(Node.parent_idx)
+            select(NodeRow.parent_idx, func.count())
+            .where(NodeRow.episode_id == episode_id, NodeRow.parent_idx.in_(idxs))
+            .group_by(NodeRow.parent_idx)
         ).all()
     )
     pairs_here = dict(
@@ -264,9 +278,9 @@ def tree_level(session: Session, episode_id: int, parent_idx: int | None) -> lis
     ]
 
 
-def get_node(session: Session, episode_id: int, idx: int) -> Node:
+def get_node(session: Session, episode_id: int, idx: int) -> NodeRow:
     """One node with all its text; `UnknownIdError` names a missing episode or node."""
-    node = session.get(Node, (episode_id, idx))
+    node = session.get(NodeRow, (episode_id, idx))
     if node is None:
         raise _missing_node(session, episode_id, idx)
     return node
@@ -336,17 +350,17 @@ def _run_evals(run_id: int, splits: Sequence[str], *columns: Any) -> Select[Any]
     per `columns` (which come first in each row)."""
     return (
         select(*columns, func.sum(Eval.n_tasks), func.sum(Eval.successes))
-        .join(Policy, Policy.id == Eval.policy_id)
-        .where(Eval.split.in_(splits), or_(Eval.run_id == run_id, Policy.run_id == run_id))
+        .join(PolicyRow, PolicyRow.id == Eval.policy_id)
+        .where(Eval.split.in_(splits), or_(Eval.run_id == run_id, PolicyRow.run_id == run_id))
         .group_by(*columns)
     )
 
 
 def test_curve(session: Session, run_id: int) -> list[CurvePoint]:
     """Test success per policy iteration for a run: test evals recorded in the run or of the run's policies."""
-    query = _run_evals(run_id, ("test",), Eval.suite, Eval.mode, Policy.iteration, Policy.id, Policy.name).order_by(
-        Policy.iteration, Policy.id
-    )
+    query = _run_evals(
+        run_id, ("test",), Eval.suite, Eval.mode, PolicyRow.iteration, PolicyRow.id, PolicyRow.name
+    ).order_by(PolicyRow.iteration, PolicyRow.id)
     return [
         CurvePoint(str(suite), str(mode), int(it), int(pid), str(name), int(n or 0), int(s or 0))
         for suite, mode, it, pid, name, n, s in session.execute(query)
@@ -371,8 +385,8 @@ class LossPoint:
 def training_losses(session: Session, run_id: int) -> list[LossPoint]:
     """The first and last logged loss of every stage of every finished training round of a run."""
     rounds = session.execute(
-        select(TrainingRound.id, TrainingRound.metrics, Policy.iteration)
-        .outerjoin(Policy, Policy.id == TrainingRound.policy_out_id)
+        select(TrainingRound.id, TrainingRound.metrics, PolicyRow.iteration)
+        .outerjoin(PolicyRow, PolicyRow.id == TrainingRound.policy_out_id)
         .where(TrainingRound.run_id == run_id)
         .order_by(TrainingRound.id)
     ).all()
@@ -533,7 +547,7 @@ def practice_iterations(session: Session, run_id: int) -> list[Iteration]:
 def _add_decisions(session: Session, iterations: list[Iteration]) -> None:
     """Each iteration's decision on its candidate, the round that trained it and the test success reported."""
     ids = {i for it in iterations for i in (it.policy_id, it.candidate_id) if i is not None}
-    policies = {p.id: p for p in session.scalars(select(Policy).where(Policy.id.in_(ids)))} if ids else {}
+    policies = {p.id: p for p in session.scalars(select(PolicyRow).where(PolicyRow.id.in_(ids)))} if ids else {}
     rates = {
         int(pid): (int(s or 0), int(n or 0))
         for pid, s, n in session.execute(
@@ -588,8 +602,8 @@ class HeldOutRate:
 
 def held_out_rates(session: Session, run_id: int) -> list[HeldOutRate]:
     """Validation and test success of every policy evaluated in a run (or belonging to it), by split and mode."""
-    columns = (Policy.id, Policy.name, Policy.iteration, Policy.state, Eval.split, Eval.mode)
-    query = _run_evals(run_id, HELD_OUT_SPLITS, *columns).order_by(Policy.id, Eval.split, Eval.mode)
+    columns = (PolicyRow.id, PolicyRow.name, PolicyRow.iteration, PolicyRow.state, Eval.split, Eval.mode)
+    query = _run_evals(run_id, HELD_OUT_SPLITS, *columns).order_by(PolicyRow.id, Eval.split, Eval.mode)
     return [
         HeldOutRate(int(pid), str(name), int(it), str(state), str(split), str(mode), int(n or 0), int(s or 0))
         for pid, name, it, state, split, mode, n, s in session.execute(query)
@@ -624,7 +638,7 @@ def held_out_table(rates: Sequence[HeldOutRate]) -> tuple[list[tuple[str, str]],
 class LineageNode:
     """A policy with its children, for the lineage tree."""
 
-    policy: Policy
+    policy: PolicyRow
     children: list[LineageNode] = field(default_factory=list)
 
 
@@ -646,9 +660,9 @@ def producing_round(session: Session, policy_id: int) -> TrainingRound | None:
     )
 
 
-def child_policies(session: Session, policy_id: int) -> list[Policy]:
+def child_policies(session: Session, policy_id: int) -> list[PolicyRow]:
     """Policies trained from `policy_id`."""
-    return list(session.scalars(select(Policy).where(Policy.parent_id == policy_id).order_by(Policy.id)))
+    return list(session.scalars(select(PolicyRow).where(PolicyRow.parent_id == policy_id).order_by(PolicyRow.id)))
 
 
 # -- comparing two policies ----------------------------------------------------------------------------------
@@ -661,22 +675,22 @@ HELD_OUT_SPLITS = ("validation", "test")
 def held_out_tasks_of(session: Session, policy_id: int, *, limit: int = 2000) -> set[str]:
     """Keys of validation and test tasks a policy has an episode or an eval result on."""
     by_episode = (
-        select(Task.key)
-        .join(Episode, Episode.task_id == Task.id)
-        .where(Episode.policy_id == policy_id, Task.split.in_(HELD_OUT_SPLITS))
+        select(TaskRow.key)
+        .join(Episode, Episode.task_id == TaskRow.id)
+        .where(Episode.policy_id == policy_id, TaskRow.split.in_(HELD_OUT_SPLITS))
     )
     by_eval = (
-        select(Task.key)
-        .join(EvalResult, EvalResult.task_id == Task.id)
+        select(TaskRow.key)
+        .join(EvalResult, EvalResult.task_id == TaskRow.id)
         .join(Eval, Eval.id == EvalResult.eval_id)
-        .where(Eval.policy_id == policy_id, Task.split.in_(HELD_OUT_SPLITS))
+        .where(Eval.policy_id == policy_id, TaskRow.split.in_(HELD_OUT_SPLITS))
     )
     return set(session.scalars(select(union(by_episode, by_eval).subquery()).limit(limit)))
 
 
-def get_task(session: Session, key: str) -> Task:
+def get_task(session: Session, key: str) -> TaskRow:
     """A task by key; `UnknownIdError` if the store has none."""
-    task = session.scalar(select(Task).where(Task.key == key))
+    task = session.scalar(select(TaskRow).where(TaskRow.key == key))
     if task is None:
         raise UnknownIdError(f"no task with key {key!r}; use a key like 'suite:seed' from an episode or eval")
     return task
@@ -699,14 +713,14 @@ class PolicyOnTask:
     """What one policy did on one task: its eval verdicts and one episode (the one its newest eval judged, else
     its newest) with the committed path."""
 
-    policy: Policy
+    policy: PolicyRow
     results: list[TaskResult]
     episode: Episode | None
-    path: list[Node]
+    path: list[NodeRow]
     episodes: int  # how many episodes it has on the task
 
 
-def policy_on_task(session: Session, policy: Policy, task: Task) -> PolicyOnTask:
+def policy_on_task(session: Session, policy: PolicyRow, task: TaskRow) -> PolicyOnTask:
     """The eval results of `policy` on `task` and the episode to show (see `PolicyOnTask`)."""
     results = [
         TaskResult(int(e_id), str(mode), bool(ok), float(reward), failure, ep)

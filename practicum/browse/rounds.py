@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from practicum.store.models import Node, Pair, Policy, TrainingRound
+from practicum.store.models import NodeRow, Pair, PolicyRow, TrainingRound
 
 #: The datasets a round saves, in the order the page shows them: (name, the stage that trains on it, title).
 DATASETS: tuple[tuple[str, str, str], ...] = (
@@ -68,7 +68,7 @@ def datasets_dir(session: Session, round_row: TrainingRound) -> Path | None:
     """Where a round saved its datasets: the `datasets_dir` metric of the policy it produced (None: not recorded)."""
     if round_row.policy_out_id is None:
         return None
-    policy = session.get(Policy, round_row.policy_out_id)
+    policy = session.get(PolicyRow, round_row.policy_out_id)
     found = (policy.metrics or {}).get("datasets_dir") if policy is not None else None
     return Path(found) if isinstance(found, str) and found else None
 
@@ -115,8 +115,8 @@ def _node_values(session: Session, keys: Collection[tuple[int, int]]) -> dict[tu
     if not keys:
         return {}
     rows = session.execute(
-        select(Node.episode_id, Node.idx, Node.value, Node.blended_value, Node.visits).where(
-            tuple_(Node.episode_id, Node.idx).in_(sorted(keys))
+        select(NodeRow.episode_id, NodeRow.idx, NodeRow.value, NodeRow.blended_value, NodeRow.visits).where(
+            tuple_(NodeRow.episode_id, NodeRow.idx).in_(sorted(keys))
         )
     )
     return {(int(e), int(i)): NodeValues(float(v), b, int(n)) for e, i, v, b, n in rows}

@@ -45,7 +45,7 @@ from practicum.loop.summary import IterationSummary
 from practicum.loop.warmup import warm_up
 from practicum.provenance import record_run
 from practicum.store import Store, open_store, parse_url, queries
-from practicum.store.models import Policy, Run
+from practicum.store.models import PolicyRow, Run
 from practicum.trainer.rounds import register_base_policy
 
 
@@ -232,7 +232,7 @@ def _base_policy(ctx: LoopContext) -> int:
     if policy.is_endpoint:
         served = f"{policy.model}@{policy.base_url}-run{ctx.runner.spec.run_id}"
         with ctx.store.session() as s:  # registered already by a try stopped before its first checkpoint
-            existing = s.scalar(select(Policy.id).where(Policy.name == served))
+            existing = s.scalar(select(PolicyRow.id).where(PolicyRow.name == served))
         if existing is not None:
             return int(existing)
         return ctx.store.register_policy(

@@ -8,6 +8,10 @@ rows.
 
 Every change to these models needs a new Alembic revision in `migrations/versions/`; a test checks that
 the models and the migrations agree.
+
+A row class is named after its table's thing; the three whose thing is also a class of its own elsewhere
+take the suffix Row, so that one name means one class: `TaskRow` stores an `envs.core.Task`, `NodeRow` a
+`search.tree.Node`, `PolicyRow` a version of an `agents.base.Policy` (a checkpoint).
 """
 
 from __future__ import annotations
@@ -168,7 +172,7 @@ class Run(Base):
     training_rounds: Mapped[list[TrainingRound]] = relationship(back_populates="run", passive_deletes=True)
 
 
-class Task(Base):
+class TaskRow(Base):
     """A task, deterministic from `(suite, seed)`; `key` is unique across suites."""
 
     __tablename__ = "tasks"
@@ -188,7 +192,7 @@ class Task(Base):
     episodes: Mapped[list[Episode]] = relationship(back_populates="task")
 
 
-class Policy(Base):
+class PolicyRow(Base):
     """A policy checkpoint with its lineage and promotion state."""
 
     __tablename__ = "policies"
@@ -205,8 +209,8 @@ class Policy(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(PolicyMetrics, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    parent: Mapped[Policy | None] = relationship(back_populates="children", remote_side=[id])
-    children: Mapped[list[Policy]] = relationship(back_populates="parent")
+    parent: Mapped[PolicyRow | None] = relationship(back_populates="children", remote_side=[id])
+    children: Mapped[list[PolicyRow]] = relationship(back_populates="parent")
     episodes: Mapped[list[Episode]] = relationship(back_populates="policy")
     evals: Mapped[list[Eval]] = relationship(back_populates="policy")
 
@@ -253,15 +257,15 @@ class Episode(Base):
     info: Mapped[dict[str, Any]] = mapped_column(_json(), default=dict)
 
     run: Mapped[Run] = relationship(back_populates="episodes")
-    task: Mapped[Task] = relationship(back_populates="episodes")
-    policy: Mapped[Policy | None] = relationship(back_populates="episodes")
-    nodes: Mapped[list[Node]] = relationship(back_populates="episode", order_by="Node.idx", passive_deletes=True)
+    task: Mapped[TaskRow] = relationship(back_populates="episodes")
+    policy: Mapped[PolicyRow | None] = relationship(back_populates="episodes")
+    nodes: Mapped[list[NodeRow]] = relationship(back_populates="episode", order_by="NodeRow.idx", passive_deletes=True)
     pairs: Mapped[list[Pair]] = relationship(
         back_populates="episode", foreign_keys="Pair.episode_id", passive_deletes=True
     )
 
 
-class Node(Base):
+class NodeRow(Base):
     """One node of an episode's search tree: the state reached by taking `action` at the parent."""
 
     __tablename__ = "nodes"
@@ -302,8 +306,10 @@ class Node(Base):
 
     episode: Mapped[Episode] = relationship(back_populates="nodes")
     # Trees are written with Core executemany, so the tree relationships are read-only views.
-    parent: Mapped[Node | None] = relationship(back_populates="children", remote_side=[episode_id, idx], viewonly=True)
-    children: Mapped[list[Node]] = relationship(back_populates="parent", order_by="Node.idx", viewonly=True)
+    parent: Mapped[NodeRow | None] = relationship(
+        back_populates="children", remote_side=[episode_id, idx], viewonly=True
+    )
+    children: Mapped[list[NodeRow]] = relationship(back_populates="parent", order_by="NodeRow.idx", viewonly=True)
 
 
 class Pair(Base):
@@ -378,8 +384,8 @@ class TrainingRound(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     run: Mapped[Run] = relationship(back_populates="training_rounds")
-    policy_in: Mapped[Policy | None] = relationship(foreign_keys=[policy_in_id])
-    policy_out: Mapped[Policy | None] = relationship(foreign_keys=[policy_out_id])
+    policy_in: Mapped[PolicyRow | None] = relationship(foreign_keys=[policy_in_id])
+    policy_out: Mapped[PolicyRow | None] = relationship(foreign_keys=[policy_out_id])
     pairs: Mapped[list[Pair]] = relationship(back_populates="training_round")
 
 
@@ -407,7 +413,7 @@ class Eval(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     info: Mapped[dict[str, Any]] = mapped_column(_json(), default=dict)
 
-    policy: Mapped[Policy] = relationship(back_populates="evals")
+    policy: Mapped[PolicyRow] = relationship(back_populates="evals")
     results: Mapped[list[EvalResult]] = relationship(back_populates="eval", passive_deletes=True)
 
 
@@ -425,7 +431,7 @@ class EvalResult(Base):
     episode_id: Mapped[int | None] = mapped_column(ForeignKey("episodes.id", ondelete="SET NULL"))
 
     eval: Mapped[Eval] = relationship(back_populates="results")
-    task: Mapped[Task] = relationship()
+    task: Mapped[TaskRow] = relationship()
 
 
 EDIT_KINDS: tuple[str, ...] = ("critic_score", "pair_label")

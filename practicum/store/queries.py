@@ -18,10 +18,10 @@ from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from practicum.errors import UnknownIdError
-from practicum.store.models import Episode, Eval, EvalResult, Node, Pair, Policy, Run, Task, TrainingRound
+from practicum.store.models import Episode, Eval, EvalResult, NodeRow, Pair, PolicyRow, Run, TaskRow, TrainingRound
 from practicum.store.records import FAILURE_KINDS, OUTCOMES, SPLITS, check_choice
 
-_M = TypeVar("_M", Run, Episode, Policy, TrainingRound, Eval)
+_M = TypeVar("_M", Run, Episode, PolicyRow, TrainingRound, Eval)
 
 
 def _get(session: Session, model: type[_M], row_id: int, what: str) -> _M:
@@ -58,7 +58,7 @@ def get_episode(session: Session, episode_id: int) -> Episode:
     return _get(session, Episode, episode_id, "episode")
 
 
-def lineage(session: Session, policy: Policy) -> list[Policy]:
+def lineage(session: Session, policy: PolicyRow) -> list[PolicyRow]:
     """`policy` and its ancestors, newest first (the last is the lineage's first policy)."""
     chain = [policy]
     seen = {policy.id}
@@ -69,29 +69,29 @@ def lineage(session: Session, policy: Policy) -> list[Policy]:
     return chain
 
 
-def get_policy(session: Session, policy: int | str) -> Policy:
+def get_policy(session: Session, policy: int | str) -> PolicyRow:
     """A policy by id or by name."""
     if isinstance(policy, int):
-        return _get(session, Policy, policy, "policy")
-    found = session.scalar(select(Policy).where(Policy.name == policy))
+        return _get(session, PolicyRow, policy, "policy")
+    found = session.scalar(select(PolicyRow).where(PolicyRow.name == policy))
     if found is None:
         raise UnknownIdError(f"no policy named {policy!r}; list policies to see their names")
     return found
 
 
-def list_policies(session: Session, *, run_id: int | None = None, state: str | None = None) -> list[Policy]:
+def list_policies(session: Session, *, run_id: int | None = None, state: str | None = None) -> list[PolicyRow]:
     """Policies, oldest first, optionally of one run and/or in one promotion state."""
-    query = select(Policy).order_by(Policy.id)
+    query = select(PolicyRow).order_by(PolicyRow.id)
     if run_id is not None:
-        query = query.where(Policy.run_id == run_id)
+        query = query.where(PolicyRow.run_id == run_id)
     if state is not None:
-        query = query.where(Policy.state == state)
+        query = query.where(PolicyRow.state == state)
     return list(session.scalars(query))
 
 
-def promoted_policy(session: Session) -> Policy | None:
+def promoted_policy(session: Session) -> PolicyRow | None:
     """The most recently created policy in state 'promoted', if any."""
-    return session.scalar(select(Policy).where(Policy.state == "promoted").order_by(Policy.id.desc()).limit(1))
+    return session.scalar(select(PolicyRow).where(PolicyRow.state == "promoted").order_by(PolicyRow.id.desc()).limit(1))
 
 
 # -- episodes ------------------------------------------------------------------------------------------------
@@ -119,13 +119,13 @@ def _episode_filter(
     if run_id is not None:
         query = query.where(Episode.run_id == run_id)
     if suite is not None or task is not None or split is not None:
-        query = query.join(Task, Task.id == Episode.task_id)
+        query = query.join(TaskRow, TaskRow.id == Episode.task_id)
         if suite is not None:
-            query = query.where(Task.suite == suite)
+            query = query.where(TaskRow.suite == suite)
         if task is not None:
-            query = query.where(Task.key == task)
+            query = query.where(TaskRow.key == task)
         if split is not None:
-            query = query.where(Task.split == split)
+            query = query.where(TaskRow.split == split)
     if outcome is not None:
         query = query.where(Episode.outcome == outcome)
     if failure_kind is not None:
@@ -207,19 +207,19 @@ def count_episodes(
 # -- trees ---------------------------------------------------------------------------------------------------
 
 
-def episode_tree(session: Session, episode_id: int) -> list[Node]:
+def episode_tree(session: Session, episode_id: int) -> list[NodeRow]:
     """Every node of an episode's tree, by index (parents before children)."""
-    nodes = list(session.scalars(select(Node).where(Node.episode_id == episode_id).order_by(Node.idx)))
+    nodes = list(session.scalars(select(NodeRow).where(NodeRow.episode_id == episode_id).order_by(NodeRow.idx)))
     if not nodes:
         _get(session, Episode, episode_id, "episode")
     return nodes
 
 
-def node_children(session: Session, episode_id: int, parent_idx: int | None = None) -> list[Node]:
+def node_children(session: Session, episode_id: int, parent_idx: int | None = None) -> list[NodeRow]:
     """One level of the tree for lazy loading: the children of node `parent_idx` (None: the roots)."""
-    query = select(Node).where(Node.episode_id == episode_id)
-    query = query.where(Node.parent_idx.is_(None) if parent_idx is None else Node.parent_idx == parent_idx)
-    nodes = list(session.scalars(query.order_by(Node.idx)))
+    query = select(NodeRow).where(NodeRow.episode_id == episode_id)
+    query = query.where(NodeRow.parent_idx.is_(None) if parent_idx is None else NodeRow.parent_idx == parent_idx)
+    nodes = list(session.scalars(query.order_by(NodeRow.idx)))
     if not nodes:
         _get(session, Episode, episode_id, "episode")
     return nodes
@@ -228,18 +228,20 @@ def node_children(session: Session, episode_id: int, parent_idx: int | None = No
 def child_counts(session: Session, episode_id: int) -> dict[int, int]:
     """How many children each node of an episode has (nodes without children are absent)."""
     rows = session.execute(
-        select(Node.parent_idx, func.count())
-        .where(Node.episode_id == episode_id, Node.parent_idx.is_not(None))
-        .group_by(Node.parent_idx)
+        select(NodeRow.parent_idx, func.count())
+        .where(NodeRow.episode_id == episode_id, NodeRow.parent_idx.is_not(None))
+        .group_by(NodeRow.parent_idx)
     )
     return {int(parent): int(n) for parent, n in rows if parent is not None}
 
 
-def committed_path(session: Session, episode_id: int) -> list[Node]:
+def committed_path(session: Session, episode_id: int) -> list[NodeRow]:
     """The nodes the agent actually went through, root first."""
     nodes = list(
         session.scalars(
-            select(Node).where(Node.episode_id == episode_id, Node.on_path.is_(True)).order_by(Node.depth, Node.idx)
+            select(NodeRow)
+            .where(NodeRow.episode_id == episode_id, NodeRow.on_path.is_(True))
+            .order_by(NodeRow.depth, NodeRow.idx)
         )
     )
     if not nodes:
@@ -280,11 +282,11 @@ def success_rates(session: Session, *, run_id: int | None = None, mode: str | No
     """Success rate per policy and split, computed from episodes (optionally of one run or one mode)."""
     success = func.sum(case((Episode.outcome == "success", 1), else_=0))
     query = (
-        select(Episode.policy_id, Policy.name, Task.split, func.count(), success, func.avg(Episode.reward))
-        .join(Task, Task.id == Episode.task_id)
-        .outerjoin(Policy, Policy.id == Episode.policy_id)
-        .group_by(Episode.policy_id, Policy.name, Task.split)
-        .order_by(Episode.policy_id, Task.split)
+        select(Episode.policy_id, PolicyRow.name, TaskRow.split, func.count(), success, func.avg(Episode.reward))
+        .join(TaskRow, TaskRow.id == Episode.task_id)
+        .outerjoin(PolicyRow, PolicyRow.id == Episode.policy_id)
+        .group_by(Episode.policy_id, PolicyRow.name, TaskRow.split)
+        .order_by(Episode.policy_id, TaskRow.split)
     )
     if run_id is not None:
         query = query.where(Episode.run_id == run_id)
@@ -301,14 +303,14 @@ def eval_success_rates(session: Session, *, policy_id: int | None = None, suite:
     query = (
         select(
             Eval.policy_id,
-            Policy.name,
+            PolicyRow.name,
             Eval.split,
             func.sum(Eval.n_tasks),
             func.sum(Eval.successes),
             func.sum(Eval.mean_reward * Eval.n_tasks),
         )
-        .join(Policy, Policy.id == Eval.policy_id)
-        .group_by(Eval.policy_id, Policy.name, Eval.split)
+        .join(PolicyRow, PolicyRow.id == Eval.policy_id)
+        .group_by(Eval.policy_id, PolicyRow.name, Eval.split)
         .order_by(Eval.policy_id, Eval.split)
     )
     if policy_id is not None:
@@ -345,7 +347,9 @@ def eval_results(session: Session, eval_id: int) -> list[tuple[str, EvalResult]]
     """An eval's per-task results as (task key, result), by task key."""
     _get(session, Eval, eval_id, "eval")
     rows = session.execute(
-        select(Task.key, EvalResult).join(Task, Task.id == EvalResult.task_id).where(EvalResult.eval_id == eval_id)
+        select(TaskRow.key, EvalResult)
+        .join(TaskRow, TaskRow.id == EvalResult.task_id)
+        .where(EvalResult.eval_id == eval_id)
     )
     return sorted(((key, result) for key, result in rows), key=lambda kr: kr[0])
 
@@ -431,8 +435,8 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
     run_row = get_run(session, run)
     query = (
         select(
-            Task.split,
-            Task.suite,
+            TaskRow.split,
+            TaskRow.suite,
             Episode.outcome,
             Episode.failure_kind,
             func.count(),
@@ -443,9 +447,9 @@ def run_summary(session: Session, run: int | str) -> RunSummary:
             func.sum(Episode.prompt_tokens),
             func.sum(Episode.completion_tokens),
         )
-        .join(Task, Task.id == Episode.task_id)
+        .join(TaskRow, TaskRow.id == Episode.task_id)
         .where(Episode.run_id == run_row.id)
-        .group_by(Task.split, Task.suite, Episode.outcome, Episode.failure_kind)
+        .group_by(TaskRow.split, TaskRow.suite, Episode.outcome, Episode.failure_kind)
     )
     total = GroupStats()
     by_split: dict[str, GroupStats] = {}
@@ -488,12 +492,12 @@ def run_pair_counts(session: Session, run_id: int) -> dict[tuple[str, str], int]
     owners = ((Pair.episode_id, Pair.episode_id.is_not(None)), (Pair.chosen_episode_id, Pair.episode_id.is_(None)))
     for owner, kind in owners:
         query = (
-            select(Task.split, Task.suite, func.count(Pair.id))
+            select(TaskRow.split, TaskRow.suite, func.count(Pair.id))
             .select_from(Episode)
-            .join(Task, Task.id == Episode.task_id)
+            .join(TaskRow, TaskRow.id == Episode.task_id)
             .join(Pair, owner == Episode.id)
             .where(Episode.run_id == run_id, kind)
-            .group_by(Task.split, Task.suite)
+            .group_by(TaskRow.split, TaskRow.suite)
         )
         for split, suite, n in session.execute(query):
             counts[(split, suite)] = counts.get((split, suite), 0) + int(n)
@@ -517,7 +521,7 @@ class NewData:
 
 def training_cutoff(session: Session, policy_id: int) -> datetime:
     """When the data a policy could have seen stops: the start of the round that produced it, else its creation."""
-    policy = _get(session, Policy, policy_id, "policy")
+    policy = _get(session, PolicyRow, policy_id, "policy")
     started = session.scalar(
         select(TrainingRound.started_at)
         .where(TrainingRound.policy_out_id == policy_id)

@@ -34,11 +34,11 @@ from practicum.store.models import (
     Episode,
     Eval,
     EvalResult,
-    Node,
+    NodeRow,
     Pair,
-    Policy,
+    PolicyRow,
     Run,
-    Task,
+    TaskRow,
     TrainingRound,
     utcnow,
 )
@@ -55,10 +55,10 @@ from practicum.store.records import (
     check_json,
 )
 
-_NODES: Table = Node.__table__  # type: ignore[assignment]
+_NODES: Table = NodeRow.__table__  # type: ignore[assignment]
 _PAIRS: Table = Pair.__table__  # type: ignore[assignment]
 _EPISODES: Table = Episode.__table__  # type: ignore[assignment]
-_TASKS: Table = Task.__table__  # type: ignore[assignment]
+_TASKS: Table = TaskRow.__table__  # type: ignore[assignment]
 
 
 log = logging.getLogger(__name__)
@@ -245,13 +245,13 @@ class Store:
         check_json("policy metrics", metrics)
         with self.transaction() as conn:
             if parent_id is not None:
-                self._require(conn, Policy, parent_id)
+                self._require(conn, PolicyRow, parent_id)
             if run_id is not None:
                 self._require(conn, Run, run_id)
-            if conn.scalar(select(Policy.id).where(Policy.name == name)) is not None:
+            if conn.scalar(select(PolicyRow.id).where(PolicyRow.name == name)) is not None:
                 raise StoreError(f"a policy named {name!r} already exists; choose another name")
             policy_id = conn.execute(
-                insert(Policy).values(
+                insert(PolicyRow).values(
                     name=name,
                     base_model=base_model,
                     checkpoint_path=checkpoint_path,
@@ -272,21 +272,23 @@ class Store:
         if metrics is not None:
             check_json("policy metrics", metrics)
         with self.transaction() as conn:
-            self._require(conn, Policy, policy_id)
+            self._require(conn, PolicyRow, policy_id)
             values: dict[str, Any] = {"state": state}
             if metrics:
-                stored = conn.scalar(select(Policy.metrics).where(Policy.id == policy_id)) or {}
+                stored = conn.scalar(select(PolicyRow.metrics).where(PolicyRow.id == policy_id)) or {}
                 values["metrics"] = {**stored, **metrics}
-            conn.execute(update(Policy).where(Policy.id == policy_id).values(**values))
+            conn.execute(update(PolicyRow).where(PolicyRow.id == policy_id).values(**values))
 
     def promote_policy(self, policy_id: int) -> None:
         """Make `policy_id` the promoted policy; the previously promoted one becomes 'retired'."""
         with self.transaction() as conn:
-            self._require(conn, Policy, policy_id)
+            self._require(conn, PolicyRow, policy_id)
             conn.execute(
-                update(Policy).where(Policy.state == "promoted", Policy.id != policy_id).values(state="retired")
+                update(PolicyRow)
+                .where(PolicyRow.state == "promoted", PolicyRow.id != policy_id)
+                .values(state="retired")
             )
-            conn.execute(update(Policy).where(Policy.id == policy_id).values(state="promoted"))
+            conn.execute(update(PolicyRow).where(PolicyRow.id == policy_id).values(state="promoted"))
 
     # -- episodes and pairs --------------------------------------------------------------------------------
 
@@ -311,7 +313,7 @@ class Store:
                     return int(existing), None
             self._require(conn, Run, episode.run_id)
             if episode.policy_id is not None:
-                self._require(conn, Policy, episode.policy_id)
+                self._require(conn, PolicyRow, episode.policy_id)
             task_id = self._task_id(conn, task)
             episode_id = conn.execute(
                 _INSERT_EPISODE,
@@ -369,7 +371,9 @@ class Store:
                 for name in ("node_idx", "chosen_idx", "rejected_idx"):
                     idx = getattr(pair, name)
                     if idx is not None and pair.episode_id is not None:
-                        found = conn.scalar(select(Node.idx).where(Node.episode_id == pair.episode_id, Node.idx == idx))
+                        found = conn.scalar(
+                            select(NodeRow.idx).where(NodeRow.episode_id == pair.episode_id, NodeRow.idx == idx)
+                        )
                         if found is None:
                             raise UnknownIdError(
                                 f"episode {pair.episode_id} has no node {idx} (the pair's {name}); "
@@ -414,7 +418,7 @@ class Store:
         with self.transaction() as conn:
             self._require(conn, Run, run_id)
             if policy_in_id is not None:
-                self._require(conn, Policy, policy_in_id)
+                self._require(conn, PolicyRow, policy_in_id)
             round_id = conn.execute(
                 insert(TrainingRound).values(
                     run_id=run_id,
@@ -466,7 +470,7 @@ class Store:
         with self.transaction() as conn:
             self._require(conn, TrainingRound, round_id)
             if policy_out_id is not None:
-                self._require(conn, Policy, policy_out_id)
+                self._require(conn, PolicyRow, policy_out_id)
             conn.execute(
                 update(TrainingRound)
                 .where(TrainingRound.id == round_id)
@@ -479,7 +483,7 @@ class Store:
         n = len(record.results)
         successes = sum(1 for r in record.results if r.success)
         with self.transaction() as conn:
-            self._require(conn, Policy, record.policy_id)
+            self._require(conn, PolicyRow, record.policy_id)
             if record.run_id is not None:
                 self._require(conn, Run, record.run_id)
             if record.round_id is not None:
@@ -539,12 +543,12 @@ class Store:
 
     # -- helpers -------------------------------------------------------------------------------------------
 
-    def _require(self, conn: Connection, model: type[Run | Policy | Episode | TrainingRound], row_id: int) -> None:
-        cache = self._run_ids if model is Run else self._policy_ids if model is Policy else None
+    def _require(self, conn: Connection, model: type[Run | PolicyRow | Episode | TrainingRound], row_id: int) -> None:
+        cache = self._run_ids if model is Run else self._policy_ids if model is PolicyRow else None
         if cache is not None and row_id in cache:
             return
         if conn.scalar(select(model.id).where(model.id == row_id)) is None:
-            what = {Run: "run", Policy: "policy", Episode: "episode", TrainingRound: "training round"}[model]
+            what = {Run: "run", PolicyRow: "policy", Episode: "episode", TrainingRound: "training round"}[model]
             raise UnknownIdError(f"{what} {row_id} does not exist in {self.url}; use the id of an existing {what}")
         if cache is not None:
             cache.add(row_id)
@@ -583,7 +587,7 @@ _PAIR_FIELDS = tuple(f.name for f in fields(PairRecord) if f.name != "episode_id
 _node_values = attrgetter(*_NODE_FIELDS)
 _pair_values = attrgetter(*_PAIR_FIELDS)
 _INSERT_EPISODE = insert(_EPISODES)
-_SELECT_TASK = select(Task.id, Task.split).where(Task.key == bindparam("key"))
+_SELECT_TASK = select(TaskRow.id, TaskRow.split).where(TaskRow.key == bindparam("key"))
 _INSERT_TASK_IF_ABSENT = {
     "sqlite": sqlite.insert(_TASKS).on_conflict_do_nothing(index_elements=["key"]),
     "postgresql": postgresql.insert(_TASKS).on_conflict_do_nothing(index_elements=["key"]),

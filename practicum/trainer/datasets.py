@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import func, select
 
 from practicum.store import Store, queries
-from practicum.store.models import Episode, Node, Task
+from practicum.store.models import Episode, NodeRow, TaskRow
 from practicum.trainer.config import DataSettings
 from practicum.trainer.labels import Labels, load_labels
 from practicum.trainer.mining import (
@@ -156,7 +156,7 @@ class Datasets:
 class _Loaded:
     info: EpisodeInfo
     created_at: datetime
-    nodes: list[Node]
+    nodes: list[NodeRow]
 
 
 def build_datasets(
@@ -310,7 +310,7 @@ def _load_episodes(
     query = (
         select(
             Episode.id,
-            Task.key,
+            TaskRow.key,
             Episode.policy_id,
             Episode.outcome,
             Episode.failure_kind,
@@ -318,8 +318,8 @@ def _load_episodes(
             Episode.created_at,
             Episode.uid,
         )
-        .join(Task, Task.id == Episode.task_id)
-        .where(Task.split == "train", Episode.id <= through)
+        .join(TaskRow, TaskRow.id == Episode.task_id)
+        .where(TaskRow.split == "train", Episode.id <= through)
         .order_by(Episode.id)
     )
     if run_id is not None:
@@ -361,13 +361,13 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
 
 
-def _load_nodes(session: Any, episode_ids: Sequence[int], *, path_only: bool) -> dict[int, list[Node]]:
-    trees: dict[int, list[Node]] = defaultdict(list)
+def _load_nodes(session: Any, episode_ids: Sequence[int], *, path_only: bool) -> dict[int, list[NodeRow]]:
+    trees: dict[int, list[NodeRow]] = defaultdict(list)
     for chunk in _chunks(episode_ids, _CHUNK):
-        query = select(Node).where(Node.episode_id.in_(chunk))
+        query = select(NodeRow).where(NodeRow.episode_id.in_(chunk))
         if path_only:
-            query = query.where(Node.on_path.is_(True))
-        for node in session.scalars(query.order_by(Node.episode_id, Node.idx)):
+            query = query.where(NodeRow.on_path.is_(True))
+        for node in session.scalars(query.order_by(NodeRow.episode_id, NodeRow.idx)):
             trees[node.episode_id].append(node)
     return {e: trees.get(e, []) for e in episode_ids}
 

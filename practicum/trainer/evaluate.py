@@ -19,7 +19,7 @@ from typing import Any
 
 from practicum.errors import ConfigError, PracticumError
 from practicum.store import EvalRecord, EvalTaskResult, Store, TaskRecord, queries
-from practicum.store.models import Policy
+from practicum.store.models import PolicyRow
 from practicum.store.records import MODES
 from practicum.trainer.config import PromotionConfig
 from practicum.trainer.promotion import PromotionDecision, TaskOutcome, decide_promotion
@@ -41,8 +41,8 @@ class PolicyHandle:
     adapter_path: str | None = None
 
     @classmethod
-    def of(cls, row: Policy) -> PolicyHandle:
-        """The handle of a `store.models.Policy` row."""
+    def of(cls, row: PolicyRow) -> PolicyHandle:
+        """The handle of a `store.models.PolicyRow`."""
         return cls(
             id=row.id,
             checkpoint_path=row.checkpoint_path,

@@ -33,7 +33,7 @@ from practicum.agents.base import StepContext
 from practicum.agents.default import DEFAULT_MODEL_HUB_ID, DEFAULT_MODEL_LICENSE, GGUF_FILE, GGUF_PACKAGE, MARKER
 from practicum.errors import ConfigError
 from practicum.store import Store, queries
-from practicum.store.models import Episode, Eval, Node, Policy, Task, TrainingRound
+from practicum.store.models import Episode, Eval, NodeRow, PolicyRow, TaskRow, TrainingRound
 from practicum.trainer.checkpoints import check_checkpoint
 from practicum.trainer.promotion import wilson_interval
 
@@ -222,7 +222,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _adapter(policy: Policy, lineage: list[Policy], rounds: list[TrainingRound]) -> _Adapter | None:
+def _adapter(policy: PolicyRow, lineage: list[PolicyRow], rounds: list[TrainingRound]) -> _Adapter | None:
     """The policy's adapter and the weights it applies to, or None without an adapter (or without those weights).
 
     A round's stages each start from the previous stage's merged model (`practicum.trainer.rounds`), so the last
@@ -257,7 +257,7 @@ def _point_adapter_at(adapter_dir: Path, base: str) -> None:
     config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
-def _export_data(lineage: list[Policy], rounds: list[TrainingRound], data_dir: Path) -> _Data:
+def _export_data(lineage: list[PolicyRow], rounds: list[TrainingRound], data_dir: Path) -> _Data:
     """Every finished round's datasets, oldest round first; empty kinds and vanished folders are only noted."""
     data = _Data()
     made = {p.id: p for p in lineage}
@@ -295,21 +295,21 @@ def _count_rows(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _prompt_example(s: Session, lineage: list[Policy]) -> dict[str, Any] | None:
+def _prompt_example(s: Session, lineage: list[PolicyRow]) -> dict[str, Any] | None:
     """One real step of the lineage's own episodes: the observation, the exact prompt, the action taken."""
     for policy in lineage:
         row = s.execute(
-            select(Node, Task.suite)
-            .join(Episode, Episode.id == Node.episode_id)
-            .join(Task, Task.id == Episode.task_id)
-            .where(Episode.policy_id == policy.id, Node.prompt.is_not(None), Node.parent_idx.is_not(None))
-            .order_by(Episode.id, Node.idx)
+            select(NodeRow, TaskRow.suite)
+            .join(Episode, Episode.id == NodeRow.episode_id)
+            .join(TaskRow, TaskRow.id == Episode.task_id)
+            .where(Episode.policy_id == policy.id, NodeRow.prompt.is_not(None), NodeRow.parent_idx.is_not(None))
+            .order_by(Episode.id, NodeRow.idx)
             .limit(1)
         ).first()
         if row is None:
             continue
         node, suite = row
-        parent = s.get(Node, (node.episode_id, node.parent_idx))
+        parent = s.get(NodeRow, (node.episode_id, node.parent_idx))
         return {
             "episode": node.episode_id,
             "suite": suite,
@@ -323,7 +323,10 @@ def _prompt_example(s: Session, lineage: list[Policy]) -> dict[str, Any] | None:
 
 def _suites(s: Session, policy_ids: list[int], evals: list[Eval]) -> list[str]:
     played = s.scalars(
-        select(Task.suite).join(Episode, Episode.task_id == Task.id).where(Episode.policy_id.in_(policy_ids)).distinct()
+        select(TaskRow.suite)
+        .join(Episode, Episode.task_id == TaskRow.id)
+        .where(Episode.policy_id.in_(policy_ids))
+        .distinct()
     )
     return sorted({*played, *(e.suite for e in evals)})
 
@@ -336,8 +339,8 @@ def _front(data: dict[str, Any]) -> list[str]:
 
 
 def model_card(
-    policy: Policy,
-    lineage: list[Policy],
+    policy: PolicyRow,
+    lineage: list[PolicyRow],
     rounds: list[TrainingRound],
     evals: list[Eval],
     *,
@@ -390,7 +393,7 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
-def _lineage_section(lineage: list[Policy]) -> list[str]:
+def _lineage_section(lineage: list[PolicyRow]) -> list[str]:
     lines = ["", "## Lineage", "", "| policy | id | iteration | state | parent |", "|---|---|---|---|---|"]
     for p in lineage:
         lines.append(f"| {p.name} | {p.id} | {p.iteration} | {p.state} | {p.parent_id if p.parent_id else '-'} |")
@@ -494,7 +497,7 @@ def _fenced(text: str) -> list[str]:
     return [f"{fence}text", text.rstrip("\n"), fence]
 
 
-def _results_section(policy: Policy, evals: list[Eval]) -> list[str]:
+def _results_section(policy: PolicyRow, evals: list[Eval]) -> list[str]:
     header = [
         "| suite | split | mode | tasks | solved | success rate | 95% Wilson interval |",
         "|---|---|---|---|---|---|---|",
@@ -528,7 +531,7 @@ def _results_section(policy: Policy, evals: list[Eval]) -> list[str]:
     return lines
 
 
-def adapter_card(policy: Policy, origin: Origin, adapter: _Adapter) -> str:
+def adapter_card(policy: PolicyRow, origin: Origin, adapter: _Adapter) -> str:
     """The adapter's own card (replacing peft's empty template)."""
     lines = _front(
         {
@@ -561,7 +564,7 @@ def adapter_card(policy: Policy, origin: Origin, adapter: _Adapter) -> str:
     return "\n".join(lines) + "\n"
 
 
-def base_card(policy: Policy, adapter: _Adapter) -> str:
+def base_card(policy: PolicyRow, adapter: _Adapter) -> str:
     """A short card for the adapter's base weights."""
     return (
         f"# Base weights of the adapter of {policy.name}\n\n"
@@ -570,7 +573,7 @@ def base_card(policy: Policy, adapter: _Adapter) -> str:
     )
 
 
-def dataset_card(policy: Policy, rounds: list[TrainingRound], data: _Data) -> str:
+def dataset_card(policy: PolicyRow, rounds: list[TrainingRound], data: _Data) -> str:
     """The data folder's card: one Hub config per file, what each kind holds, and what was left out."""
     front: dict[str, Any] = {
         "pretty_name": f"Training data of {policy.name}",

@@ -30,7 +30,7 @@ ExampleKind = Literal["success", "failed_good", "format"]
 
 
 class TreeNode(Protocol):
-    """The node fields mining reads; both `store.models.Node` rows and `store.records.NodeRecord` have them."""
+    """The node fields mining reads; both `store.models.NodeRow` rows and `store.records.NodeRecord` have them."""
 
     idx: int
     parent_idx: int | None

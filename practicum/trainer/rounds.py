@@ -32,7 +32,7 @@ from sqlalchemy import select
 from practicum.errors import PracticumError
 from practicum.provenance import git_revision, package_versions
 from practicum.store import PairRecord, Store, queries
-from practicum.store.models import Pair, Policy
+from practicum.store.models import Pair, PolicyRow
 from practicum.trainer.checkpoints import check_checkpoint, model_signature, write_manifest
 from practicum.trainer.config import TrainConfig
 from practicum.trainer.datasets import Datasets, build_datasets
@@ -185,7 +185,7 @@ def _skip(store: Store, round_id: int, policy_id: int, reason: str, data: Datase
     return RoundResult("skipped", policy_id, round_id, reason=reason, datasets=data)
 
 
-def _policies(store: Store, config: TrainConfig, policy_id: int | None) -> tuple[Policy, Policy, Path]:
+def _policies(store: Store, config: TrainConfig, policy_id: int | None) -> tuple[PolicyRow, PolicyRow, Path]:
     """The round's parent policy (`policy_id`, default the promoted one), the policy whose weights it starts
     from (`TrainConfig.start_from`), and that policy's checked checkpoint."""
     with store.session() as s:
@@ -207,7 +207,7 @@ def _policies(store: Store, config: TrainConfig, policy_id: int | None) -> tuple
 
 def _register_candidate(
     store: Store,
-    parent: Policy,
+    parent: PolicyRow,
     run_id: int,
     round_id: int,
     result: StageResult,
@@ -278,7 +278,7 @@ def _disk_full(exc: BaseException) -> bool:
     return False
 
 
-def _start_policy(store: Store, policy: Policy) -> Policy:
+def _start_policy(store: Store, policy: PolicyRow) -> PolicyRow:
     """The first policy of `policy`'s lineage (its oldest ancestor)."""
     with store.session() as s:
         return queries.lineage(s, policy)[-1]

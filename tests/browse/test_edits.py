@@ -13,7 +13,7 @@ from practicum.browse.edits import relabel_critic, relabel_pair
 from practicum.browse.errors import EditError
 from practicum.errors import UnknownIdError
 from practicum.store import Store
-from practicum.store.models import Edit, Episode, Node, Pair
+from practicum.store.models import Edit, Episode, NodeRow, Pair
 from tests.browse.conftest import client_for
 from tests.browse.seed import ALPHA, Seeded
 
@@ -25,9 +25,9 @@ def token_of(page: str) -> str:
     return match.group(1)
 
 
-def node_row(store: Store, episode_id: int, idx: int) -> Node:
+def node_row(store: Store, episode_id: int, idx: int) -> NodeRow:
     with store.session() as s:
-        node = s.get(Node, (episode_id, idx))
+        node = s.get(NodeRow, (episode_id, idx))
         assert node is not None
         return node
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from practicum.store import Store
-from practicum.store.models import Episode, Task
+from practicum.store.models import Episode, TaskRow
 from tests.browse.seed import Practiced, Seeded
 
 
@@ -23,9 +23,9 @@ def listed_ids(html: str) -> list[int]:
 
 def expected_ids(store: Store, run_id: int, **where: Any) -> list[int]:
     """The same selection computed straight from the tables."""
-    query = select(Episode.id).join(Task, Task.id == Episode.task_id).where(Episode.run_id == run_id)
+    query = select(Episode.id).join(TaskRow, TaskRow.id == Episode.task_id).where(Episode.run_id == run_id)
     for name, value in where.items():
-        column = getattr(Task, name) if name in ("suite", "split", "key") else getattr(Episode, name)
+        column = getattr(TaskRow, name) if name in ("suite", "split", "key") else getattr(Episode, name)
         query = query.where(column == value)
     with store.session() as s:
         return list(s.scalars(query.order_by(Episode.id)))

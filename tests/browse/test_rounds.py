@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from practicum.store import Store, open_store
-from practicum.store.models import Node
+from practicum.store.models import NodeRow
 from tests.browse.conftest import client_for
 from tests.browse.seed import Practiced, seed_practice_run
 
@@ -41,7 +41,7 @@ def test_round_page_lists_the_step_pairs_with_both_sides_values_and_the_rft_exam
     steps = section(page, "step_pairs")
     assert "(4 rows)" in steps and "trained on by the dpo stage" in steps
     with store.session() as s:
-        chosen, rejected = s.get(Node, (ids.collected[0], 1)), s.get(Node, (ids.collected[0], 2))
+        chosen, rejected = s.get(NodeRow, (ids.collected[0], 1)), s.get(NodeRow, (ids.collected[0], 2))
         assert chosen is not None and rejected is not None
     first = rows(steps)[0]
     # #, task, where from, the prompt (preview and full text), chosen with Q̂ · Q · visits, rejected alike, margin

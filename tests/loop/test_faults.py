@@ -24,7 +24,7 @@ from practicum.loop.episodes import EpisodeRunner, Job, RunnerSpec
 from practicum.loop.executors import play_all
 from practicum.search.config import SearchConfig
 from practicum.store import open_store
-from practicum.store.models import Episode, Lease, Node
+from practicum.store.models import Episode, Lease, NodeRow
 from practicum.trainer.evaluate import PolicyHandle
 from practicum.trainer.rounds import register_base_policy
 
@@ -46,7 +46,7 @@ def outcomes(url: str) -> list[tuple[str, str, int, int, int]]:
     with open_store(url) as store, store.session() as s:
         rows = s.execute(select(Episode.uid, Episode.outcome, Episode.steps, Episode.node_count, Episode.id)).all()
         whole = {
-            r[4]: s.scalar(select(func.count()).where(Node.episode_id == r[4])) == r[3] for r in rows
+            r[4]: s.scalar(select(func.count()).where(NodeRow.episode_id == r[4])) == r[3] for r in rows
         }  # no half-written tree
         assert all(whole.values())
         return sorted((str(r[0]), str(r[1]), int(r[2]), int(r[3]), 0) for r in rows)

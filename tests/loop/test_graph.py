@@ -18,7 +18,7 @@ from practicum.envs.registry import get_suite
 from practicum.loop.config import config_from_dict
 from practicum.loop.graph import Interrupted, LoopContext, LoopState, _timed, explore_start, train
 from practicum.store import EpisodeRecord, NodeRecord, Store, TaskRecord, open_store
-from practicum.store.models import Episode, Policy, TrainingRound
+from practicum.store.models import Episode, PolicyRow, TrainingRound
 from practicum.trainer.datasets import build_datasets, rebuild_datasets
 from practicum.trainer.rounds import register_base_policy
 
@@ -132,7 +132,7 @@ def test_a_round_stopped_part_way_is_trained_again_under_its_own_number(
         with store.session() as s:
             rows = s.scalars(select(TrainingRound).where(TrainingRound.run_id == run)).all()
             (row,) = rows  # the same round, not a second one
-            made = s.get(Policy, row.policy_out_id)
+            made = s.get(PolicyRow, row.policy_out_id)
             assert made is not None and made.name.endswith(f"-r{killed}")
         assert out["round_id"] == killed and row.status == "finished" and row.metrics["restarts"] == 1
         assert not (partial / "rft" / "half-written.safetensors").exists()

@@ -21,7 +21,7 @@ from practicum.errors import ConfigError, ModelError, UnknownIdError
 from practicum.loop.config import PracticeConfig, config_from_dict
 from practicum.loop.practice import PracticeResult, practice
 from practicum.store import open_store, queries
-from practicum.store.models import Episode, Eval, Node, Pair, Policy, Run, Task, TrainingRound
+from practicum.store.models import Episode, Eval, NodeRow, Pair, PolicyRow, Run, TaskRow, TrainingRound
 
 
 def small_config(model_dir: Path, store: str, **extra: Any) -> PracticeConfig:
@@ -60,7 +60,7 @@ def counts(url: str, run_id: int) -> dict[str, int]:
             or 0,
             "sample_episodes": s.scalar(select(func.count()).where(Episode.run_id == run_id, Episode.mode == "sample"))
             or 0,
-            "nodes": s.scalar(select(func.count()).where(Node.episode_id.in_(episodes))) or 0,
+            "nodes": s.scalar(select(func.count()).where(NodeRow.episode_id.in_(episodes))) or 0,
             "rounds": s.scalar(select(func.count()).where(TrainingRound.run_id == run_id)) or 0,
             "finished_rounds": s.scalar(
                 select(func.count()).where(TrainingRound.run_id == run_id, TrainingRound.status == "finished")
@@ -95,11 +95,11 @@ def test_two_iterations_leave_episodes_trees_pairs_and_a_decided_policy(
         assert run is not None and run.status == "finished"
         assert run.config["suite"] == "frozenlake-4x4" and run.versions["torch"]
         assert run.seeds == {"run": 0, "search": 0}
-        base = [p for p in s.scalars(select(Policy)).all() if p.iteration == 0]
+        base = [p for p in s.scalars(select(PolicyRow)).all() if p.iteration == 0]
         # Practice starts from the format warm-up of the base model, written beside the run's checkpoints.
         assert [p.base_model for p in base] == [f"{tiny_model_dir.name}+format-frozenlake-4x4"]
         assert Path(base[0].checkpoint_path).parent.name.startswith("format-frozenlake-4x4-")
-        decided = [p for p in s.scalars(select(Policy)).all() if p.iteration > 0]
+        decided = [p for p in s.scalars(select(PolicyRow)).all() if p.iteration > 0]
         assert decided and all(p.state in ("promoted", "rejected", "retired") for p in decided)
         assert s.scalar(select(func.count(Pair.id))) >= 1
         summary = queries.run_summary(s, result.run_id)
@@ -158,7 +158,7 @@ def test_promotion_replays_the_parent_on_validation_and_the_curve_is_test_only(
             )
             # No decision reads a test task.
             flipped = decision["negative_flips"] + decision["positive_flips"] + decision["excluded"]
-            assert all(s.scalar(select(Task.split).where(Task.key == key)) == "validation" for key in flipped)
+            assert all(s.scalar(select(TaskRow.split).where(TaskRow.key == key)) == "validation" for key in flipped)
             # The curve is the candidate's test success.
             test_eval = next(e for e in queries.list_evals(s, policy_id=candidate.id) if e.split == "test")
             assert (row["test_success"], row["test_tasks"]) == (test_eval.success_rate, 2)
@@ -240,7 +240,7 @@ def _what_a_run_left(url: str) -> dict[str, Any]:
 
     with open_store(url) as store, store.session() as s:
         rounds = [(r.id, r.status) for r in s.scalars(select(TrainingRound).order_by(TrainingRound.id))]
-        policies = [p.name for p in s.scalars(select(Policy).order_by(Policy.id))]
+        policies = [p.name for p in s.scalars(select(PolicyRow).order_by(PolicyRow.id))]
         evals = [(e.policy_id, e.split, e.successes) for e in s.scalars(select(Eval).order_by(Eval.id))]
     failed_checks = [c.name for c in check_store(url) if not c.ok]
     return {"counts": counts(url, 1), "rounds": rounds, "policies": policies, "evals": evals, "doctor": failed_checks}

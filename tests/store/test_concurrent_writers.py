@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import func, select, text
 
 from practicum.store import open_store, queries
-from practicum.store.models import Episode, Node, Pair
+from practicum.store.models import Episode, NodeRow, Pair
 from tests.store.factories import make_episode, make_task, write_episodes_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +38,9 @@ def test_four_processes_writing_one_store_lose_no_row(store_url: str) -> None:
     with open_store(store_url) as store:
         counts = store.info().counts
         with store.session() as s:
-            per_episode = set(s.execute(select(func.count()).select_from(Node).group_by(Node.episode_id)).scalars())
+            per_episode = set(
+                s.execute(select(func.count()).select_from(NodeRow).group_by(NodeRow.episode_id)).scalars()
+            )
             uids = set(s.scalars(select(Episode.uid)))
     assert counts["episodes"] == workers * per_worker
     assert counts["nodes"] == workers * per_worker * n_nodes
@@ -95,7 +97,7 @@ def test_kill_9_mid_write_never_leaves_half_an_episode(store_url: str) -> None:
     with open_store(store_url) as store:
         with store.session() as s:
             episodes = s.execute(select(Episode.id, Episode.node_count, Episode.pair_count)).all()
-            nodes = dict(s.execute(select(Node.episode_id, func.count()).group_by(Node.episode_id)).all())
+            nodes = dict(s.execute(select(NodeRow.episode_id, func.count()).group_by(NodeRow.episode_id)).all())
             pairs = dict(s.execute(select(Pair.episode_id, func.count()).group_by(Pair.episode_id)).all())
             if store.engine.dialect.name == "sqlite":
                 assert s.execute(text("PRAGMA integrity_check")).scalar() == "ok"

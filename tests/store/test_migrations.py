@@ -23,7 +23,7 @@ from practicum.store.migrate import (
     head_revision,
     known_revisions,
 )
-from practicum.store.models import TABLES, Base, Policy
+from practicum.store.models import TABLES, Base, PolicyRow
 from tests.store.factories import make_episode, make_task
 
 
@@ -240,7 +240,7 @@ def test_an_older_stores_paths_under_its_folder_become_relative_and_follow_the_f
     moved = tmp_path / "b"
     folder.rename(moved)
     with open_store(f"sqlite:///{moved / 'store.db'}") as store, store.session() as s:
-        policies = {p.name: p for p in s.scalars(select(Policy))}
+        policies = {p.name: p for p in s.scalars(select(PolicyRow))}
     assert policies["in"].checkpoint_path == str(moved / "ckpt" / "model")  # read where the folder is now
     assert policies["in"].metrics == {k: v.replace(str(folder), str(moved)) for k, v in inside.items()}
     assert policies["out"].checkpoint_path == "/elsewhere/model"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from practicum.errors import StoreError
 from practicum.store import open_store
-from practicum.store.models import Episode, Node
+from practicum.store.models import Episode, NodeRow
 from tests.postgres import PostgresServer
 from tests.store.factories import make_episode
 
@@ -36,7 +36,7 @@ def test_writes_during_a_server_restart_retry_until_it_is_back(
         assert store.write_episode(make_episode(run, uid="during", n_nodes=21)) == episode_id  # no double write
         with store.session() as s:
             assert s.scalar(select(func.count(Episode.id))) == 2
-            assert s.scalar(select(func.count()).where(Node.episode_id == episode_id)) == 21
+            assert s.scalar(select(func.count()).where(NodeRow.episode_id == episode_id)) == 21
 
 
 def test_a_server_that_stays_away_gives_a_clear_error_after_the_retry_window(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from practicum.errors import UnknownIdError
 from practicum.store import EpisodeRecord, NodeRecord, PairRecord, RecordError, Store, TaskRecord, queries
-from practicum.store.models import Episode, Node, Pair, Task
+from practicum.store.models import Episode, NodeRow, Pair, TaskRow
 from tests.store.factories import make_episode, make_task
 
 
@@ -29,7 +29,7 @@ def test_episode_tree_round_trips_every_field(store: Store) -> None:
         episode = queries.get_episode(s, episode_id)
         tree = queries.episode_tree(s, episode_id)
         pairs = queries.episode_pairs(s, episode_id)
-        task = s.get(Task, episode.task_id)
+        task = s.get(TaskRow, episode.task_id)
     assert (episode.outcome, episode.failure_kind, episode.reward, episode.mode) == ("failure", "agent", 0.25, "search")
     assert episode.started_at == started and episode.finished_at == started + timedelta(seconds=9)
     assert episode.created_at.tzinfo is not None
@@ -210,7 +210,7 @@ def test_nodes_are_stored_once_per_episode_and_counted(store: Store) -> None:
     run_id = store.create_run()
     ids = [store.write_episode(make_episode(run_id, n_nodes=n)) for n in (1, 5, 50)]
     with store.session() as s:
-        counted = dict(s.execute(select(Node.episode_id, func.count()).group_by(Node.episode_id)).all())
+        counted = dict(s.execute(select(NodeRow.episode_id, func.count()).group_by(NodeRow.episode_id)).all())
         aggregates = dict(s.execute(select(Episode.id, Episode.node_count)).all())
         assert s.scalar(select(func.count()).select_from(Pair)) == sum(e.pair_count for e in s.scalars(select(Episode)))
     assert counted == aggregates == dict(zip(ids, (1, 5, 50), strict=True))

@@ -19,7 +19,7 @@ from practicum.agents.default import MARKER
 from practicum.agents.local import LocalModel
 from practicum.errors import ConfigError
 from practicum.store import Store, open_store, queries
-from practicum.store.models import Node, Policy
+from practicum.store.models import NodeRow, PolicyRow
 from practicum.trainer.config import DataSettings, DPOSettings, RFTSettings, TrainConfig
 from practicum.trainer.errors import CheckpointError
 from practicum.trainer.evaluate import evaluate_policy
@@ -158,7 +158,9 @@ def test_exported_policy_reloads_in_a_fresh_process_with_the_same_logprobs(store
     with store.session() as s:
         policy = queries.get_policy(s, policy_id)
         parent = queries.get_policy(s, policy.parent_id)  # type: ignore[arg-type]
-        example = s.scalars(select(Node.prompt).where(Node.prompt.is_not(None)).order_by(Node.episode_id)).first()
+        example = s.scalars(
+            select(NodeRow.prompt).where(NodeRow.prompt.is_not(None)).order_by(NodeRow.episode_id)
+        ).first()
     assert f"| {policy.name} | {policy.id} | 2 | candidate | {parent.id} |" in card  # lineage
     assert f"| {parent.name} | {parent.id} | 1 |" in card
     assert f"| {trained.round_id} | rft+dpo | {parent.id} -> {policy.id} | finished |" in card  # its round
@@ -191,7 +193,7 @@ def test_the_card_names_the_hub_model_and_license_the_lineage_started_from(tmp_p
     (warmed.parent / "warmup.json").write_text(json.dumps({"base": str(default)}))
     origin = model_origin(warmed)
     assert origin.hub_id == "HuggingFaceTB/SmolLM2-135M-Instruct" and "warm-up" in origin.text
-    card = model_card(Policy(id=1, name="p", iteration=0, state="promoted", metrics={}), [], [], [], origin=origin)
+    card = model_card(PolicyRow(id=1, name="p", iteration=0, state="promoted", metrics={}), [], [], [], origin=origin)
     front = _front_matter(card)
     assert front["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct" and front["license"] == "apache-2.0"
 

@@ -14,7 +14,7 @@ from practicum.browse import rounds
 from practicum.browse.deps import PageDep, PageRequestDep, StoreDep
 from practicum.browse.pages import USED_CHOICES, opt, opt_int, pager
 from practicum.store import queries
-from practicum.store.models import Policy, Run, Task
+from practicum.store.models import PolicyRow, Run, TaskRow
 from practicum.store.records import MODES, check_choice
 
 router = APIRouter()
@@ -139,8 +139,8 @@ def episode_page(
     """One episode: its task, policy, committed path, pairs and edits (the tree is filled from the API)."""
     with store.session() as s:
         episode = queries.get_episode(s, episode_id)
-        task = s.get(Task, episode.task_id)
-        policy = s.get(Policy, episode.policy_id) if episode.policy_id is not None else None
+        task = s.get(TaskRow, episode.task_id)
+        policy = s.get(PolicyRow, episode.policy_id) if episode.policy_id is not None else None
         path = queries.committed_path(s, episode_id)
         pairs = bq.pairs_of_episode(s, episode_id, limit=MAX_PAIRS_SHOWN + 1)
         return page(

@@ -14,7 +14,7 @@ from practicum.browse.deps import PageDep, StoreDep
 from practicum.browse.pages import Paging, opt, opt_int, pager
 from practicum.errors import PracticumError
 from practicum.store import queries
-from practicum.store.models import Policy, Run
+from practicum.store.models import PolicyRow, Run
 
 router = APIRouter()
 DATASET_ROWS_PER_PAGE = 50
@@ -83,7 +83,7 @@ def policy_page(request: Request, policy_id: int, store: StoreDep, page: PageDep
     """One policy: its parent and children, evals, promotion decision and the round that trained it."""
     with store.session() as s:
         policy = queries.get_policy(s, policy_id)
-        parent = s.get(Policy, policy.parent_id) if policy.parent_id is not None else None
+        parent = s.get(PolicyRow, policy.parent_id) if policy.parent_id is not None else None
         evals = queries.list_evals(s, policy_id=policy_id)
         promotion = (policy.metrics or {}).get("promotion")
         return page(

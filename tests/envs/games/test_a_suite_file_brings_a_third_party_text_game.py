@@ -330,7 +330,7 @@ def test_a_practice_run_on_the_suite_file_searches_in_workers_trains_and_evaluat
     from practicum.loop.config import config_from_dict
     from practicum.loop.practice import practice
     from practicum.store import open_store
-    from practicum.store.models import Episode, Task
+    from practicum.store.models import Episode, TaskRow
 
     task_files.load_task_files([str(suite_file)])
     config = config_from_dict(
@@ -354,7 +354,9 @@ def test_a_practice_run_on_the_suite_file_searches_in_workers_trains_and_evaluat
     assert result.status == "finished"
     assert [r["iteration"] for r in result.history] == [0, 1]
     with open_store(url) as store, store.session() as s:
-        played = s.execute(select(Task.suite, Task.split, Episode.mode).join(Episode, Episode.task_id == Task.id)).all()
+        played = s.execute(
+            select(TaskRow.suite, TaskRow.split, Episode.mode).join(Episode, Episode.task_id == TaskRow.id)
+        ).all()
     assert {suite for suite, _, _ in played} == {"tiny-adventure"}
     assert {(split, mode) for _, split, mode in played} >= {
         ("train", "search"),
