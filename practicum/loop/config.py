@@ -136,8 +136,9 @@ class PracticeConfig:
     snapshot its state (the games)."""
 
     validation_tasks: int = 10
-    """Validation tasks every candidate and its parent are evaluated on, greedily, for the promotion decision (the
-    same tasks every time, fresh episodes of both policies in each iteration)."""
+    """Validation tasks per iteration: the candidate and its parent play the same ones, greedily, for the promotion
+    decision. Each iteration takes the next ones of the validation split (a parent promoted on tasks it happened
+    to do well on would carry that luck into every later decision on the same tasks)."""
 
     test_tasks: int = 10
     """Test tasks of the reported curve (the same tasks every time); never used for a decision."""
