@@ -651,26 +651,8 @@ class EndpointPolicy(ModelPolicy):
 
     @classmethod
     def connect(
-        cls,
-        base_url: str,
-        model: str,
-        *,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        tokenizer: str | Path | None = None,
-        max_new_tokens: int = 32,
-        seed: int = 0,
+        cls, base_url: str, model: str, *, max_new_tokens: int = 32, seed: int = 0, **options: Any
     ) -> EndpointPolicy:
-        """A policy on the model `model` served at `base_url` (e.g. `http://127.0.0.1:8000/v1`)."""
-        client = EndpointClient(
-            base_url,
-            model,
-            api_key=api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            tokenizer=tokenizer,
-        )
-        return cls(client, max_new_tokens=max_new_tokens, seed=seed)
+        """A policy on the model `model` served at `base_url` (e.g. `http://127.0.0.1:8000/v1`); `options` go to
+        `EndpointClient` (api_key, timeout, max_retries, backoff, tokenizer)."""
+        return cls(EndpointClient(base_url, model, **options), max_new_tokens=max_new_tokens, seed=seed)
