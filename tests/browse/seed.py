@@ -309,14 +309,17 @@ def seed_practice_run(store: Store, folder: Path) -> Practiced:
         round_id, policy_out_id=candidate, metrics={"train/dpo_loss_first": 0.69, "train/dpo_loss_last": 0.5}
     )
 
+    def evaluate(policy: int, split: str, tasks: list[TaskRecord], wins: tuple[bool, ...], prefix: str) -> None:
+        results = []
+        for task, won in zip(tasks, wins, strict=True):
+            episode = play(f"{prefix}/eval/greedy/p{policy}/{task.task_key}", task, policy, "greedy", won)
+            results.append(EvalTaskResult(task, won, float(won), None if won else "agent", episode_id=episode))
+        store.record_eval(EvalRecord(policy, "frozenlake-4x4", split, "greedy", results, run_id=run))
+
     # Validation in iteration 1: the candidate and its parent on the same two tasks.
     validation = [make_task(seed=s, split="validation") for s in (200, 201)]
     for policy, wins in ((candidate, (True, True)), (base, (True, False))):
-        results = []
-        for task, won in zip(validation, wins, strict=True):
-            episode = play(f"r{run}/i1/eval/greedy/p{policy}/{task.task_key}", task, policy, "greedy", won)
-            results.append(EvalTaskResult(task, won, float(won), None if won else "agent", episode_id=episode))
-        store.record_eval(EvalRecord(policy, "frozenlake-4x4", "validation", "greedy", results, run_id=run))
+        evaluate(policy, "validation", validation, wins, f"r{run}/i1")
     decision = {"greedy": {"promote": True, "negative_flips": [], "positive_flips": [validation[1].task_key]}}
     store.set_policy_state(candidate, "promoted", metrics={"promotion": decision})
     store.set_policy_state(base, "retired")
@@ -324,11 +327,7 @@ def seed_practice_run(store: Store, folder: Path) -> Practiced:
     # Test: played once per policy.
     test = [make_task(seed=s, split="test") for s in (300, 301)]
     for policy, wins in ((base, (True, False)), (candidate, (True, True))):
-        results = []
-        for task, won in zip(test, wins, strict=True):
-            episode = play(f"r{run}/eval/greedy/p{policy}/{task.task_key}", task, policy, "greedy", won)
-            results.append(EvalTaskResult(task, won, float(won), None if won else "agent", episode_id=episode))
-        store.record_eval(EvalRecord(policy, "frozenlake-4x4", "test", "greedy", results, run_id=run))
+        evaluate(policy, "test", test, wins, f"r{run}")
 
     # Iteration 2: the promoted candidate collects; no round.
     for t in train[4:]:

@@ -111,31 +111,21 @@ def test_success_rate_per_policy_and_split_from_evals(store: Store, world: World
     t = [make_task("frozenlake-4x4", seed, "test") for seed in (20, 21, 22, 23)]
     base = store.record_eval(
         EvalRecord(
-            policy_id=world.policy_a,
-            suite="frozenlake-4x4",
-            split="test",
-            mode="greedy",
-            results=[
-                EvalTaskResult(t[0], True, 1.0),
-                EvalTaskResult(t[1], True, 1.0),
-                EvalTaskResult(t[2], False, 0.0),
-            ],
+            world.policy_a,
+            "frozenlake-4x4",
+            "test",
+            "greedy",
+            [EvalTaskResult(t[0], True, 1.0), EvalTaskResult(t[1], True, 1.0), EvalTaskResult(t[2], False, 0.0)],
         )
     )
+    results = [
+        EvalTaskResult(t[0], True, 1.0),
+        EvalTaskResult(t[1], False, 0.0, failure_kind="agent"),
+        EvalTaskResult(t[2], True, 0.5),
+        EvalTaskResult(t[3], True, 1.0),
+    ]
     candidate = store.record_eval(
-        EvalRecord(
-            policy_id=world.policy_b,
-            suite="frozenlake-4x4",
-            split="test",
-            mode="greedy",
-            results=[
-                EvalTaskResult(t[0], True, 1.0),
-                EvalTaskResult(t[1], False, 0.0, failure_kind="agent"),
-                EvalTaskResult(t[2], True, 0.5),
-                EvalTaskResult(t[3], True, 1.0),
-            ],
-            run_id=world.run_id,
-        )
+        EvalRecord(world.policy_b, "frozenlake-4x4", "test", "greedy", results, run_id=world.run_id)
     )
     with store.session() as s:
         rates = {
