@@ -118,19 +118,41 @@ def load_for_training(model_dir: str | Path, *, what: str = "the model") -> tupl
     return model, tokenizer
 
 
-def lora_config(settings: LoraSettings) -> LoraConfig:
-    """The peft `LoraConfig` for `settings` (a causal LM adapter)."""
+def lora_config(settings: LoraSettings, model: Any) -> LoraConfig:
+    """The peft `LoraConfig` for `settings`: a causal LM adapter on `model` (whose block count `top_layers`
+    reads)."""
     from peft import LoraConfig
 
     modules: str | list[str] = (
         "all-linear" if settings.target_modules == ("all-linear",) else list(settings.target_modules)
     )
+    layers = None
+    if settings.top_layers:
+        blocks = getattr(model.config, "num_hidden_layers", None)
+        if not isinstance(blocks, int) or blocks < 1:
+            raise CheckpointError(
+                f"the model's config has no usable num_hidden_layers ({blocks!r}) to pick its top blocks from; "
+                "set TrainConfig.lora.top_layers to 0"
+            )
+        layers = list(range(max(blocks - settings.top_layers, 0), blocks))
+        if modules == "all-linear":  # peft picks blocks only from a list of names
+            modules = _linear_names(model)
     return LoraConfig(
         r=settings.r,
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=modules,
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
+    )
+
+
+def _linear_names(model: Any) -> list[str]:
+    """The names of `model`'s linear layers (the last part of each module path), the output head left out."""
+    import torch
+
+    return sorted(
+        {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)} - {"lm_head"}
     )
 
 

@@ -43,9 +43,14 @@ class LoraSettings:
     target_modules: tuple[str, ...] = ("all-linear",)
     """Module names to adapt; ("all-linear",) adapts every linear layer except the output head."""
 
+    top_layers: int = 0
+    """Adapt only the last N transformer blocks (0: every block). Backpropagation then stops at the lowest
+    adapted block: on SmolLM2-135M (30 blocks), the top 15 train an RFT pass in about 3/4 of the time."""
+
     def __post_init__(self) -> None:
         int_at_least("TrainConfig.lora.r", self.r, 1, "use a rank such as 8 or 16")
         int_at_least("TrainConfig.lora.alpha", self.alpha, 1, "use e.g. twice the rank")
+        int_at_least("TrainConfig.lora.top_layers", self.top_layers, 0, "use 0 to adapt every block")
         number("TrainConfig.lora.dropout", self.dropout, lambda v: 0 <= v < 1, "use a dropout in [0, 1), e.g. 0.0")
         if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
             raise ConfigError(

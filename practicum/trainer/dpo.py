@@ -121,7 +121,7 @@ def train_dpo(
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
-            peft_config=lora_config(config.lora) if config.finetune == "lora" else None,
+            peft_config=lora_config(config.lora, model) if config.finetune == "lora" else None,
             callbacks=list(callbacks) or None,
             reference_tolerance=settings.reference_tolerance,
             verify_rows=settings.verify_reference_rows,

@@ -62,7 +62,7 @@ def train_rft(
         args=args,
         train_dataset=examples_to_trl(examples),
         processing_class=tokenizer,
-        peft_config=lora_config(config.lora) if config.finetune == "lora" else None,
+        peft_config=lora_config(config.lora, model) if config.finetune == "lora" else None,
         callbacks=list(callbacks) or None,
     )
     return run_stage("rft", trainer, tokenizer, out, progress=progress, extra={"train/rft_examples": len(examples)})
