@@ -98,9 +98,18 @@ class Backend(Protocol):
         """One continuation of `text` as is (no chat template added), or none when the reply is unusable."""
 
     def answers(
-        self, context: StepContext, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
+        self,
+        context: StepContext,
+        actions: Sequence[str],
+        question: tuple[str, str],
+        *,
+        max_new_tokens: int,
+        top_logprobs: int,
     ) -> Answers:
         """The reply to `prompts.judge_messages(context, a)` for each action a, each question on its own.
+
+        `question` is that prompt already rendered, split around the action (`prompts.judge_parts` through
+        `render`): a backend that reads text uses it, one that sends chat messages builds them from `context`.
 
         `max_new_tokens` bounds a generated reply (a backend may read the first token only and generate
         nothing); `top_logprobs` is how many first-token alternatives to ask for where the backend asks.

@@ -113,6 +113,7 @@ class ModelCritic(Critic):
         answers = self.backend.answers(
             context,
             actions,
+            (prefix, suffix),
             max_new_tokens=self.max_rationale_tokens if rationale else 1,
             top_logprobs=self.top_logprobs,
         )

@@ -304,7 +304,13 @@ class EndpointClient:
         return got
 
     def answers(
-        self, context: StepContext, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
+        self,
+        context: StepContext,
+        actions: Sequence[str],
+        question: tuple[str, str],
+        *,
+        max_new_tokens: int,
+        top_logprobs: int,
     ) -> Answers:
         """One greedy chat request per action's judge question: the reply's first-token `top_logprobs` and text."""
         firsts: list[dict[str, float] | None] = []

@@ -456,7 +456,13 @@ class LocalModel:
         return found
 
     def answers(
-        self, context: StepContext, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
+        self,
+        context: StepContext,
+        actions: Sequence[str],
+        question: tuple[str, str],
+        *,
+        max_new_tokens: int,
+        top_logprobs: int,
     ) -> Answers:
         """The first token of the reply to each action's judge question, in one batched pass after one prefill
         of the shared part; no text is generated (`max_new_tokens` and `top_logprobs` are not needed here)."""
@@ -468,7 +474,7 @@ class LocalModel:
             self.count_usage(0, 0, seconds)
             self.usage.invalid_outputs += 1
             return Answers([None] * len(actions), [None] * len(actions), 0, 0, seconds)
-        prefix, suffix = prompts.judge_parts(self.render, context)
+        prefix, suffix = question
         logp, prompt_len, cont_tokens = self.next_logprobs(prefix, [a + suffix for a in actions])
         spellings = [pair for pairs in words.values() for pair in pairs]
         rows = logp[:, [i for _, i in spellings]].tolist()
