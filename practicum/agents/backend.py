@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from practicum.agents.base import StepContext, UsageCounter
-from practicum.agents.prompts import Message
+from practicum.agents.base import UsageCounter
+from practicum.agents.prompts import JudgeQuestion, Message
 
 
 @dataclass(frozen=True)
@@ -98,18 +98,10 @@ class Backend(Protocol):
         """One continuation of `text` as is (no chat template added), or none when the reply is unusable."""
 
     def answers(
-        self,
-        context: StepContext,
-        actions: Sequence[str],
-        question: tuple[str, str],
-        *,
-        max_new_tokens: int,
-        top_logprobs: int,
+        self, question: JudgeQuestion, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
     ) -> Answers:
-        """The reply to `prompts.judge_messages(context, a)` for each action a, each question on its own.
-
-        `question` is that prompt already rendered, split around the action (`prompts.judge_parts` through
-        `render`): a backend that reads text uses it, one that sends chat messages builds them from `context`.
+        """The reply to `question` about each action a, each question on its own: a backend that reads text
+        reads `question.text(a)`, one that sends chat messages sends `question.messages(a)`.
 
         `max_new_tokens` bounds a generated reply (a backend may read the first token only and generate
         nothing); `top_logprobs` is how many first-token alternatives to ask for where the backend asks.

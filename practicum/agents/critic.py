@@ -108,12 +108,11 @@ class ModelCritic(Critic):
         actions = list(actions)
         if not actions:
             raise ConfigError("the critic needs at least one candidate action; pass a non-empty list")
-        prefix, suffix = prompts.judge_parts(self.backend.render, context)
-        prompt = _template(prefix, suffix)
+        question = prompts.judge_question(self.backend.render, context)
+        prompt = _template(question.prefix, question.suffix)
         answers = self.backend.answers(
-            context,
+            question,
             actions,
-            (prefix, suffix),
             max_new_tokens=self.max_rationale_tokens if rationale else 1,
             top_logprobs=self.top_logprobs,
         )
@@ -129,7 +128,7 @@ class ModelCritic(Critic):
         explanation, cost = None, (0, 0, 0.0)
         if rationale:
             best = max(range(len(actions)), key=lambda i: scores[i])
-            explanation, cost = self._rationale(prefix + actions[best] + suffix, answers.texts[best], scores[best])
+            explanation, cost = self._rationale(question.text(actions[best]), answers.texts[best], scores[best])
         return Critique(
             prompt=prompt,
             actions=actions,

@@ -31,7 +31,7 @@ import httpx
 
 from practicum.agents import prompts
 from practicum.agents.backend import NO_REPLIES, Answers, Replies, Scores
-from practicum.agents.base import StepContext, UsageCounter
+from practicum.agents.base import UsageCounter
 from practicum.agents.policy import ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
@@ -304,13 +304,7 @@ class EndpointClient:
         return got
 
     def answers(
-        self,
-        context: StepContext,
-        actions: Sequence[str],
-        question: tuple[str, str],
-        *,
-        max_new_tokens: int,
-        top_logprobs: int,
+        self, question: prompts.JudgeQuestion, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
     ) -> Answers:
         """One greedy chat request per action's judge question: the reply's first-token `top_logprobs` and text."""
         firsts: list[dict[str, float] | None] = []
@@ -319,7 +313,7 @@ class EndpointClient:
         seconds = 0.0
         for action in actions:
             reply = self.chat(
-                prompts.judge_messages(context, action),
+                question.messages(action),
                 n=1,
                 temperature=0.0,
                 max_tokens=max_new_tokens,

@@ -29,7 +29,7 @@ import torch
 
 from practicum.agents import prompts
 from practicum.agents.backend import Answers, Replies, Scores
-from practicum.agents.base import StepContext, UsageCounter
+from practicum.agents.base import UsageCounter
 from practicum.agents.policy import ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
@@ -456,13 +456,7 @@ class LocalModel:
         return found
 
     def answers(
-        self,
-        context: StepContext,
-        actions: Sequence[str],
-        question: tuple[str, str],
-        *,
-        max_new_tokens: int,
-        top_logprobs: int,
+        self, question: prompts.JudgeQuestion, actions: Sequence[str], *, max_new_tokens: int, top_logprobs: int
     ) -> Answers:
         """The first token of the reply to each action's judge question, in one batched pass after one prefill
         of the shared part; no text is generated (`max_new_tokens` and `top_logprobs` are not needed here)."""
@@ -474,8 +468,7 @@ class LocalModel:
             self.count_usage(0, 0, seconds)
             self.usage.invalid_outputs += 1
             return Answers([None] * len(actions), [None] * len(actions), 0, 0, seconds)
-        prefix, suffix = question
-        logp, prompt_len, cont_tokens = self.next_logprobs(prefix, [a + suffix for a in actions])
+        logp, prompt_len, cont_tokens = self.next_logprobs(question.prefix, [a + question.suffix for a in actions])
         spellings = [pair for pairs in words.values() for pair in pairs]
         rows = logp[:, [i for _, i in spellings]].tolist()
         firsts: list[dict[str, float] | None] = [

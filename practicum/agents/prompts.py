@@ -13,6 +13,7 @@ token costs time at every node of the search tree.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from practicum.agents.base import StepContext
@@ -84,14 +85,31 @@ def judge_messages(context: StepContext, action: str) -> list[Message]:
     ]
 
 
-def judge_parts(render_fn: Callable[[Sequence[Message]], str], context: StepContext) -> tuple[str, str]:
-    """The rendered judge prompt split around the action: (`prefix`, `suffix`), so that the prompt for action
-    `a` is exactly `prefix + a + suffix` and every candidate of a node shares `prefix` (computed once)."""
+@dataclass(frozen=True)
+class JudgeQuestion:
+    """The critic's question about one situation, rendered once: the prompt for action `a` is exactly
+    `prefix + a + suffix`, so every candidate of a node shares `prefix` (computed once)."""
+
+    context: StepContext
+    prefix: str
+    suffix: str
+
+    def text(self, action: str) -> str:
+        """The rendered question about `action`."""
+        return self.prefix + action + self.suffix
+
+    def messages(self, action: str) -> list[Message]:
+        """The same question as chat messages, for a backend that renders them itself."""
+        return judge_messages(self.context, action)
+
+
+def judge_question(render_fn: Callable[[Sequence[Message]], str], context: StepContext) -> JudgeQuestion:
+    """The judge prompt for `context` rendered by `render_fn`, split around the action's place."""
     text = render_fn(judge_messages(context, _ACTION_SLOT))
     prefix, found, suffix = text.partition(_ACTION_SLOT)
     if not found or _ACTION_SLOT in suffix:
         raise ConfigError("the chat template changed the judge prompt's action slot; use a plain template")
-    return prefix, suffix
+    return JudgeQuestion(context, prefix, suffix)
 
 
 def render(tokenizer: ChatTemplater, messages: Sequence[Message]) -> str:

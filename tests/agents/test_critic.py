@@ -33,8 +33,7 @@ def answer_ids(model: LocalModel, word: str) -> list[int]:
 
 def by_hand(model: LocalModel, action: str) -> float:
     """p(Yes) / (p(Yes) + p(No)) after the action's own question, from one full forward pass (no cache)."""
-    prefix, suffix = prompts.judge_parts(model.render, CONTEXT)
-    ids = model.encode(prefix + action + suffix)
+    ids = model.encode(prompts.judge_question(model.render, CONTEXT).text(action))
     with torch.inference_mode():
         logits = model.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
     probs = torch.softmax(logits, -1)
@@ -63,7 +62,8 @@ def test_local_critic_scores_do_not_depend_on_candidate_order(tiny_model: LocalM
 
 
 def test_local_critic_score_is_the_yes_share_of_the_actions_own_question(tiny_model: LocalModel) -> None:
-    prefix, suffix = prompts.judge_parts(tiny_model.render, CONTEXT)
+    question = prompts.judge_question(tiny_model.render, CONTEXT)
+    prefix, suffix = question.prefix, question.suffix
     for action in ACTIONS:
         # The prompt the critic scores is exactly this question, and splitting it at the action keeps its tokens.
         assert prefix + action + suffix == tiny_model.render(prompts.judge_messages(CONTEXT, action))
@@ -82,6 +82,14 @@ def test_local_critic_score_is_the_yes_share_of_the_actions_own_question(tiny_mo
     assert alone == pytest.approx(critique.scores[:1], abs=1e-5)
     more = scores_by_action(critic, [*ACTIONS, "up"])
     assert [more[a] for a in ACTIONS] == pytest.approx(critique.scores, abs=1e-5)
+
+
+def test_the_critic_renders_each_question_once(tiny_model: LocalModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    rendered: list[str] = []
+    render = tiny_model.render
+    monkeypatch.setattr(tiny_model, "render", lambda messages: rendered.append("") or render(messages))
+    ModelCritic(tiny_model).critique(CONTEXT, ACTIONS)
+    assert len(rendered) == 1  # one chat-template render per node, however many candidates
 
 
 def test_rationale_is_generated_only_when_asked_and_starts_with_the_answer(tiny_model: LocalModel) -> None:

@@ -69,19 +69,21 @@ def test_judge_prompt_asks_about_one_proposed_action(tokenizer: PreTrainedTokeni
     assert "left" not in text.split("Proposed action:")[1]  # no other candidate, no option letters
 
 
-def test_judge_parts_split_the_rendered_prompt_around_the_action(tokenizer: PreTrainedTokenizerFast) -> None:
+def test_judge_question_splits_the_rendered_prompt_around_the_action(tokenizer: PreTrainedTokenizerFast) -> None:
     for render in (lambda m: prompts.render(tokenizer, m), prompts.render_plain):
-        prefix, suffix = prompts.judge_parts(render, CONTEXT)
-        assert prefix.endswith(prompts.JUDGE_LEAD) and suffix.startswith("\n\n" + prompts.JUDGE_QUESTION)
+        question = prompts.judge_question(render, CONTEXT)
+        assert question.prefix.endswith(prompts.JUDGE_LEAD)
+        assert question.suffix.startswith("\n\n" + prompts.JUDGE_QUESTION)
         for action in ("right", "left", "type[search box][red shoes]"):
-            assert prefix + action + suffix == render(prompts.judge_messages(CONTEXT, action))
+            assert question.messages(action) == prompts.judge_messages(CONTEXT, action)
+            assert question.text(action) == render(question.messages(action))
 
 
-def test_judge_parts_rejects_a_template_that_loses_or_repeats_the_action() -> None:
+def test_judge_question_rejects_a_template_that_loses_or_repeats_the_action() -> None:
     with pytest.raises(ConfigError, match="changed the judge prompt's action slot"):
-        prompts.judge_parts(lambda m: "a fixed prompt", CONTEXT)
+        prompts.judge_question(lambda m: "a fixed prompt", CONTEXT)
     with pytest.raises(ConfigError, match="changed the judge prompt's action slot"):
-        prompts.judge_parts(lambda m: m[-1]["content"] * 2, CONTEXT)
+        prompts.judge_question(lambda m: m[-1]["content"] * 2, CONTEXT)
 
 
 def test_plain_rendering_is_used_without_a_chat_template(tokenizer: PreTrainedTokenizerFast) -> None:
@@ -120,6 +122,6 @@ def test_clean_action_keeps_the_first_non_empty_line() -> None:
 
 def test_policy_and_critic_prompts_share_everything_up_to_the_request(tokenizer: PreTrainedTokenizerFast) -> None:
     policy = prompts.render(tokenizer, prompts.policy_messages(CONTEXT))
-    critic, _ = prompts.judge_parts(lambda m: prompts.render(tokenizer, m), CONTEXT)
+    critic = prompts.judge_question(lambda m: prompts.render(tokenizer, m), CONTEXT).prefix
     shared = policy[: policy.index("Actions so far: down") + len("Actions so far: down")]
     assert critic.startswith(shared)

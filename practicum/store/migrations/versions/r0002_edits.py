@@ -1,19 +1,13 @@
 """Edits: the audit trail of hand relabels (critic scores, pair labels) made in `practicum browse --allow-edits`.
 
-Revision ID: 0002_edits
-Revises: 0001_base_schema
 Created: 2026-11-24 21:10:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002_edits"
 down_revision: str | None = "0001_base_schema"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

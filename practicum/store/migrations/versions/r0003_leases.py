@@ -1,19 +1,13 @@
 """Leases: which worker is playing which episode uid, renewed by heartbeat, taken over when it stops.
 
-Revision ID: 0003_leases
-Revises: 0002_edits
 Created: 2026-11-25 00:55:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_leases"
 down_revision: str | None = "0002_edits"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,18 +1,12 @@
 """Sample mode: episodes and evaluations may be played by sampling actions from the policy (pass@k).
 
-Revision ID: 0004_sample_mode
-Revises: 0003_leases
 Created: 2026-11-25 06:20:00
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0004_sample_mode"
 down_revision: str | None = "0003_leases"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _TABLES = ("episodes", "evals")
 

@@ -1,18 +1,12 @@
 """Three splits: tasks and evaluations are train, validation or test; the old held-out split becomes test.
 
-Revision ID: 0005_three_splits
-Revises: 0004_sample_mode
 Created: 2026-11-26 09:00:00
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0005_three_splits"
 down_revision: str | None = "0004_sample_mode"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 _TABLES = ("tasks", "evals")
 

@@ -5,14 +5,12 @@ its checkpoints, adapters and datasets. Paths outside the folder stay absolute; 
 (PostgreSQL) are left as they are. The schema does not change: `checkpoint_path` and the `adapter_path` /
 `datasets_dir` entries of `metrics` only change how they are written (`practicum.store.paths`).
 
-Revision ID: 0006_relative_paths
-Revises: 0005_three_splits
 Created: 2026-12-02 10:00:00
 """
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,6 @@ from alembic import op
 
 revision: str = "0006_relative_paths"
 down_revision: str | None = "0005_three_splits"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Written out here rather than imported, so that this revision keeps doing what it did when later code changes.
 _METRIC_PATH_KEYS = ("adapter_path", "datasets_dir")

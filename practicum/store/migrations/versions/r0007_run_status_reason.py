@@ -1,20 +1,14 @@
 """Why a run ended: `runs.status_reason` holds the error of a failed run, what stopped an interrupted one, or
 the loop's own stop reason ("finished 2 iteration(s)").
 
-Revision ID: 0007_run_status_reason
-Revises: 0006_relative_paths
 Created: 2026-12-07 01:30:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_run_status_reason"
 down_revision: str | None = "0006_relative_paths"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
