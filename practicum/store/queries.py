@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,7 @@ from practicum.store.models import Episode, Eval, EvalResult, NodeRow, Pair, Pol
 from practicum.store.records import FAILURE_KINDS, OUTCOMES, SPLITS, check_choice
 
 _M = TypeVar("_M", Run, Episode, PolicyRow, TrainingRound, Eval)
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
 
 
 def _get(session: Session, model: type[_M], row_id: int, what: str) -> _M:
@@ -29,6 +30,11 @@ def _get(session: Session, model: type[_M], row_id: int, what: str) -> _M:
     if row is None:
         raise UnknownIdError(f"{what} {row_id} does not exist; use the id of an existing {what}")
     return row
+
+
+def _given(query: _Q, *filters: tuple[Any, object]) -> _Q:
+    """`query` narrowed to `column == value` for each `(column, value)` filter whose value is given (not None)."""
+    return query.where(*(column == value for column, value in filters if value is not None))
 
 
 # -- runs ----------------------------------------------------------------------------------------------------
@@ -81,11 +87,7 @@ def get_policy(session: Session, policy: int | str) -> PolicyRow:
 
 def list_policies(session: Session, *, run_id: int | None = None, state: str | None = None) -> list[PolicyRow]:
     """Policies, oldest first, optionally of one run and/or in one promotion state."""
-    query = select(PolicyRow).order_by(PolicyRow.id)
-    if run_id is not None:
-        query = query.where(PolicyRow.run_id == run_id)
-    if state is not None:
-        query = query.where(PolicyRow.state == state)
+    query = _given(select(PolicyRow).order_by(PolicyRow.id), (PolicyRow.run_id, run_id), (PolicyRow.state, state))
     return list(session.scalars(query))
 
 
@@ -97,111 +99,58 @@ def promoted_policy(session: Session) -> PolicyRow | None:
 # -- episodes ------------------------------------------------------------------------------------------------
 
 
-def _episode_filter(
-    query: Select[Any],
-    *,
-    run_id: int | None,
-    suite: str | None,
-    task: str | None,
-    split: str | None,
-    outcome: str | None,
-    failure_kind: str | None,
-    policy_id: int | None,
-    mode: str | None,
-    where: Sequence[ColumnElement[bool]] = (),
-) -> Select[Any]:
+class EpisodeFilters(TypedDict, total=False):
+    """Which episodes to keep (`run_episodes`, `count_episodes`); a filter left out or None keeps all."""
+
+    suite: str | None
+    task: str | None  # a task key, `suite:seed`
+    split: str | None
+    outcome: str | None
+    failure_kind: str | None
+    policy_id: int | None
+    mode: str | None
+    where: Sequence[ColumnElement[bool]]  # conditions on `Episode` of the caller's own
+
+
+def _episode_filter(query: _Q, run_id: int | None, filters: EpisodeFilters) -> _Q:
+    unknown = set(filters) - set(EpisodeFilters.__annotations__)
+    if unknown:  # what a keyword-only signature would have refused
+        raise TypeError(f"unknown episode filter(s): {', '.join(sorted(unknown))}")
+    suite, task, split = filters.get("suite"), filters.get("task"), filters.get("split")
+    outcome, failure_kind = filters.get("outcome"), filters.get("failure_kind")
     if split is not None:
         check_choice("split filter", split, SPLITS)
     if outcome is not None:
         check_choice("outcome filter", outcome, OUTCOMES)
     if failure_kind is not None:
         check_choice("failure kind filter", failure_kind, FAILURE_KINDS)
-    if run_id is not None:
-        query = query.where(Episode.run_id == run_id)
     if suite is not None or task is not None or split is not None:
         query = query.join(TaskRow, TaskRow.id == Episode.task_id)
-        if suite is not None:
-            query = query.where(TaskRow.suite == suite)
-        if task is not None:
-            query = query.where(TaskRow.key == task)
-        if split is not None:
-            query = query.where(TaskRow.split == split)
-    if outcome is not None:
-        query = query.where(Episode.outcome == outcome)
-    if failure_kind is not None:
-        query = query.where(Episode.failure_kind == failure_kind)
-    if policy_id is not None:
-        query = query.where(Episode.policy_id == policy_id)
-    if mode is not None:
-        query = query.where(Episode.mode == mode)
-    for clause in where:
-        query = query.where(clause)
-    return query
+        query = _given(query, (TaskRow.suite, suite), (TaskRow.key, task), (TaskRow.split, split))
+    query = _given(
+        query,
+        (Episode.run_id, run_id),
+        (Episode.outcome, outcome),
+        (Episode.failure_kind, failure_kind),
+        (Episode.policy_id, filters.get("policy_id")),
+        (Episode.mode, filters.get("mode")),
+    )
+    return query.where(*filters.get("where", ()))
 
 
 def run_episodes(
-    session: Session,
-    run_id: int,
-    *,
-    suite: str | None = None,
-    task: str | None = None,
-    split: str | None = None,
-    outcome: str | None = None,
-    failure_kind: str | None = None,
-    policy_id: int | None = None,
-    mode: str | None = None,
-    where: Sequence[ColumnElement[bool]] = (),
-    limit: int | None = 100,
-    offset: int = 0,
+    session: Session, run_id: int, *, limit: int | None = 100, offset: int = 0, **filters: Unpack[EpisodeFilters]
 ) -> list[Episode]:
-    """A run's episodes in the order they were written, filtered and paged.
-
-    `task` is a task key (`suite:seed`); `where` adds conditions on `Episode` of the caller's own; `limit=None`
-    returns them all. Count them with `count_episodes`.
-    """
+    """A run's episodes in the order they were written, filtered and paged (`limit=None` returns them all).
+    Count them with `count_episodes`."""
     _get(session, Run, run_id, "run")
-    query = _episode_filter(
-        select(Episode),
-        run_id=run_id,
-        suite=suite,
-        task=task,
-        split=split,
-        outcome=outcome,
-        failure_kind=failure_kind,
-        policy_id=policy_id,
-        mode=mode,
-        where=where,
-    )
+    query = _episode_filter(select(Episode), run_id, filters)
     return list(session.scalars(query.order_by(Episode.id).limit(limit).offset(offset)))
 
 
-def count_episodes(
-    session: Session,
-    run_id: int | None = None,
-    *,
-    suite: str | None = None,
-    task: str | None = None,
-    split: str | None = None,
-    outcome: str | None = None,
-    failure_kind: str | None = None,
-    policy_id: int | None = None,
-    mode: str | None = None,
-    where: Sequence[ColumnElement[bool]] = (),
-) -> int:
+def count_episodes(session: Session, run_id: int | None = None, **filters: Unpack[EpisodeFilters]) -> int:
     """How many episodes match the filters (of one run, or of the whole store with `run_id=None`)."""
-    query = _episode_filter(
-        select(func.count(Episode.id)),
-        run_id=run_id,
-        suite=suite,
-        task=task,
-        split=split,
-        outcome=outcome,
-        failure_kind=failure_kind,
-        policy_id=policy_id,
-        mode=mode,
-        where=where,
-    )
-    return int(session.scalar(query) or 0)
+    return int(session.scalar(_episode_filter(select(func.count(Episode.id)), run_id, filters)) or 0)
 
 
 # -- trees ---------------------------------------------------------------------------------------------------
@@ -288,10 +237,7 @@ def success_rates(session: Session, *, run_id: int | None = None, mode: str | No
         .group_by(Episode.policy_id, PolicyRow.name, TaskRow.split)
         .order_by(Episode.policy_id, TaskRow.split)
     )
-    if run_id is not None:
-        query = query.where(Episode.run_id == run_id)
-    if mode is not None:
-        query = query.where(Episode.mode == mode)
+    query = _given(query, (Episode.run_id, run_id), (Episode.mode, mode))
     return [
         Rate(policy_id=pid, policy_name=name, split=split, n=int(n), successes=int(s or 0), mean_reward=float(r or 0))
         for pid, name, split, n, s, r in session.execute(query)
@@ -313,10 +259,7 @@ def eval_success_rates(session: Session, *, policy_id: int | None = None, suite:
         .group_by(Eval.policy_id, PolicyRow.name, Eval.split)
         .order_by(Eval.policy_id, Eval.split)
     )
-    if policy_id is not None:
-        query = query.where(Eval.policy_id == policy_id)
-    if suite is not None:
-        query = query.where(Eval.suite == suite)
+    query = _given(query, (Eval.policy_id, policy_id), (Eval.suite, suite))
     rates = []
     for pid, name, split, n, s, reward_sum in session.execute(query):
         n = int(n or 0)
@@ -335,11 +278,7 @@ def eval_success_rates(session: Session, *, policy_id: int | None = None, suite:
 
 def list_evals(session: Session, *, policy_id: int | None = None, run_id: int | None = None) -> list[Eval]:
     """Evals, oldest first, optionally of one policy or one run."""
-    query = select(Eval).order_by(Eval.id)
-    if policy_id is not None:
-        query = query.where(Eval.policy_id == policy_id)
-    if run_id is not None:
-        query = query.where(Eval.run_id == run_id)
+    query = _given(select(Eval).order_by(Eval.id), (Eval.policy_id, policy_id), (Eval.run_id, run_id))
     return list(session.scalars(query))
 
 
@@ -536,9 +475,7 @@ def new_data_since(session: Session, policy_id: int, *, run_id: int | None = Non
     since = training_cutoff(session, policy_id)
     success = func.sum(case((Episode.outcome == "success", 1), else_=0))
     agent = func.sum(case((Episode.failure_kind == "agent", 1), else_=0))
-    query = select(func.count(), success, agent).where(Episode.created_at > since)
-    if run_id is not None:
-        query = query.where(Episode.run_id == run_id)
+    query = _given(select(func.count(), success, agent).where(Episode.created_at > since), (Episode.run_id, run_id))
     n, successes, agent_failures = session.execute(query).one()
     pairs = session.scalar(_unused_pairs_query(since, None, run_id, [func.count(Pair.id)]))
     return NewData(
@@ -557,8 +494,7 @@ def _unused_pairs_query(
     query = select(*columns).where(Pair.round_id.is_(None))
     if since is not None:
         query = query.where(Pair.created_at > since)
-    if kind is not None:
-        query = query.where(Pair.kind == kind)
+    query = _given(query, (Pair.kind, kind))
     if run_id is not None:
         # A pair belongs to a run through its episode (step pairs) or its chosen episode (trajectory pairs).
         owner = func.coalesce(Pair.episode_id, Pair.chosen_episode_id)
