@@ -82,6 +82,13 @@ def test_malformed_configs_name_the_problem_and_write_nothing(
 
 
 # --------------------------------------------------------------------------- stores that are not practicum's
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty folder the test runs in, so that it can show a command wrote nothing there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     """The command's stderr, checked to be exactly one `error:` line."""
     err = capsys.readouterr().err.strip()
@@ -306,23 +313,21 @@ def test_bad_input_found_after_the_run_started_marks_the_run_failed(
 
 # --------------------------------------------------------------------------- exit codes
 def test_run_with_an_endpoint_that_cannot_be_reached_exits_2_as_practice_does(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     dead = "http://127.0.0.1:9/v1"  # the discard port: nothing listens
     assert main(["run", "--env", "frozenlake-4x4", "--policy", "m", "--endpoint", dead]) == 2
     err = one_line_error(capsys)
     assert "127.0.0.1:9" in err and "check that the server is running" in err
     assert main(["practice", "--endpoint", dead, "--endpoint-model", "m", "--recipe", "none"]) == 2
     assert "check that the server is running" in one_line_error(capsys)
-    assert list(tmp_path.iterdir()) == []
+    assert list(workdir.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- resume
 def test_resume_where_there_is_no_store_says_so_and_creates_none(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     assert main(["practice", "--resume", "1"]) == 2
     assert one_line_error(capsys) == (
         "error: no run '1' to resume: there is no store at 'practicum.db'; pass --db with the URL of the store the "
@@ -330,26 +335,23 @@ def test_resume_where_there_is_no_store_says_so_and_creates_none(
     )
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db"]) == 2
     assert "there is no store at 'k9.db'" in one_line_error(capsys)
-    assert list(tmp_path.iterdir()) == []
+    assert list(workdir.iterdir()) == []
 
 
-def test_resume_accepts_the_store_it_was_told_to_use(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_resume_accepts_the_store_it_was_told_to_use(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from practicum.store import open_store
 
-    monkeypatch.chdir(tmp_path)
     open_store("sqlite:///k9.db").close()
-    before = snapshot(tmp_path)
+    before = snapshot(workdir)
     # The command practice prints after Ctrl-C, and the README's: --db is where the run is, not a new setting.
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db"]) == 2
     assert one_line_error(capsys) == "error: run 1 does not exist; use the id of an existing run"
-    assert snapshot(tmp_path) == before
+    assert snapshot(workdir) == before
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--iterations", "3"]) == 2
     assert "pass only --resume and --db" in one_line_error(capsys)
     assert main(["practice", "--resume", "1", "--db", "sqlite:///k9.db", "--set", "search.k=2"]) == 2
     assert "pass only --resume and --db" in one_line_error(capsys)
-    assert snapshot(tmp_path) == before
+    assert snapshot(workdir) == before
 
 
 @pytest.mark.parametrize(
@@ -366,12 +368,11 @@ def test_resume_accepts_the_store_it_was_told_to_use(
     ],
 )
 def test_a_bad_dotted_setting_exits_2_with_one_line_and_writes_nothing(
-    setting: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    setting: str, message: str, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
     assert main(["practice", "--set", setting, "--iterations", "1"]) == 2
     assert one_line_error(capsys) == message
-    assert list(tmp_path.iterdir()) == []
+    assert list(workdir.iterdir()) == []
 
 
 def _ctrl_c(*args: object, **kwargs: object) -> None:

@@ -52,3 +52,9 @@ def practiced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store,
 def practice_client(practiced: tuple[Store, Practiced]) -> TestClient:
     """A read-only client over the practice run's store."""
     return client_for(practiced[0])
+
+
+@pytest.fixture(scope="module")
+def ids(seeded: tuple[Store, Seeded]) -> Seeded:
+    """The ids of what the shared seeded store holds."""
+    return seeded[1]

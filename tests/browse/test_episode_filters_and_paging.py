@@ -161,8 +161,7 @@ def test_a_bad_filter_is_a_clear_400_page(
     assert "Traceback" not in response.text
 
 
-def test_runs_are_listed_with_episode_counts_and_paged(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
-    _, ids = seeded
+def test_runs_are_listed_with_episode_counts_and_paged(client: TestClient, ids: Seeded) -> None:
     first = client.get("/", params={"per_page": 1})
     second = client.get("/", params={"per_page": 1, "page": 2})
     # Newest first: the empty run, then the demo run with its 25 episodes.

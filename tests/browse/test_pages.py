@@ -126,8 +126,7 @@ def test_every_response_carries_the_strict_content_security_policy(client: TestC
     assert response.headers["x-frame-options"] == "DENY"
 
 
-def test_policies_page_shows_the_lineage_parent_to_child(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
-    _, ids = seeded
+def test_policies_page_shows_the_lineage_parent_to_child(client: TestClient, ids: Seeded) -> None:
     page = client.get("/policies").text
     base = page.index(f'id="policy-{ids.base_id}"')
     child = page.index(f'id="policy-{ids.child_id}"')
@@ -137,10 +136,7 @@ def test_policies_page_shows_the_lineage_parent_to_child(client: TestClient, see
     assert page[base:child].count("<ul>") == 1 and page[child:grandchild].count("<ul>") == 1
 
 
-def test_policy_page_shows_evals_promotion_negative_flips_and_export_command(
-    client: TestClient, seeded: tuple[Store, Seeded]
-) -> None:
-    _, ids = seeded
+def test_policy_page_shows_evals_promotion_negative_flips_and_export_command(client: TestClient, ids: Seeded) -> None:
     page = client.get(f"/policies/{ids.child_id}").text
     assert f'<code id="export-command">practicum export {ids.child_id}</code>' in page
     assert "greedy: promoted" in page and "not worse beyond noise" in page
@@ -151,8 +147,7 @@ def test_policy_page_shows_evals_promotion_negative_flips_and_export_command(
     assert f'<a href="/policies/{ids.base_id}">base</a> → <strong>base-r1</strong>' in page
 
 
-def test_compare_shows_both_policies_on_the_same_test_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
-    _, ids = seeded
+def test_compare_shows_both_policies_on_the_same_test_task(client: TestClient, ids: Seeded) -> None:
     chooser = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id}).text
     assert f'<option value="{ids.test_task}">' in chooser  # tasks both have results on
     assert f'<option value="{ids.validation_task}">' in chooser
@@ -168,15 +163,13 @@ def test_compare_shows_both_policies_on_the_same_test_task(client: TestClient, s
     assert "no episode of this policy on this task" in second
 
 
-def test_compare_refuses_a_training_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
-    _, ids = seeded
+def test_compare_refuses_a_training_task(client: TestClient, ids: Seeded) -> None:
     response = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id, "task": "taxi:101"})
     assert response.status_code == 400
     assert "is a train task; compare policies on a validation or test task" in response.text
 
 
-def test_compare_shows_both_policies_on_a_validation_task(client: TestClient, seeded: tuple[Store, Seeded]) -> None:
-    _, ids = seeded
+def test_compare_shows_both_policies_on_a_validation_task(client: TestClient, ids: Seeded) -> None:
     page = client.get("/compare", params={"a": ids.base_id, "b": ids.child_id, "task": ids.validation_task})
     assert page.status_code == 200
     first, second = page.text.split('id="side-1"')[1].split('id="side-2"')
@@ -194,29 +187,21 @@ def test_compare_shows_both_policies_on_a_validation_task(client: TestClient, se
         ("/policies/424242", "policy 424242 does not exist"),
         ("/compare?a=1&b=2&task=nope:1", "no task with key &#39;nope:1&#39;"),
         ("/no/such/page", "no page at this address"),
-    ],
-)
-def test_missing_ids_are_clear_404_pages(client: TestClient, path: str, message: str) -> None:
-    response = client.get(path)
-    assert response.status_code == 404
-    assert response.headers["content-type"].startswith("text/html")
-    assert message in response.text
-    assert "Traceback" not in response.text and 'File "' not in response.text
-
-
-@pytest.mark.parametrize(
-    ("path", "message"),
-    [
         ("/api/episodes/424242/tree", "episode 424242 does not exist"),
         ("/api/episodes/1/tree?parent=999", "episode 1 has no node 999"),
         ("/api/episodes/1/nodes/999", "episode 1 has no node 999"),
         ("/api/episodes/424242/nodes/0", "episode 424242 does not exist"),
     ],
 )
-def test_missing_ids_in_the_json_api_are_json_404s(client: TestClient, path: str, message: str) -> None:
+def test_missing_ids_are_404s_as_pages_and_as_json_in_the_api(client: TestClient, path: str, message: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
-    assert message in response.json()["error"]
+    if path.startswith("/api/"):
+        assert message in response.json()["error"]
+        return
+    assert response.headers["content-type"].startswith("text/html")
+    assert message in response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
 
 
 def test_a_non_numeric_id_is_a_400_page(client: TestClient) -> None:

@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from practicum.store import Store, open_store
@@ -30,6 +31,12 @@ def rows(part: str) -> list[str]:
         " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r)).split())
         for r in re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S)
     ]
+
+
+@pytest.fixture(scope="module")
+def ids(practiced: tuple[Store, Practiced]) -> Practiced:
+    """The practice run's ids (this module's tests read the practice store, not the seeded one)."""
+    return practiced[1]
 
 
 def test_round_page_lists_the_step_pairs_with_both_sides_values_and_the_rft_examples(
@@ -77,9 +84,8 @@ def test_round_page_reads_the_pairs_table_when_the_saved_datasets_are_gone(tmp_p
 
 
 def test_the_run_and_policy_pages_link_to_the_round_and_a_missing_round_is_a_404(
-    practice_client: TestClient, practiced: tuple[Store, Practiced]
+    practice_client: TestClient, ids: Practiced
 ) -> None:
-    _, ids = practiced
     run_page = practice_client.get(f"/runs/{ids.run_id}").text
     assert f'<tr id="round-{ids.round_id}"><td><a href="/rounds/{ids.round_id}">' in run_page
     assert f'(<a href="/rounds/{ids.round_id}">round {ids.round_id}</a>)' in run_page  # the iteration that trained it

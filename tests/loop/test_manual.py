@@ -21,6 +21,12 @@ def store_with_policy(tiny_model_dir: Path, tmp_path: Path) -> tuple[str, int]:
     return url, policy_id
 
 
+@pytest.fixture
+def url(store_with_policy: tuple[str, int]) -> str:
+    """The store's URL, for tests that need no policy id."""
+    return store_with_policy[0]
+
+
 def test_eval_plays_the_tasks_and_records_the_eval(
     store_with_policy: tuple[str, int], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -36,10 +42,7 @@ def test_eval_plays_the_tasks_and_records_the_eval(
         assert queries.count_episodes(s, runs[0].id) == 2
 
 
-def test_eval_of_an_unknown_split_or_policy_is_a_clear_error(
-    store_with_policy: tuple[str, int], capsys: pytest.CaptureFixture[str]
-) -> None:
-    url, _ = store_with_policy
+def test_eval_of_an_unknown_split_or_policy_is_a_clear_error(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--policy", "99", "--suite", "frozenlake-4x4", "--db", url]) == 2
     assert main(["eval", "--policy", "1", "--suite", "frozenlake-4x4", "--split", "dev", "--db", url]) == 2
     err = capsys.readouterr().err
@@ -47,18 +50,16 @@ def test_eval_of_an_unknown_split_or_policy_is_a_clear_error(
 
 
 def test_train_without_new_data_records_a_skipped_round(
-    store_with_policy: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _ = store_with_policy
     assert main(["train", "--db", url, "--out", str(tmp_path / "ckpt")]) == 0
     out = capsys.readouterr().out
     assert "skipped" in out and "no new training episodes" in out
 
 
 def test_train_on_one_runs_episodes_records_the_filter_in_the_rounds_data_spec(
-    store_with_policy: tuple[str, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url, _ = store_with_policy
     with open_store(url) as store:
         collected = store.create_run(config={"command": "practice"})
     assert main(["train", "--db", url, "--run", str(collected), "--out", str(tmp_path / "ckpt")]) == 0

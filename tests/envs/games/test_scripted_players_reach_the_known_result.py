@@ -23,12 +23,19 @@ def play(env: TextEnv, actions: list[str]) -> tuple[float, bool, dict[str, Any]]
     return reward, terminated, info
 
 
-@pytest.mark.parametrize("name", ["frozenlake-4x4", "frozenlake-8x8"])
-def test_breadth_first_search_crosses_every_lake(name: str) -> None:
+def tasks_of_every_split(name: str, train: int, others: int) -> tuple[GymTextEnv, list[Any]]:
+    """The suite's environment and its first `train` train tasks, then `others` of validation and of test."""
     suite = registry.get_suite(name)
     env = suite.env()
     assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=15) + suite.tasks("validation", limit=5) + suite.tasks("test", limit=5):
+    tasks = suite.tasks("train", limit=train) + suite.tasks("validation", limit=others)
+    return env, tasks + suite.tasks("test", limit=others)
+
+
+@pytest.mark.parametrize("name", ["frozenlake-4x4", "frozenlake-8x8"])
+def test_breadth_first_search_crosses_every_lake(name: str) -> None:
+    env, tasks = tasks_of_every_split(name, 15, 5)
+    for task in tasks:
         env.reset(options={"task": task})
         reward, terminated, info = play(env, lake_plan(env.gym_env))
         assert (reward, terminated, info["success"], info["failure"]) == (1.0, True, True, None)
@@ -52,10 +59,8 @@ def test_walking_into_a_hole_ends_the_episode_as_an_agent_failure() -> None:
 
 
 def test_taxi_oracle_delivers_the_passenger_using_only_listed_actions() -> None:
-    suite = registry.get_suite("taxi")
-    env = suite.env()
-    assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=10) + suite.tasks("validation", limit=3) + suite.tasks("test", limit=3):
+    env, tasks = tasks_of_every_split("taxi", 10, 3)
+    for task in tasks:
         env.reset(options={"task": task})
         plan = taxi_plan(env.gym_env)
         assert len(plan) <= env.max_steps
@@ -65,15 +70,15 @@ def test_taxi_oracle_delivers_the_passenger_using_only_listed_actions() -> None:
 
 
 def test_cliff_oracle_reaches_the_goal_and_a_fall_is_reported() -> None:
-    suite = registry.get_suite("cliffwalking")
-    env = suite.env()
-    assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=5) + suite.tasks("validation", limit=3) + suite.tasks("test", limit=3):
+    env, tasks = tasks_of_every_split("cliffwalking", 5, 3)
+    for task in tasks:
         env.reset(options={"task": task})
         reward, terminated, info = play(env, cliff_plan(env.gym_env))
         assert (reward, terminated, info["success"]) == (1.0, True, True)
     # Step onto the cliff from the bottom-left corner: reported, back at S, the episode goes on.
-    env.reset(options={"task": next(t for t in suite.tasks("train", limit=500) if t.params["start"] == [3, 0])})
+    starts = registry.get_suite("cliffwalking").tasks("train", limit=500)
+    corner = next(t for t in starts if t.params["start"] == [3, 0])
+    env.reset(options={"task": corner})
     obs, reward, terminated, _, info = env.step("right")
     assert (reward, terminated) == (0.0, False)
     assert "fell" in info["last_action_error"] and "You are at row 3, column 0" in obs
@@ -89,10 +94,8 @@ def test_cliff_oracle_reaches_the_goal_and_a_fall_is_reported() -> None:
     ],
 )
 def test_babyai_planner_completes_the_mission(name: str, final: str | None) -> None:
-    suite = registry.get_suite(name)
-    env = suite.env()
-    assert isinstance(env, GymTextEnv)
-    for task in suite.tasks("train", limit=4) + suite.tasks("validation", limit=2) + suite.tasks("test", limit=2):
+    env, tasks = tasks_of_every_split(name, 4, 2)
+    for task in tasks:
         env.reset(options={"task": task})
         plan, target = babyai_plan(env.gym_env)
         # A GoTo mission is met by any action taken while facing the object; "drop" with empty hands is a no-op.
