@@ -155,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         "exact move values, served as an endpoint, with step pairs ranked by Q^ (results go to variants)",
     )
     parser.add_argument(
+        "--add-seeds",
+        action="store_true",
+        help="add these seeds' runs to the runs already in the results file for the same entry and settings, "
+        "instead of replacing them (more seeds for a narrower interval)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -204,7 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                     if oracle is not None:
                         settings = _overlay(settings, oracle.settings)
                     jobs.append((recipe, seed, _overlay(settings, overrides)))
-        entries = run_jobs(suite, jobs, out=out, tag=tag, smoke=args.smoke, oracle=oracle)
+        earlier = stored_runs(out, suite, jobs, tag) if args.add_seeds and out is not None else {}
+        if any(int(r["seed"]) in args.seeds for runs in earlier.values() for r in runs):
+            parser.error("--add-seeds adds new seeds; the results file already holds a run of one of these")
+        entries = run_jobs(suite, jobs, out=out, tag=tag, smoke=args.smoke, oracle=oracle, earlier=earlier)
     if entries is None:
         return 130
     if out is None:
@@ -223,6 +232,7 @@ def run_jobs(
     tag: str,
     smoke: bool,
     oracle: Any = None,
+    earlier: dict[str | None, list[dict[str, Any]]] | None = None,
 ) -> dict[str | None, dict[str, Any]] | None:
     """Run each (recipe, seed, settings) job in turn (recipe None: the default run); after each, sum up its
     recipe's runs so far and merge them into `out` (when given). The summed-up entries; None if a run was
@@ -230,7 +240,7 @@ def run_jobs(
     from rich.markup import escape
 
     console = _console()
-    done: dict[str | None, list[dict[str, Any]]] = {}
+    done: dict[str | None, list[dict[str, Any]]] = {k: list(v) for k, v in (earlier or {}).items()}
     entries: dict[str | None, dict[str, Any]] = {}
     for n, (recipe, seed, settings) in enumerate(jobs, 1):
         label = escape(f"[{n}/{len(jobs)}] seed {seed} · {recipe or 'default run (practicum practice)'}")
@@ -549,6 +559,25 @@ def default_run_suite() -> str | None:
 
 
 # ------------------------------------------------------------------------------------------ the results file
+def stored_runs(
+    path: Path, suite: str, jobs: list[tuple[str | None, int, dict[str, Any] | None]], tag: str
+) -> dict[str | None, list[dict[str, Any]]]:
+    """The runs the results file already holds for each recipe of `jobs` (None: the default run), where they
+    were made with the same settings; `--add-seeds` sums them up with the new ones."""
+    data = load_results(path)
+    found: dict[str | None, list[dict[str, Any]]] = {}
+    for recipe, _, settings in jobs:
+        if recipe is None:
+            entry = data.get("default_run", {})
+        elif tag:
+            entry = data.get("variants", {}).get(tag, {}).get(suite, {}).get(recipe, {})
+        else:
+            entry = data.get(suite, {}).get(recipe, {})
+        if entry.get("runs") and entry.get("settings") == settings:
+            found[recipe] = entry["runs"]
+    return found
+
+
 def load_results(path: Path) -> dict[str, Any]:
     """The results file's content; {} when there is none, or it is in an older layout (its numbers are stale)."""
     if not path.exists():
