@@ -30,7 +30,7 @@ recipe and seed, is trained once before the first run's clock starts and found t
     .venv/bin/python benchmarks/learning.py --smoke --recipe none --seeds 0 1 --out /tmp/learning.json  # wiring
 
 Time per run on 2 CPU cores (the warm-up aside, a few minutes once): a FrozenLake default run (`--default-run`,
-the `practicum practice` defaults) takes 12-14 minutes, so three seeds about 40 minutes; the suite runs
+the `practicum practice` defaults) takes 12-15 minutes, so three seeds about 40 minutes; the suite runs
 add a search evaluation of every policy on the curve on the test tasks (the search curve; `--no-search-curve`
 leaves it out), so they take longer. Tic-tac-toe and the shop have a 12-minute budget after which no iteration
 starts (a run ends within about 15 minutes). A `--smoke` run (1 train, 2 validation and 2 test tasks, 1
