@@ -174,6 +174,23 @@ def test_results_merge_per_recipe_drop_an_older_layout_and_redraw_the_plot(bench
     assert bench.main(["--plot-only", "--out", str(out)]) == 0 and png.stat().st_size > 0
 
 
+def test_added_seeds_join_stored_runs_of_the_same_entry_and_settings_only(bench: ModuleType, tmp_path: Path) -> None:
+    out = tmp_path / "learning.json"
+    settings = {"train": {"rft": {"epochs": 10}}}
+    stored = bench.aggregate([_run(0, [0.2, 0.5]), _run(1, [0.2, 0.7])])
+    bench.merge(out, "default_run", None, stored)
+    bench.merge(out, "frozenlake-4x4", "rft", {**stored, "settings": settings})
+    found = bench.stored_runs(out, "frozenlake-4x4", [(None, 2, None), ("rft", 2, settings)], "")
+    assert {recipe: [r["seed"] for r in runs] for recipe, runs in found.items()} == {None: [0, 1], "rft": [0, 1]}
+    other = {"train": {"rft": {"epochs": 8}}}
+    assert bench.stored_runs(out, "frozenlake-4x4", [("rft", 2, other)], "") == {}  # other settings: not summed
+    assert bench.stored_runs(out, "frozenlake-4x4", [("none", 2, settings)], "") == {}  # nothing stored
+    assert bench.stored_runs(out, "frozenlake-4x4", [("rft", 2, settings)], "a-variant") == {}
+    with pytest.raises(SystemExit) as stop:  # a seed already stored is not run again
+        bench.main(["--default-run", "--seeds", "1", "2", "--add-seeds", "--out", str(out)])
+    assert stop.value.code == 2
+
+
 def test_suite_runs_lay_only_the_recipe_seed_and_search_curve_over_the_frozenlake_defaults(
     bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
