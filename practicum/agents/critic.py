@@ -68,11 +68,6 @@ def _logaddexp(a: float | None, b: float) -> float:
     return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
-def _template(prefix: str, suffix: str) -> str:
-    """The judge prompt with the action's place marked: what a `Critique` records as its prompt."""
-    return f"{prefix}{ACTION_SLOT}{suffix}"
-
-
 def _neutral(prompt: str, actions: Sequence[str], *, tokens: tuple[int, int], seconds: float) -> Critique:
     """The critique of a node whose scores could not be read: every action neutral, `parsed=False`."""
     return Critique(
@@ -109,7 +104,7 @@ class ModelCritic(Critic):
         if not actions:
             raise ConfigError("the critic needs at least one candidate action; pass a non-empty list")
         question = prompts.judge_question(self.backend.render, context)
-        prompt = _template(question.prefix, question.suffix)
+        prompt = question.text(ACTION_SLOT)  # what a `Critique` records: the action's place marked
         answers = self.backend.answers(
             question,
             actions,
