@@ -23,6 +23,7 @@ UNSUPPORTED (with the reason for each) and docs/environments.md.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import importlib.util
 from pathlib import Path
@@ -48,7 +49,9 @@ SPLITS: dict[Split, range] = {
 DATA_MODES: dict[Split, str] = {"train": "train", "validation": "test", "test": "test"}
 SUITE_PREFIX = "miniwob-"
 # Virtual time: a fixed date (so date widgets are deterministic) and how far the clock moves per action.
-EPOCH_MS = 1_480_000_000_000  # 2016-11-24, within the range MiniWoB++'s date tasks were written for
+# A datetime, not a number: Playwright's Python API reads a number as seconds, so milliseconds put the page
+# in the year 48869.
+EPOCH = datetime.datetime(2016, 11, 24, 15, 6, 40, tzinfo=datetime.UTC)  # in MiniWoB++'s date tasks' range
 DEFAULT_STEP_MS = 1_000
 _NO_TIME_LIMIT_MS = 2_000_000_000  # below 2**31: browsers fire larger timeouts at once
 
@@ -319,10 +322,12 @@ class MiniWoBEnv(WebEnv):
             self._server = static_server(html_root()).start()
         page = self.page
         if self._clock_page is not page:  # the clock belongs to the context: install it once per context
-            page.clock.install(time=EPOCH_MS)
+            page.clock.install(time=EPOCH - datetime.timedelta(minutes=1))
+            # An installed clock still follows the wall clock; paused, page time moves only in `_advance`, so a
+            # slow machine cannot let a timer fire between reading the page and acting on it.
+            page.clock.pause_at(EPOCH)
             self._clock_page = page
-        else:  # a reused page: every episode starts at the same virtual instant
-            page.clock.set_system_time(EPOCH_MS)
+        page.clock.set_system_time(EPOCH)  # every episode starts at the same virtual instant
         page.goto(f"{self._server.base_url}/miniwob/{self.task_name}.html", wait_until="load")
         start = {"seed": task.seed, "mode": task.params["data_mode"], "maxTime": _NO_TIME_LIMIT_MS}
         utterance = str(run_bounded(page, _START, start, self.browser_config.navigation_timeout_s))

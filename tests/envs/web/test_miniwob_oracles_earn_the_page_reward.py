@@ -237,6 +237,18 @@ def test_time_is_virtual_so_slow_agents_do_not_time_out(envs: dict[str, MiniWoBE
     assert reward == 1.0
 
 
+def test_page_time_stands_still_between_actions_at_the_fixed_date(envs: dict[str, MiniWoBEnv]) -> None:
+    env = _env(envs, "stock-market")  # its price moves every second of page time
+    env.reset(seed=3)
+    now = "new Date().toISOString()"
+    before, price = env.page.evaluate(now), env.page.inner_text("#stock-price")
+    time.sleep(1.5)  # a slow machine between reading the page and acting on it
+    assert (env.page.evaluate(now), env.page.inner_text("#stock-price")) == (before, price)
+    assert before.startswith("2016-11-24T")
+    env.step(f"click[{element_id(env, 'text', 'Stock price:')}]")
+    assert env.page.evaluate(now) > before  # an action moves it
+
+
 def test_every_task_is_either_supported_or_excluded_with_a_reason() -> None:
     shipped = set(task_names())
     assert set(SUPPORTED) <= shipped and set(UNSUPPORTED) <= shipped
