@@ -21,7 +21,7 @@ import string
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -138,7 +138,10 @@ class _Progress:
     failure: FailureKind | None = None
 
 
-class TextEnv(gym.Env[str, str], ABC):
+StateT = TypeVar("StateT")  # what an environment's `_get_state` returns and `_set_state` takes
+
+
+class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
     """A gymnasium environment with text observations and text actions.
 
     `reset(seed=s)` starts the suite's task for seed `s`; `reset(options={"task": task})` starts a given
@@ -196,13 +199,13 @@ class TextEnv(gym.Env[str, str], ABC):
                 return legal, None
         return None, f"invalid action {_preview(text)}: choose one of the legal actions listed"
 
-    def _get_state(self) -> Any:
+    def _get_state(self) -> StateT:
         """The environment's own state, picklable; override to support `snapshot()`."""
         raise SnapshotUnsupportedError(
             f"{type(self).__name__} cannot snapshot its state; search replays the action prefix instead"
         )
 
-    def _set_state(self, state: Any) -> None:
+    def _set_state(self, state: StateT) -> None:
         """Restore what `_get_state()` returned."""
         raise SnapshotUnsupportedError(f"{type(self).__name__} cannot restore a snapshot")
 

@@ -21,13 +21,15 @@ from practicum.errors import ConfigError, EnvError
 
 DRAW = -1  # `_winner` value for a drawn game; 0 and 1 are the players, in move order
 PositionT = TypeVar("PositionT")  # a game's position: a board string, a `Position`, a `chess.Board`
+# A snapshot: the position, the agent's player, the opponent's random generator, each player's last move.
+BoardState = tuple[PositionT, int, np.random.Generator, dict[int, str]]
 
 
 class OpponentError(EnvError):
     """The opponent could not move (e.g. the chess engine died): an infrastructure failure, not the agent's."""
 
 
-class TwoPlayerEnv(TextEnv, Generic[PositionT]):
+class TwoPlayerEnv(TextEnv[BoardState[PositionT]], Generic[PositionT]):
     """A two-player game on a board; subclasses give the rules, the opponent's strong move and the text.
 
     Tasks carry `agent_side` (0: the agent moves first, 1: second) and `opponent_seed` in `params`.
@@ -134,7 +136,7 @@ class TwoPlayerEnv(TextEnv, Generic[PositionT]):
             )
         return "\n".join(lines)
 
-    def _get_state(self) -> tuple[PositionT, int, np.random.Generator, dict[int, str]]:
+    def _get_state(self) -> BoardState[PositionT]:
         return (self._state, self._agent, self._rng, dict(self._last))
 
     def reseed_chance(self, seed: int) -> bool:
@@ -166,7 +168,7 @@ class TwoPlayerEnv(TextEnv, Generic[PositionT]):
             return False
         return any(self._winner(self._after(state, reply)) == 1 - self._agent for reply in self._moves(state))
 
-    def _set_state(self, state: Any) -> None:
+    def _set_state(self, state: BoardState[PositionT]) -> None:
         self._state, self._agent, self._rng, self._last = state
         self._legal = None
 

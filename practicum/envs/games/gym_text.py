@@ -131,7 +131,12 @@ def judge_by_return(rule: SuccessRule) -> Judge:
     return judge
 
 
-class GymTextEnv(TextEnv):
+# A snapshot: the env's constructor arguments, its attributes pickled apart from the env object, and this
+# wrapper's last observation, legality info and return (pickled).
+GymState = tuple[dict[str, Any], bytes, bytes]
+
+
+class GymTextEnv(TextEnv[GymState]):
     """A gymnasium env with a text renderer and named actions.
 
     Tasks may carry in `params`: `reset_seed` (the gymnasium reset seed; default: the task seed),
@@ -251,7 +256,7 @@ class GymTextEnv(TextEnv):
         step = GymStep(self._env, action, obs, float(reward), bool(terminated), bool(truncated), info, self._return)
         return self._judge(step)
 
-    def _get_state(self) -> Any:
+    def _get_state(self) -> GymState:
         env = self._env
         names = self._state_attrs if self._state_attrs is not None else tuple(vars(env))
         payload = {n: getattr(env, n) for n in names}
@@ -264,7 +269,7 @@ class GymTextEnv(TextEnv):
             self._snapshot_failed(names, payload, exc)
         return (dict(self._env_kwargs or {}), blob, extra)
 
-    def _set_state(self, state: Any) -> None:
+    def _set_state(self, state: GymState) -> None:
         kwargs, blob, extra = state
         env = self._ensure_env(kwargs)
         for name, value in _loads_attached(blob, env).items():

@@ -8,7 +8,7 @@ much faster than replaying the actions from `reset()`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page
@@ -23,7 +23,15 @@ from practicum.envs.web.shop.tasks import SUCCESS_REWARD, SUITE, ShopGoal, make_
 from practicum.errors import EnvError
 
 
-class ShopEnv(WebEnv):
+class ShopState(TypedDict):
+    """A snapshot: the shop server's session (id and state) and the URLs the episode visited."""
+
+    sid: str
+    history: list[str]
+    session: dict[str, Any]
+
+
+class ShopEnv(WebEnv[ShopState]):
     """The built-in store (suite `shop`); `reset(seed=s)` starts shop task `s`."""
 
     def __init__(
@@ -93,7 +101,7 @@ class ShopEnv(WebEnv):
         success = reward >= SUCCESS_REWARD
         return Outcome(reward=reward, terminated=True, success=success, failure=None if success else FailureKind.AGENT)
 
-    def _get_state(self) -> Any:
+    def _get_state(self) -> ShopState:
         if self._sid is None or not self._history:
             raise EnvError("nothing to snapshot: call reset() first")
         return {
@@ -102,7 +110,7 @@ class ShopEnv(WebEnv):
             "session": self.server.session_state(self._sid),
         }
 
-    def _set_state(self, state: Any) -> None:
+    def _set_state(self, state: ShopState) -> None:
         self._require_open()
         if self._page is None:
             self._new_context()
