@@ -21,7 +21,7 @@ import string
 import zlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, cast
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -138,10 +138,13 @@ class _Progress:
     failure: FailureKind | None = None
 
 
+ActionT = TypeVar("ActionT")  # a parsed action: what `_parse` makes of model text and `_apply` carries out
 StateT = TypeVar("StateT")  # what an environment's `_get_state` returns and `_set_state` takes
+# What `_parse` returns: the action and no error, or no action and the error (one line for the agent).
+Parsed: TypeAlias = tuple[ActionT, None] | tuple[None, str]
 
 
-class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
+class TextEnv(gym.Env[str, str], ABC, Generic[ActionT, StateT]):
     """A gymnasium environment with text observations and text actions.
 
     `reset(seed=s)` starts the suite's task for seed `s`; `reset(options={"task": task})` starts a given
@@ -184,10 +187,10 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
         """The actions allowed now, as the exact strings an agent should emit."""
 
     @abstractmethod
-    def _apply(self, action: Any) -> Outcome:
+    def _apply(self, action: ActionT) -> Outcome:
         """Apply a parsed, legal action and report what happened."""
 
-    def _parse(self, text: str) -> tuple[Any, str | None]:
+    def _parse(self, text: str) -> Parsed[ActionT]:
         """Parse model text into an action; return `(action, None)` or `(None, error message)`.
 
         The default matches the legal actions exactly after trimming whitespace and case; environments with
@@ -196,7 +199,7 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
         wanted = text.strip().lower()
         for legal in self._legal_actions():
             if legal.lower() == wanted:
-                return legal, None
+                return cast(ActionT, legal), None  # the default is for environments whose actions are their names
         return None, f"invalid action {_preview(text)}: choose one of the legal actions listed"
 
     def _get_state(self) -> StateT:
@@ -240,8 +243,8 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
             rng.shuffle(candidates)
             for action in candidates:
                 saved = self._saved_for_walk()  # _apply mutates in place
-                parsed, error = self._parse(action)
-                if error is None and not self._apply(parsed).terminated:
+                parsed = self._parse(action)
+                if parsed[1] is None and not self._apply(parsed[0]).terminated:
                     break
                 self._set_state(pickle.loads(saved))
             else:
@@ -262,13 +265,13 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
         if p.done:
             raise EnvError("step() called after the episode ended; call reset() to start a new one")
         p.steps += 1
-        parsed, error = self._parse_safely(action)
+        parsed = self._parse_safely(action)
         reward, terminated = 0.0, False
-        if error is not None:
+        if parsed[1] is not None:
             p.invalid_actions += 1
-            p.last_error = error
+            p.last_error = parsed[1]
         else:
-            outcome = self._apply(parsed)
+            outcome = self._apply(parsed[0])
             p.last_error = outcome.error
             reward, terminated = float(outcome.reward), outcome.terminated
             p.total_reward += reward
@@ -279,7 +282,7 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
         if truncated:
             p.failure = FailureKind.AGENT  # out of steps
         p.done = terminated or truncated
-        return self._observation(), reward, terminated, truncated, self._info(invalid=error is not None)
+        return self._observation(), reward, terminated, truncated, self._info(invalid=parsed[1] is not None)
 
     def render(self) -> str:
         """The current observation (render mode "ansi")."""
@@ -343,7 +346,7 @@ class TextEnv(gym.Env[str, str], ABC, Generic[StateT]):
             raise EnvError("call reset() before step(), snapshot() or render()")
         return self._progress
 
-    def _parse_safely(self, action: object) -> tuple[Any, str | None]:
+    def _parse_safely(self, action: object) -> Parsed[ActionT]:
         if not isinstance(action, str):
             return None, f"actions are text, got {type(action).__name__}"
         if len(action) > MAX_ACTION_CHARS:

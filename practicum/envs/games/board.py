@@ -12,7 +12,7 @@ import copy
 import random
 from abc import abstractmethod
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class OpponentError(EnvError):
     """The opponent could not move (e.g. the chess engine died): an infrastructure failure, not the agent's."""
 
 
-class TwoPlayerEnv(TextEnv[BoardState[PositionT]], Generic[PositionT]):
+class TwoPlayerEnv(TextEnv[str, BoardState[PositionT]], Generic[PositionT]):
     """A two-player game on a board; subclasses give the rules, the opponent's strong move and the text.
 
     Tasks carry `agent_side` (0: the agent moves first, 1: second) and `opponent_seed` in `params`.
@@ -109,7 +109,7 @@ class TwoPlayerEnv(TextEnv[BoardState[PositionT]], Generic[PositionT]):
             self._legal = [] if self._winner(self._state) is not None else self._moves(self._state)
         return self._legal
 
-    def _apply(self, action: Any) -> Outcome:
+    def _apply(self, action: str) -> Outcome:
         self._move(action, self._agent)
         outcome = self._outcome()
         if outcome is not None:

@@ -26,7 +26,7 @@ from typing import Any
 import chess
 import chess.engine
 
-from practicum.envs.core import Split, Task, TextEnv
+from practicum.envs.core import Parsed, Split, Task, TextEnv
 from practicum.envs.games.board import DRAW, OpponentError, TwoPlayerEnv
 from practicum.envs.games.tasks import game_suite
 from practicum.errors import ConfigError, EnvError
@@ -207,7 +207,7 @@ class ChessEnv(TwoPlayerEnv[chess.Board]):
     def _board_text(self, state: chess.Board) -> str:
         return board_text(state)
 
-    def _parse(self, text: str) -> tuple[Any, str | None]:
+    def _parse(self, text: str) -> Parsed[str]:
         wanted = text.strip()
         legal = self._legal_actions()
         if wanted in legal:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from practicum.envs.core import Split, Task, TextEnv
+from practicum.envs.core import Parsed, Split, Task, TextEnv
 from practicum.envs.games.board import DRAW, TwoPlayerEnv, adhoc_tasks, two_player_task_builder
 from practicum.envs.games.tasks import game_suite
 from practicum.errors import ConfigError
@@ -191,7 +191,7 @@ class ConnectFourEnv(TwoPlayerEnv[Position]):
         )
         self.depth = depth
 
-    def _parse(self, text: str) -> tuple[Any, str | None]:
+    def _parse(self, text: str) -> Parsed[str]:
         match = _COLUMN_TEXT.match(text)
         if match is None:
             return None, f"invalid move {text[:40]!r}: answer with a column number from the legal actions"

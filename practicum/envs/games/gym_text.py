@@ -136,7 +136,7 @@ def judge_by_return(rule: SuccessRule) -> Judge:
 GymState = tuple[dict[str, Any], bytes, bytes]
 
 
-class GymTextEnv(TextEnv[GymState]):
+class GymTextEnv(TextEnv[str, GymState]):
     """A gymnasium env with a text renderer and named actions.
 
     Tasks may carry in `params`: `reset_seed` (the gymnasium reset seed; default: the task seed),
@@ -241,7 +241,7 @@ class GymTextEnv(TextEnv[GymState]):
             return None
         return self._playout_fn(self._env, self._obs, self._legal_actions(), rng)
 
-    def _apply(self, action: Any) -> Outcome:
+    def _apply(self, action: str) -> Outcome:
         listed = self._env_info.get("legal_actions", ()) if self._legal_fn is None else ()
         if action in self._actions:
             value = self._actions[action]

@@ -23,7 +23,7 @@ from playwright.sync_api import BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from practicum.envs.core import FailureKind, Outcome, StateT, Task, TextEnv
+from practicum.envs.core import FailureKind, Outcome, Parsed, StateT, Task, TextEnv
 from practicum.envs.web.actions import InvalidAction, WebAction, check_action, legal_actions, match_option, parse_action
 from practicum.envs.web.chromium import BrowserConfig, BrowserError, BrowserLease, acquire_browser
 from practicum.envs.web.page import Element, PageView, RenderedPage, read_page, render_page, run_bounded
@@ -54,7 +54,7 @@ _DEAD_MARKERS = ("crash", "target closed", "has been closed", "browser closed", 
 DEFAULT_PAGE_CHAR_BUDGET = 6_000
 
 
-class WebEnv(TextEnv[StateT]):
+class WebEnv(TextEnv[WebAction, StateT]):
     """A text environment over one Chromium page (see the module docstring).
 
     `browser` configures Chromium (one per worker process, shared by all environments there); each episode
@@ -197,7 +197,7 @@ class WebEnv(TextEnv[StateT]):
     def _legal_actions(self) -> list[str]:
         return self._legal
 
-    def _parse(self, text: str) -> tuple[Any, str | None]:
+    def _parse(self, text: str) -> Parsed[WebAction]:
         parsed = parse_action(text)
         if isinstance(parsed, InvalidAction):
             return None, parsed.message
