@@ -135,13 +135,13 @@ def lake_maps(top_move: Callable[[Any], str], lakes: int) -> dict[str, Any]:
 
 def probe(model_dir: str, lakes: int) -> dict[str, Any]:
     """`lake_maps` for the local model in `model_dir`, its top move being the legal action it scores highest."""
+    from practicum.agents.candidates import top_k
     from practicum.agents.local import LocalPolicy
 
     policy = LocalPolicy.load(model_dir)
 
     def top_move(context: Any) -> str:
-        scored = policy.score(context, list(context.legal_actions)).candidates
-        return max(scored, key=lambda c: float(c.logprob if c.logprob is not None else -1e9)).text
+        return top_k(policy.score(context, list(context.legal_actions)), 1).candidates[0].text
 
     return {"model": model_dir, **lake_maps(top_move, lakes)}
 

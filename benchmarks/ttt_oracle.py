@@ -78,6 +78,7 @@ def oracle_rows(policy_prompt: Any, games: int, explore: float, seed: int) -> tu
 def play(model_dir: Path, policy_prompt: Any, games: int) -> dict[str, Any]:
     """Greedy play on the first `games` test games: wins, and the share of positions whose top move is optimal."""
     from practicum.agents.base import StepContext
+    from practicum.agents.candidates import top_k
     from practicum.agents.local import LocalPolicy
     from practicum.envs.games.tictactoe import move_values
     from practicum.envs.registry import get_suite
@@ -92,8 +93,7 @@ def play(model_dir: Path, policy_prompt: Any, games: int) -> dict[str, Any]:
             done = False
             while not done:
                 context = StepContext(str(info["goal"]), obs, (), tuple(info["legal_actions"]))
-                scored = policy.score(context, list(context.legal_actions or ())).candidates
-                move = max(scored, key=lambda c: float(c.logprob if c.logprob is not None else -1e9)).text
+                move = top_k(policy.score(context, list(context.legal_actions or ())), 1).candidates[0].text
                 values = move_values(env.game_state)
                 top_optimal += move in optimal(values)
                 positions += 1
