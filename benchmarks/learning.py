@@ -82,7 +82,8 @@ SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations":
 # FrozenLake runs the defaults as they are: they are what `practicum practice` does, and what is being tuned.
 # Tic-tac-toe plays an opponent that is perfect half of the time: cheap episodes, so more tasks, with two
 # collection workers (one torch thread each) and pass@2 so that two iterations fit the budget. The shop's pages
-# make every model call ~4x dearer, so it gets fewer tasks, steps and simulations.
+# make every model call ~4x dearer, so it gets fewer tasks, steps and simulations; its rollouts follow the
+# shopper's rule of thumb (`envs/web/shop/shopper.py`), since random ones never finished a purchase (six steps).
 SUITES: dict[str, dict[str, Any]] = {
     "frozenlake-4x4": {},
     "tictactoe": {
@@ -100,7 +101,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "train_tasks": 3,
         "validation_tasks": 12,
         "test_tasks": 12,
-        "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 4, "rollout_policy": "random"},
+        "search": {"simulations": 4, "k": 4, "max_depth": 2, "rollout_depth": 8, "rollout_policy": "heuristic"},
         "pass_k": 2,
         "iterations": 6,
         "time_budget_minutes": 12.0,

@@ -86,8 +86,10 @@ class Backend(Protocol):
     def render(self, messages: Sequence[Message]) -> str:
         """The exact prompt text the model reads for `messages`."""
 
-    def score(self, prompt: str, completions: Sequence[str]) -> Scores:
-        """log p(completion + end-of-turn | prompt) for each completion, in the given order."""
+    def score(self, prompt: str, completions: Sequence[str], *, ends: Sequence[bool] | None = None) -> Scores:
+        """log p(completion + end-of-turn | prompt) for each completion, in the given order. Where `ends[i]` is
+        False, completion i is scored as the start of a reply (no end-of-turn): the mass of every reply that
+        begins with it."""
 
     def replies(
         self, messages: Sequence[Message], prompt: str, n: int, *, temperature: float, max_new_tokens: int, seed: int

@@ -17,7 +17,7 @@ from practicum.agents.base import Critic, Policy, StepContext
 from practicum.agents.critic import ModelCritic
 from practicum.agents.endpoint import EndpointClient, EndpointPolicy
 from practicum.agents.local import DTypeName, LocalModel, LocalPolicy
-from practicum.agents.policy import ModelPolicy
+from practicum.agents.policy import FILL_RULES, FillRule, ModelPolicy
 from practicum.errors import ConfigError
 
 DEFAULT_MODEL = "default"
@@ -34,6 +34,7 @@ class PolicyConfig:
     dtype: DTypeName = "float32"  # local only: "float32", "bfloat16", or "auto" (bf16 where it is fast)
     device: str | None = None  # local only: None picks the GPU when there is one, else the CPU
     max_new_tokens: int = 32  # the longest free-text action
+    fill: FillRule = "goal"  # a template's slot: "goal" (a run of the goal's words) or "generate" (free text)
     seed: int = 0  # seeds the sequence of sampling seeds
     api_key_env: str | None = None  # endpoint only: the environment variable holding the API key
     timeout_s: float = 60.0  # endpoint only: per request
@@ -46,6 +47,8 @@ class PolicyConfig:
             raise ConfigError(f"dtype must be one of {get_args(DTypeName)}, got {self.dtype!r}")
         if self.max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.fill not in FILL_RULES:
+            raise ConfigError(f"fill must be one of {FILL_RULES}, got {self.fill!r}")
         if self.timeout_s <= 0 or self.max_retries < 0:
             raise ConfigError(f"need timeout_s > 0 and max_retries >= 0, got {self.timeout_s}, {self.max_retries}")
         if self.base_url is None:
@@ -82,8 +85,8 @@ class CriticConfig:
 def load_policy(config: PolicyConfig) -> Policy:
     """The policy `config` describes: loads the local model or opens the endpoint client."""
     if config.is_endpoint:
-        return EndpointPolicy(_client(config), max_new_tokens=config.max_new_tokens, seed=config.seed)
-    return LocalPolicy(_local_model(config), max_new_tokens=config.max_new_tokens, seed=config.seed)
+        return EndpointPolicy(_client(config), max_new_tokens=config.max_new_tokens, seed=config.seed, fill=config.fill)
+    return LocalPolicy(_local_model(config), max_new_tokens=config.max_new_tokens, seed=config.seed, fill=config.fill)
 
 
 def probe(policy: Policy) -> None:

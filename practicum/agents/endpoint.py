@@ -32,7 +32,7 @@ import httpx
 from practicum.agents import prompts
 from practicum.agents.backend import NO_REPLIES, Answers, Replies, Scores
 from practicum.agents.base import UsageCounter
-from practicum.agents.policy import ModelPolicy
+from practicum.agents.policy import FillRule, ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
 log = logging.getLogger(__name__)
@@ -330,8 +330,9 @@ class EndpointClient:
             texts.append(choice.text if choice else None)
         return Answers(firsts, texts, prompt_tokens, completion_tokens, seconds)
 
-    def score(self, prompt: str, completions: Sequence[str]) -> Scores:
-        """log p(completion + end-of-turn | prompt) from the completions API's echoed prompt log-probs.
+    def score(self, prompt: str, completions: Sequence[str], *, ends: Sequence[bool] | None = None) -> Scores:
+        """log p(completion + end-of-turn | prompt) from the completions API's echoed prompt log-probs (no
+        end-of-turn where `ends[i]` is False: the start of a reply).
 
         All completions in one request where the server takes a list of prompts, else one request each. None
         for every completion when the server's echoed log-probs cannot be used (checked once, see
@@ -345,7 +346,10 @@ class EndpointClient:
             self._check_scoring(cost)
             if not self.scoring_supported:  # False, or None: the probe's replies were unusable
                 return cost.scores([None] * len(completions))
-        texts = [prompt + c + self.end_of_turn for c in completions]
+        closed = [True] * len(completions) if ends is None else list(ends)
+        if len(closed) != len(completions):
+            raise ConfigError(f"ends has {len(closed)} flags for {len(completions)} completions")
+        texts = [prompt + c + (self.end_of_turn if end else "") for c, end in zip(completions, closed, strict=True)]
         invalid_before = cost.invalid
         logprobs, refused = self._score_texts(texts, len(prompt), cost)
         garbage = cost.invalid > invalid_before
@@ -644,9 +648,15 @@ class EndpointPolicy(ModelPolicy):
     """`ModelPolicy` on an `EndpointClient` (kept as `client`, which a `ModelCritic` can share)."""
 
     def __init__(
-        self, client: EndpointClient, *, max_new_tokens: int = 32, seed: int = 0, vote_samples: int = 8
+        self,
+        client: EndpointClient,
+        *,
+        max_new_tokens: int = 32,
+        seed: int = 0,
+        vote_samples: int = 8,
+        fill: FillRule = "goal",
     ) -> None:
-        super().__init__(client, max_new_tokens=max_new_tokens, seed=seed, vote_samples=vote_samples)
+        super().__init__(client, max_new_tokens=max_new_tokens, seed=seed, vote_samples=vote_samples, fill=fill)
         self.client = client
 
     @classmethod

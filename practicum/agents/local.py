@@ -30,7 +30,7 @@ import torch
 from practicum.agents import prompts
 from practicum.agents.backend import Answers, Replies, Scores
 from practicum.agents.base import UsageCounter
-from practicum.agents.policy import ModelPolicy
+from practicum.agents.policy import FillRule, ModelPolicy
 from practicum.errors import ConfigError, ModelError
 
 DTypeName = Literal["float32", "bfloat16", "auto"]
@@ -328,10 +328,14 @@ class LocalModel:
         )
         return out.logits
 
-    def score(self, prompt: str, completions: Sequence[str]) -> Scores:
-        """log p(completion + end-of-turn | prompt) for each completion: one prefill, batched candidates."""
+    def score(self, prompt: str, completions: Sequence[str], *, ends: Sequence[bool] | None = None) -> Scores:
+        """log p(completion + end-of-turn | prompt) for each completion (no end-of-turn where `ends[i]` is False:
+        the start of a reply): one prefill, batched candidates."""
         started = time.perf_counter()
-        cands = [self.completion_ids(c) for c in completions]
+        closed = _ends(ends, len(completions))
+        cands = [self.completion_ids(c) if end else self.encode(c) for c, end in zip(completions, closed, strict=True)]
+        if not all(cands):
+            raise ConfigError("cannot score an empty start of a reply; give at least one character")
         if not cands:
             return Scores([], 0, 0, 0.0)
         cache, first_logits, prompt_len = self.prefill(prompt)
@@ -497,6 +501,15 @@ class LocalModel:
             torch.cuda.empty_cache()
 
 
+def _ends(ends: Sequence[bool] | None, n: int) -> list[bool]:
+    """`ends` as a list of n flags (all True when None)."""
+    if ends is None:
+        return [True] * n
+    if len(ends) != n:
+        raise ConfigError(f"ends has {len(ends)} flags for {n} completions")
+    return list(ends)
+
+
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading tokens `a` and `b` share."""
     n = 0
@@ -536,8 +549,8 @@ class LocalPolicy(ModelPolicy):
 
     SCORE_CACHE = 4096
 
-    def __init__(self, model: LocalModel, *, max_new_tokens: int = 32, seed: int = 0) -> None:
-        super().__init__(model, max_new_tokens=max_new_tokens, seed=seed, score_cache=self.SCORE_CACHE)
+    def __init__(self, model: LocalModel, *, max_new_tokens: int = 32, seed: int = 0, fill: FillRule = "goal") -> None:
+        super().__init__(model, max_new_tokens=max_new_tokens, seed=seed, score_cache=self.SCORE_CACHE, fill=fill)
         self.model = model
 
     @classmethod

@@ -4,30 +4,62 @@
   gives no log-probs (an endpoint without echo), sampled replies vote and ties keep the listed order.
 - Free text: k sampled replies, cleaned to their first line and deduplicated, then scored from the same prompt,
   so a candidate's log-prob is exactly what `score` gives for it (the store and the trainer rely on that).
-- Template actions (`search[<query>]`) get their slot generated from the prompt and the template's fixed part,
-  and the concrete actions are scored like the others.
+- Template actions (`search[<query>]`) rank by the log-prob of their fixed part (`search[`: every reply that
+  starts so), then get their slot filled after the prompt and that fixed part (a run of the goal's words, or
+  generated text), and the concrete actions are scored like the others.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
+from typing import Literal
 
 from practicum.agents import prompts, templates
-from practicum.agents.backend import NO_REPLIES, Backend, Scores
+from practicum.agents.backend import Backend, Scores
 from practicum.agents.base import Candidate, Policy, Proposal, StepContext, UsageCounter
 from practicum.agents.candidates import check_k_temperature, distinct_actions, top_k
 from practicum.errors import ConfigError
+
+FillRule = Literal["goal", "generate"]
+FILL_RULES: tuple[FillRule, ...] = ("goal", "generate")
+GOAL_FILL_WORDS = 4  # the longest run of goal words a slot gets
+
+
+def _plus(a: Scores, b: Scores) -> Scores:
+    """The cost of two model calls together (their log-probs are not kept)."""
+    return Scores(
+        [],
+        a.prompt_tokens + b.prompt_tokens,
+        a.completion_tokens + b.completion_tokens,
+        a.seconds + b.seconds,
+        a.invalid + b.invalid,
+    )
+
+
+def _pick(scored: list[tuple[int, float]], temperature: float, rng: random.Random) -> int:
+    """The index with the highest log-prob (the first on ties) at temperature 0, else one drawn from
+    softmax(logprob / temperature)."""
+    if temperature == 0:
+        return max(scored, key=lambda item: (item[1], -item[0]))[0]
+    top = max(lp for _, lp in scored)
+    weights = [math.exp((lp - top) / temperature) for _, lp in scored]
+    return rng.choices([i for i, _ in scored], weights=weights)[0]
 
 
 class ModelPolicy(Policy):
     """`Policy` over a backend.
 
     `seed` seeds the sequence of per-call seeds used when `propose` gets none, so a run is reproducible.
-    `max_new_tokens` bounds a free-text action or a template's slot; `vote_samples` is how many replies vote
-    when the backend gives no log-probs. With `score_cache` > 0, the scores of up to that many prompts are
+    `max_new_tokens` bounds a free-text action or a generated slot; `vote_samples` is how many replies vote
+    when the backend gives no log-probs. `fill` is how a template's slot is filled: "goal" (the default) picks a
+    run of the goal's words, word by word by the model's log-probs, so a small model searches for what it was
+    asked for (free generation by the default 135M model wrote "<query>", "13" or "1" into the shop's search box
+    even after a warm-up on filled slots); "generate" lets the model write the text (for models that can).
+    With `score_cache` > 0, the scores of up to that many prompts are
     remembered: search meets the same state again through other move orders and in the next move's tree, and
     weights loaded here never change under a policy, so the answer is the same (an endpoint's server may reload
     its model, and caches prompts itself: its policy asks again).
@@ -41,13 +73,17 @@ class ModelPolicy(Policy):
         seed: int = 0,
         vote_samples: int = 8,
         score_cache: int = 0,
+        fill: FillRule = "goal",
     ) -> None:
         if max_new_tokens < 1 or vote_samples < 1 or score_cache < 0:
             raise ConfigError(
                 "need max_new_tokens >= 1, vote_samples >= 1 and score_cache >= 0, got "
                 f"{max_new_tokens}, {vote_samples}, {score_cache}"
             )
+        if fill not in FILL_RULES:
+            raise ConfigError(f"fill must be one of {FILL_RULES}, got {fill!r}")
         self.backend = backend
+        self.fill = fill
         self.max_new_tokens = max_new_tokens
         self.vote_samples = vote_samples
         self.score_cache = score_cache
@@ -76,7 +112,12 @@ class ModelPolicy(Policy):
             return dataclasses.replace(
                 known, candidates=list(known.candidates), prompt_tokens=0, completion_tokens=0, seconds=0.0
             )
-        scores = self.backend.score(prompt, list(actions))
+        # A template is one choice among the legal actions whatever its slot will hold: its score is the mass
+        # of every reply that starts with its fixed part (`search[`), comparable to a concrete action's.
+        starts = [t.prefix if (t := templates.parse(a)) is not None else "" for a in actions]
+        texts = [start or a for a, start in zip(actions, starts, strict=True)]
+        ends = [not start for start in starts]
+        scores = self.backend.score(prompt, texts, ends=None if all(ends) else ends)
         proposal = self._proposal(prompt, list(actions), scores)
         if self.score_cache and not scores.invalid:  # an unusable reply may read well when asked again
             self._scored[key] = proposal
@@ -96,7 +137,7 @@ class ModelPolicy(Policy):
             ranked = top_k(scored, k)
         else:
             ranked = self._vote(context, legal, k, temperature, call_seed, scored)
-        return self._fill_templates(ranked, temperature, call_seed)
+        return self._fill_templates(ranked, context.goal, temperature, call_seed)
 
     def close(self) -> None:
         """Release the backend's memory or connections."""
@@ -170,30 +211,69 @@ class ModelPolicy(Policy):
             prompt_version=prompts.PROMPT_VERSION,
         )
 
-    def _fill_templates(self, ranked: Proposal, temperature: float, seed: int) -> Proposal:
-        """Replace template candidates by concrete actions: each slot is generated from the prompt followed by
-        the template's fixed part, then the concrete actions are scored from the prompt; an unusable reply
-        leaves its slot empty (counted)."""
+    def _fill_templates(self, ranked: Proposal, goal: str, temperature: float, seed: int) -> Proposal:
+        """Replace template candidates by concrete actions (each slot filled by `fill`, from the prompt followed
+        by the template's fixed part), then score the concrete actions from the prompt; an unusable reply leaves
+        its slot empty (counted)."""
         slots = templates.slots(ranked.candidates)
         if not slots:
             return ranked
         filled: dict[int, str] = {}
-        generated = NO_REPLIES
+        cost = Scores([], 0, 0, 0.0)
         for n, (i, template) in enumerate(slots):
-            reply = self.backend.complete(
-                ranked.prompt + template.prefix,
-                temperature=temperature,
-                max_new_tokens=self.max_new_tokens,
-                stop=template.stop,
-                seed=seed + n,
-            )
-            filled[i] = template.fill(reply.texts[0] if reply.texts else "")
-            generated = generated + reply
+            if self.fill == "goal":
+                text, spent = self._goal_fill(ranked.prompt + template.prefix, template, goal, temperature, seed + n)
+            else:
+                reply = self.backend.complete(
+                    ranked.prompt + template.prefix,
+                    temperature=temperature,
+                    max_new_tokens=self.max_new_tokens,
+                    stop=template.stop,
+                    seed=seed + n,
+                )
+                text = reply.texts[0] if reply.texts else ""
+                spent = Scores([], reply.prompt_tokens, reply.completion_tokens, reply.seconds, reply.invalid)
+            filled[i] = template.fill(text)
+            cost = _plus(cost, spent)
         scores = self.backend.score(ranked.prompt, list(filled.values()))
         return dataclasses.replace(
             ranked,
             candidates=templates.with_fills(ranked.candidates, filled, scores.logprobs),
-            completion_tokens=ranked.completion_tokens + generated.completion_tokens + scores.completion_tokens,
-            invalid_outputs=ranked.invalid_outputs + generated.invalid + scores.invalid,
-            seconds=ranked.seconds + generated.seconds + scores.seconds,
+            completion_tokens=ranked.completion_tokens + cost.completion_tokens + scores.completion_tokens,
+            invalid_outputs=ranked.invalid_outputs + cost.invalid + scores.invalid,
+            seconds=ranked.seconds + cost.seconds + scores.seconds,
         )
+
+    def _goal_fill(
+        self, start: str, template: templates.Template, goal: str, temperature: float, seed: int
+    ) -> tuple[str, Scores]:
+        """A run of consecutive goal words for a slot, chosen word by word by the model's log-probs after `start`
+        (the prompt and the template's fixed part): the first word among all of the goal's, each next one
+        among the words that follow the run so far in the goal, or the end of the slot; at most
+        `GOAL_FILL_WORDS` words. Greedy at temperature 0, else sampled by softmax(logprob / temperature)."""
+        words = templates.words(goal)
+        rng = random.Random(seed)
+        run: list[str] = []
+        cost = Scores([], 0, 0, 0.0)
+        options = list(dict.fromkeys(words))
+        # The end of the slot is its stop character, scored as the start of what follows; a slot at the end of
+        # the action ends with the reply (end-of-turn).
+        end, end_open = (template.stop, True) if template.stop else ("", False)
+        while options and len(run) < GOAL_FILL_WORDS:
+            texts = [(" " if run else "") + w for w in options] + ([end] if run else [])
+            ends = [False] * len(options) + ([not end_open] if run else [])
+            scores = self.backend.score(start, texts, ends=ends)
+            cost = _plus(cost, scores)
+            usable = [(i, lp) for i, lp in enumerate(scores.logprobs) if lp is not None]
+            if not usable:
+                break
+            pick = _pick(usable, temperature, rng)
+            if pick >= len(options):  # the end of the slot
+                break
+            run.append(options[pick])
+            start += texts[pick]
+            size = len(run)
+            options = list(
+                dict.fromkeys(words[j + size] for j in range(len(words) - size) if words[j : j + size] == run)
+            )
+        return " ".join(run), cost

@@ -1,7 +1,8 @@
 """Legal actions with a free-text slot, such as `search[<query>]` or `type[2][<text>]`.
 
 A web page lists its free-text actions as templates: the action's fixed part and a slot in angle brackets.
-A policy ranks a template like any other legal action (the log-prob of its fixed part), then fills the slot
+A policy ranks a template among the other legal actions by the log-prob of its fixed part up to the slot (the
+mass of every reply that starts so, not that of the placeholder's text), then fills the slot
 by generating from the prompt followed by the fixed part up to the slot, so what reaches the environment is
 a concrete action (`search[pink running shoes]`), never the placeholder.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from practicum.agents.base import Candidate
 
 SLOT = re.compile(r"<[a-z_]+>")
+PUNCTUATION = ".,;:!?()[]\"'"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,12 @@ def parse(action: str) -> Template | None:
     if match is None:
         return None
     return Template(action[: match.start()], action[match.end() :])
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` with the punctuation around each dropped: what a slot filled from the goal is made
+    of (`words('Buy "red" shoes, size 9.')` is `["Buy", "red", "shoes", "size", "9"]`)."""
+    return [w for w in (raw.strip(PUNCTUATION) for raw in text.split()) if w]
 
 
 def concrete(actions: tuple[str, ...] | list[str]) -> list[str]:

@@ -29,6 +29,14 @@ from practicum.trainer.checkpoints import model_signature
 from practicum.trainer.config import LoraSettings, RFTSettings, TrainConfig
 from practicum.trainer.mining import RFTExample
 
+# What the rows are made of, in the cache key: 2 lists templates in the prompt and teaches them filled (1 left
+# them out). Suites without templates get the same rows as before, under a new key.
+ROWS_VERSION = 2
+# Rows per template action, each with another fill. With one, a shop warm-up (10 steps of 8 rows out of ~530)
+# saw about five filled slots and went on filling them with "<query>", "13" or "1"; a template stands for every
+# reply that starts with its fixed part, so it gets more rows than one concrete action.
+FILLS = 3
+
 
 @dataclass(frozen=True)
 class WarmupConfig:
@@ -61,8 +69,9 @@ class WarmupConfig:
 def format_states(suite: Suite, config: WarmupConfig) -> list[StepContext]:
     """`config.states` decision points of the suite's train split, each reached by a short random walk.
 
-    Only states with a closed list of legal actions count (free-text steps have no format to teach). Each
-    walk starts a fresh train task, in seed order, so the states are reproducible.
+    Only states with a closed list of legal actions count (free-text steps have no format to teach); the list
+    is kept whole, templates included, as the policy will read it. Walks take concrete actions only. Each walk
+    starts a fresh train task, in seed order, so the states are reproducible.
     """
     rng = random.Random(config.seed)
     states: list[StepContext] = []
@@ -81,7 +90,7 @@ def format_states(suite: Suite, config: WarmupConfig) -> list[StepContext]:
                 if terminated or truncated:
                     done = True
                     break
-            legal = templates.concrete(list(info.get("legal_actions") or []))
+            legal = list(info.get("legal_actions") or [])
             if not done and legal:
                 states.append(StepContext(goal=task.goal, observation=obs, history=(), legal_actions=tuple(legal)))
     finally:
@@ -89,22 +98,51 @@ def format_states(suite: Suite, config: WarmupConfig) -> list[StepContext]:
     return states
 
 
-def format_examples(states: Sequence[StepContext], render: Callable[[StepContext], str]) -> list[RFTExample]:
-    """One SFT row per legal action of every state: the exact policy prompt and the action."""
-    return [
-        RFTExample(
-            kind="format",  # a kind of its own: not mined from the store
-            task="",
-            prompt=render(state),
-            completion=action,
-            episode_id=0,
-            node_idx=0,
-            policy_id=None,
-            value=None,
-        )
-        for state in states
-        for action in dict.fromkeys(state.legal_actions or ())
-    ]
+def format_examples(
+    states: Sequence[StepContext], render: Callable[[StepContext], str], seed: int = 0
+) -> list[RFTExample]:
+    """One SFT row per legal action of every state: the exact policy prompt and the action.
+
+    A template action (`search[<query>]`) is taught filled, never with its placeholder, in `FILLS` rows: each
+    slot holds a run of one to four consecutive words of the goal, drawn from `seed`. A policy fills a slot by
+    generating after the template's fixed part, and a model that never saw a filled slot copies the placeholder
+    or a number from the page (the shop's 288 searches and typings of one practice run before this: "<answer>",
+    "<query>", "4" and the like, not one product word). The goal is where a query's words come from; which run
+    of them works is for practice to find.
+    """
+    rng = random.Random(seed)
+    rows: list[RFTExample] = []
+    for state in states:
+        prompt = render(state)
+        for action in dict.fromkeys(state.legal_actions or ()):
+            template = templates.parse(action)
+            completions = (
+                [action] if template is None else [template.fill(goal_words(state.goal, rng)) for _ in range(FILLS)]
+            )
+            rows.extend(
+                RFTExample(
+                    kind="format",  # a kind of its own: not mined from the store
+                    task="",
+                    prompt=prompt,
+                    completion=completion,
+                    episode_id=0,
+                    node_idx=0,
+                    policy_id=None,
+                    value=None,
+                )
+                for completion in completions
+            )
+    return rows
+
+
+def goal_words(goal: str, rng: random.Random) -> str:
+    """One to four consecutive words of `goal` (punctuation around them dropped), drawn from `rng`."""
+    words = templates.words(goal)
+    if not words:
+        return ""
+    size = rng.randint(1, min(4, len(words)))
+    start = rng.randrange(len(words) - size + 1)
+    return " ".join(words[start : start + size])
 
 
 def warm_up(
@@ -124,7 +162,7 @@ def warm_up(
         return model_dir
     tokenizer = AutoTokenizer.from_pretrained(base)
     states = format_states(suite, config)
-    rows = format_examples(states, lambda s: prompts.render(tokenizer, prompts.policy_messages(s)))
+    rows = format_examples(states, lambda s: prompts.render(tokenizer, prompts.policy_messages(s)), config.seed)
     if not rows:
         note(f"format warm-up: {suite.name} has no states with legal actions; practice starts from the base model")
         return base
@@ -158,6 +196,7 @@ def _cache_key(base: Path, suite: str, config: WarmupConfig) -> str:
         "suite": suite,
         "config": asdict(config),
         "prompt": prompts.PROMPT_VERSION,
+        "rows": ROWS_VERSION,
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

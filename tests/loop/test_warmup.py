@@ -12,7 +12,7 @@ from practicum.agents.base import StepContext
 from practicum.agents.local import LocalModel, LocalPolicy
 from practicum.envs.registry import get_suite
 from practicum.errors import ConfigError
-from practicum.loop.warmup import WarmupConfig, format_examples, format_states, warm_up
+from practicum.loop.warmup import FILLS, WarmupConfig, format_examples, format_states, warm_up
 
 
 def legal_mass(policy: LocalPolicy, states: list[StepContext]) -> float:
@@ -46,6 +46,25 @@ def test_format_examples_make_one_row_per_legal_action_with_the_exact_policy_pro
         ("PROMPT[o2]", "right"),
     ]
     assert {r.kind for r in rows} == {"format"}
+
+
+def test_template_rows_fill_the_slot_with_consecutive_goal_words_never_the_placeholder() -> None:
+    goal = "Buy a red cotton t-shirt, size M, under $20."
+    states = [StepContext(goal=goal, observation="o", legal_actions=("click[1]", "search[<query>]", "type[2][<text>]"))]
+    words = goal.replace(",", "").replace(".", "").split()
+    fills = []
+    for seed in range(30):
+        rows = format_examples(states, lambda s: "P", seed)
+        assert len(rows) == 1 + 2 * FILLS and rows[0].completion == "click[1]"
+        search, typed = rows[1].completion, rows[1 + FILLS].completion
+        assert all(r.completion.startswith("search[") for r in rows[1 : 1 + FILLS])
+        assert search.startswith("search[") and search.endswith("]") and typed.startswith("type[2][")
+        fill = search[len("search[") : -1].split()
+        assert "<" not in search + typed and 1 <= len(fill) <= 4
+        assert any(words[i : i + len(fill)] == fill for i in range(len(words)))  # a run of the goal's words
+        fills.append(" ".join(fill))
+    assert len(set(fills)) > 5  # different runs for different seeds
+    assert format_examples(states, lambda s: "P", 3) == format_examples(states, lambda s: "P", 3)
 
 
 @pytest.mark.parametrize("field,value", [("states", -1), ("steps", 0), ("learning_rate", 2.0), ("batch_size", 0)])

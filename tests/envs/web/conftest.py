@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from practicum.envs.web.chromium import BrowserLease, acquire_browser
+from practicum.envs.web.shop import ShopEnv
 
 
 @pytest.fixture(scope="module")
@@ -15,3 +16,11 @@ def browser_lease() -> Iterator[BrowserLease]:
     lease = acquire_browser()
     yield lease
     lease.release()
+
+
+@pytest.fixture(scope="module")
+def shop_env(browser_lease: BrowserLease) -> Iterator[ShopEnv]:
+    """A shop environment for this module's tests (40 steps an episode), closed after them."""
+    shop = ShopEnv(max_steps=40)
+    yield shop
+    shop.close()

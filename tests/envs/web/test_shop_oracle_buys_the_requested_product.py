@@ -3,11 +3,8 @@ right partial reward; invalid actions are recorded and the episode goes on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from practicum.envs.web.chromium import BrowserLease
 from practicum.envs.web.shop import ShopEnv, ShopGoal, make_task, purchase_reward
 from practicum.envs.web.shop.catalog import default_catalog
 from practicum.envs.web.shop.tasks import SPLITS
@@ -17,10 +14,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def env(browser_lease: BrowserLease) -> Iterator[ShopEnv]:
-    shop = ShopEnv(max_steps=40)
-    yield shop
-    shop.close()
+def env(shop_env: ShopEnv) -> ShopEnv:
+    return shop_env
 
 
 @pytest.mark.parametrize("seed", [3, 1234, SPLITS["validation"].start + 17, SPLITS["test"].start + 17])

@@ -209,6 +209,11 @@ class Catalog:
         """Products by id."""
         return {p.id: p for p in self.products}
 
+    @cached_property
+    def by_title(self) -> dict[str, Product]:
+        """Products by title (what a listing shows)."""
+        return {p.title: p for p in self.products}
+
     def in_category(self, slug: str) -> list[Product]:
         """The products of one category, in id order."""
         return [p for p in self.products if p.category == slug]

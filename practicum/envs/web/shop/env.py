@@ -8,6 +8,7 @@ much faster than replaying the actions from `reset()`.
 
 from __future__ import annotations
 
+import random
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from practicum.envs.web.env import DEFAULT_PAGE_CHAR_BUDGET, WebEnv
 from practicum.envs.web.page import PageView
 from practicum.envs.web.shop.catalog import OPTION_NAMES
 from practicum.envs.web.shop.server import ShopServer
+from practicum.envs.web.shop.shopper import shopper_action
 from practicum.envs.web.shop.tasks import SUCCESS_REWARD, SUITE, ShopGoal, make_task, order_reward
 from practicum.errors import EnvError
 
@@ -100,6 +102,14 @@ class ShopEnv(WebEnv[ShopState]):
         reward = order_reward(goal, items)
         success = reward >= SUCCESS_REWARD
         return Outcome(reward=reward, terminated=True, success=success, failure=None if success else FailureKind.AGENT)
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        """The shopper's rule of thumb (`shopper.shopper_action`): search's rollouts buy something from here
+        instead of clicking at random. None once the episode is over."""
+        if self._progress is None or self._progress.done:
+            return None
+        goal = ShopGoal.from_params(self.task.params)
+        return shopper_action(goal, self.elements, self.server.catalog, rng)
 
     def _get_state(self) -> ShopState:
         if self._sid is None or not self._history:
