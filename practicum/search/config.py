@@ -74,6 +74,13 @@ class SearchConfig:
     coin flip and every simulation knows the opponent's coming flips, so search learns which moves win this
     game rather than which are good. Greedy and sampled play always meet the episode's own chance."""
 
+    propose_playout: bool = False
+    """Also propose, at every node search expands, the environment's rule-of-thumb action
+    (`TextEnv.playout_action`, where it gives one and the policy did not propose it), first among the children
+    and with the policy's own log-prob as its prior. Search can then find what the policy would not propose, and
+    the policy learns from what search commits to (expert iteration with a teacher inside search, not at
+    test time). Off by default; the shop's learning runs turn it on (`benchmarks/learning.py`)."""
+
     rollout_policy: RolloutPolicy = "policy"
     """Who plays rollouts: "policy" (the model, one call per step), "random" (a uniformly random legal
     action: classic MCTS's free rollouts, which see sparse rewards a confident but wrong model never reaches;

@@ -304,6 +304,8 @@ class _Episode:
         self.tree.prompt_version = self.tree.prompt_version or proposal.prompt_version
         self._count_tokens(proposal)
         candidates = _distinct(proposal)[:k]
+        if self.cfg.propose_playout and self.cfg.searches:
+            candidates = self._with_playout(node, context, candidates)
         if not candidates:
             return
         actions = [c.text for c in candidates]
@@ -332,6 +334,17 @@ class _Episode:
             )
             self.nodes.append(child)
             node.children.append(child.idx)
+
+    def _with_playout(self, node: Node, context: StepContext, candidates: list[Candidate]) -> list[Candidate]:
+        """`candidates` with the environment's rule-of-thumb action at `node` first (`propose_playout`), scored by
+        the policy, unless it is already among them or there is none."""
+        self._goto(node)
+        action = self.cursor.playout_action(self.rng)
+        if action is None or action in {c.text for c in candidates}:
+            return candidates
+        scored = self._call_model(lambda: self.policy.score(context, [action]))
+        self._count_tokens(scored)
+        return [*scored.candidates[:1], *candidates]
 
     # ================================================================= expand + evaluate
     def _own_outcome(self, group: list[Node]) -> Node:

@@ -478,3 +478,28 @@ def test_an_action_that_meets_chance_is_valued_over_its_outcomes_not_its_first_d
         both += len(rewards) == 2
         values.append(pool(gamble).value)
     assert both >= 9 and 0.3 < sum(values) / len(values) < 0.7
+
+
+class TaughtGame(ChoiceGame):
+    """The choice game with a rule of thumb that knows the secret: its playout move is the next secret pick."""
+
+    def playout_action(self, rng: random.Random) -> str | None:
+        if self._progress is None or self._progress.done or len(self.picks) >= len(self.secret):
+            return None
+        return self.secret[len(self.picks)]
+
+
+def test_propose_playout_adds_the_rule_of_thumb_action_that_the_policy_would_not_propose() -> None:
+    # k=1: the misleading policy offers "a" alone at every node, so search alone can only play "a a a".
+    alone = search(TaughtGame(), k=1, simulations=8)
+    assert alone.actions == ["a", "a", "a"] and not alone.success
+    taught = search(TaughtGame(), k=1, simulations=8, propose_playout=True)
+    assert taught.actions == list(SECRET) and taught.success
+    # The teacher's move comes first among a node's children, with the policy's own log-prob as its prior.
+    root = taught.nodes[0]
+    first = taught.nodes[root.children[0]]
+    assert [taught.nodes[i].action for i in root.children] == ["b", "a"]
+    assert first.prior_logprob == MISLEADING["b"]
+    # Where the policy already proposes the teacher's move, nothing is added; greedy play never asks the teacher.
+    assert len(search(TaughtGame(), k=3, simulations=8, propose_playout=True).nodes[0].children) == 3
+    assert play_greedy(TaughtGame(), TablePolicy(MISLEADING), seed=0).actions == ["a", "a", "a"]

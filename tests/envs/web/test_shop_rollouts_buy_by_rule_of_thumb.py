@@ -8,7 +8,7 @@ import random
 import pytest
 
 from practicum.envs.web.shop import ShopEnv, make_task
-from practicum.envs.web.shop.tasks import SPLITS
+from practicum.envs.web.shop.tasks import SPLITS, ShopGoal, thing
 from tests.envs.web.helpers import act, element_id
 
 pytestmark = pytest.mark.browser
@@ -33,7 +33,7 @@ def test_the_rule_of_thumb_buys_the_request_in_six_steps(env: ShopEnv, seed: int
     env.reset(options={"task": task})
     actions, info = play_out(env, random.Random(0))
     assert info["success"] and env.playout_action(random.Random(0)) is None  # nothing after the episode ends
-    assert actions[0] == f"search[{task.params['query']}]" and len(actions) == 6, actions
+    assert actions[0] == f"search[{thing(ShopGoal.from_params(task.params))}]" and len(actions) == 6, actions
     assert [a.split("[")[0] for a in actions] == ["search", "click", "select", "select", "click", "click"]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from practicum.envs.web.page import Element
 from practicum.envs.web.shop.catalog import OPTION_NAMES, Catalog, Product
-from practicum.envs.web.shop.tasks import ShopGoal
+from practicum.envs.web.shop.tasks import ShopGoal, thing
 
 
 def shopper_action(goal: ShopGoal, elements: Sequence[Element], catalog: Catalog, rng: random.Random) -> str:
@@ -23,7 +23,8 @@ def shopper_action(goal: ShopGoal, elements: Sequence[Element], catalog: Catalog
     Place the order when the cart can be checked out; on a product page, go back if it lacks a requested option,
     else choose the requested colour and size, then add it to the cart; on a listing, open a product of the
     requested type within the budget (most requested attributes first, ties drawn from `rng`), else the next
-    page; anywhere else, search for the instruction's keywords.
+    page; anywhere else, search for what the instruction asks for in its own words ("cotton t-shirt"), which a
+    policy that fills the search box with a run of the goal's words can say too.
     """
     if (order := _find(elements, "button", "Place order")) is not None:
         return f"click[{order.id}]"
@@ -46,7 +47,7 @@ def shopper_action(goal: ShopGoal, elements: Sequence[Element], catalog: Catalog
         return f"click[{rng.choice([e for e, p in fitting if _matched(goal, p) == best]).id}]"
     if (following := _find(elements, "link", "Next >")) is not None and any(e.label in titles for e in elements):
         return f"click[{following.id}]"
-    return f"search[{goal.query}]"
+    return f"search[{thing(goal, catalog)}]"
 
 
 def _find(elements: Sequence[Element], role: str, label: str) -> Element | None:

@@ -141,14 +141,24 @@ def make_goal(seed: int, catalog: Catalog | None = None) -> ShopGoal:
     raise EnvError(f"no {split} request found for shop seed {seed}")  # ~0.9**1000: never in practice
 
 
+def requested_material(goal: ShopGoal, catalog: Catalog | None = None) -> str | None:
+    """The material the instruction names (the target's, where the goal asks for it), if any."""
+    product = (catalog or default_catalog()).by_id.get(goal.target)
+    return product.material if product and product.material in goal.attributes else None
+
+
+def thing(goal: ShopGoal, catalog: Catalog | None = None) -> str:
+    """What the instruction asks for, in its own words: "cotton t-shirt", or the product type alone."""
+    material = requested_material(goal, catalog)
+    return f"{material} {goal.product_type}" if material else goal.product_type
+
+
 def instruction(goal: ShopGoal, seed: int) -> str:
     """The instruction text of a goal (the template is picked by the seed)."""
-    catalog = default_catalog()
-    product = catalog.by_id.get(goal.target)
-    material = product.material if product and product.material in goal.attributes else None
+    material = requested_material(goal)
     features = [a for a in goal.attributes if a != material]
-    thing = f"{material} {goal.product_type}" if material else goal.product_type
-    a_thing = thing if goal.product_type.endswith("s") else f"{_article(thing)} {thing}"
+    thing_text = thing(goal)
+    a_thing = thing_text if goal.product_type.endswith("s") else f"{_article(thing_text)} {thing_text}"
     feature_text = f" that is {' and '.join(features)}" if features else ""
     opts = dict(goal.options)
     template = _TEMPLATES[seed % len(_TEMPLATES)]
