@@ -33,7 +33,7 @@ Time per run on 2 CPU cores (the warm-up aside, a few minutes once): a FrozenLak
 the `practicum practice` defaults) takes 12-15 minutes, so three seeds about 40 minutes; the suite runs
 add a search evaluation of every policy on the curve on the test tasks (the search curve; `--no-search-curve`
 leaves it out), so they take longer. Tic-tac-toe and the shop have a 12-minute budget after which no iteration
-starts (a run ends within about 15 minutes). A `--smoke` run (1 train, 2 validation and 2 test tasks, 1
+starts (a tic-tac-toe run ends within about 30 minutes; a shop run fits one iteration, about 25 minutes). A `--smoke` run (1 train, 2 validation and 2 test tasks, 1
 iteration) takes under a minute on idle cores, far longer beside other work; it is written only where `--out`
 points.
 
@@ -82,7 +82,8 @@ SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations":
 # FrozenLake runs the defaults as they are: they are what `practicum practice` does, and what is being tuned.
 # Tic-tac-toe plays an opponent that is perfect half of the time: cheap episodes, so more tasks, with two
 # collection workers (one torch thread each) and pass@2 so that two iterations fit the budget. The shop's pages
-# make every model call ~4x dearer, so it gets fewer tasks, steps and simulations. Its rollouts follow the
+# make every model call ~4x dearer (and a search box slot several), so it gets fewer tasks, steps and simulations
+# (one proposal per committed step: depth 1, each candidate tried once; no pass@k). Its rollouts follow the
 # shopper's rule of thumb (`envs/web/shop/shopper.py`), since random ones never finished a purchase (six steps),
 # and search also tries the shopper's next action at every node (`propose_playout`): the default model's own
 # proposals never held a search for the product (docs/learning.md), so nothing search found could teach it to.
@@ -100,18 +101,18 @@ SUITES: dict[str, dict[str, Any]] = {
     },
     "shop": {
         "max_steps": 8,
-        "train_tasks": 3,
-        "validation_tasks": 12,
+        "train_tasks": 4,
+        "validation_tasks": 6,
         "test_tasks": 12,
         "search": {
-            "simulations": 6,
+            "simulations": 5,
             "k": 4,
-            "max_depth": 2,
+            "max_depth": 1,
             "rollout_depth": 8,
             "rollout_policy": "heuristic",
             "propose_playout": True,
         },
-        "pass_k": 2,
+        "pass_k": 0,
         "iterations": 6,
         "time_budget_minutes": 12.0,
     },
