@@ -33,9 +33,9 @@ Time per run on 2 CPU cores (the warm-up aside, a few minutes once): a FrozenLak
 the `practicum practice` defaults) takes 12-15 minutes, so three seeds about 40 minutes; the suite runs
 add a search evaluation of every policy on the curve on the test tasks (the search curve; `--no-search-curve`
 leaves it out), so they take longer. Tic-tac-toe and the shop have a 12-minute budget after which no iteration
-starts (a tic-tac-toe run ends within about 30 minutes; a shop run fits one iteration, about 25 minutes). A `--smoke` run (1 train, 2 validation and 2 test tasks, 1
-iteration) takes under a minute on idle cores, far longer beside other work; it is written only where `--out`
-points.
+starts (a tic-tac-toe run ends within about 30 minutes; a shop run fits one iteration, about 25 minutes).
+A `--smoke` run (1 train, 2 validation and 2 test tasks, 1 iteration) takes under a minute on idle cores, far
+longer beside other work; it is written only where `--out` points.
 
 The default run is also FrozenLake's agentq entry (`default_run_suite`: its config is that recipe's, search
 curve aside), so `--recipe rft --no-search-curve` and `--recipe none --no-search-curve` complete FrozenLake's
