@@ -16,6 +16,7 @@ from typing import Protocol
 
 from practicum.agents.base import UsageCounter
 from practicum.agents.prompts import JudgeQuestion, Message
+from practicum.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,15 @@ class Answers:
     prompt_tokens: int
     completion_tokens: int
     seconds: float
+
+
+def end_flags(ends: Sequence[bool] | None, n: int) -> list[bool]:
+    """`Backend.score`'s `ends` as n flags (all True when None); a list of another length is refused."""
+    if ends is None:
+        return [True] * n
+    if len(ends) != n:
+        raise ConfigError(f"ends has {len(ends)} flags for {n} completions")
+    return list(ends)
 
 
 class Backend(Protocol):

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from practicum.agents import prompts
-from practicum.agents.backend import NO_REPLIES, Answers, Replies, Scores
+from practicum.agents.backend import NO_REPLIES, Answers, Replies, Scores, end_flags
 from practicum.agents.base import UsageCounter
 from practicum.agents.policy import FillRule, ModelPolicy
 from practicum.errors import ConfigError, ModelError
@@ -346,9 +346,7 @@ class EndpointClient:
             self._check_scoring(cost)
             if not self.scoring_supported:  # False, or None: the probe's replies were unusable
                 return cost.scores([None] * len(completions))
-        closed = [True] * len(completions) if ends is None else list(ends)
-        if len(closed) != len(completions):
-            raise ConfigError(f"ends has {len(closed)} flags for {len(completions)} completions")
+        closed = end_flags(ends, len(completions))
         texts = [prompt + c + (self.end_of_turn if end else "") for c, end in zip(completions, closed, strict=True)]
         invalid_before = cost.invalid
         logprobs, refused = self._score_texts(texts, len(prompt), cost)

@@ -28,7 +28,7 @@ from typing import Any, Literal
 import torch
 
 from practicum.agents import prompts
-from practicum.agents.backend import Answers, Replies, Scores
+from practicum.agents.backend import Answers, Replies, Scores, end_flags
 from practicum.agents.base import UsageCounter
 from practicum.agents.policy import FillRule, ModelPolicy
 from practicum.errors import ConfigError, ModelError
@@ -332,7 +332,7 @@ class LocalModel:
         """log p(completion + end-of-turn | prompt) for each completion (no end-of-turn where `ends[i]` is False:
         the start of a reply): one prefill, batched candidates."""
         started = time.perf_counter()
-        closed = _ends(ends, len(completions))
+        closed = end_flags(ends, len(completions))
         cands = [self.completion_ids(c) if end else self.encode(c) for c, end in zip(completions, closed, strict=True)]
         if not all(cands):
             raise ConfigError("cannot score an empty start of a reply; give at least one character")
@@ -499,15 +499,6 @@ class LocalModel:
         self._last = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
-
-
-def _ends(ends: Sequence[bool] | None, n: int) -> list[bool]:
-    """`ends` as a list of n flags (all True when None)."""
-    if ends is None:
-        return [True] * n
-    if len(ends) != n:
-        raise ConfigError(f"ends has {len(ends)} flags for {n} completions")
-    return list(ends)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -2,9 +2,9 @@
 
 A web page lists its free-text actions as templates: the action's fixed part and a slot in angle brackets.
 A policy ranks a template among the other legal actions by the log-prob of its fixed part up to the slot (the
-mass of every reply that starts so, not that of the placeholder's text), then fills the slot
-by generating from the prompt followed by the fixed part up to the slot, so what reaches the environment is
-a concrete action (`search[pink running shoes]`), never the placeholder.
+mass of every reply that starts so, not that of the placeholder's text), then fills the slot after the prompt
+and that fixed part (with a run of the goal's words, or generated text: `ModelPolicy.fill`), so what reaches the
+environment is a concrete action (`search[pink running shoes]`), never the placeholder.
 """
 
 from __future__ import annotations
