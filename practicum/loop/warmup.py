@@ -23,6 +23,7 @@ from pathlib import Path
 
 from practicum.agents import prompts, templates
 from practicum.agents.base import StepContext
+from practicum.agents.policy import GOAL_FILL_WORDS
 from practicum.checks import int_at_least, number
 from practicum.envs.registry import Suite
 from practicum.trainer.checkpoints import model_signature
@@ -104,11 +105,11 @@ def format_examples(
     """One SFT row per legal action of every state: the exact policy prompt and the action.
 
     A template action (`search[<query>]`) is taught filled, never with its placeholder, in `FILLS` rows: each
-    slot holds a run of one to four consecutive words of the goal, drawn from `seed`. A policy fills a slot by
-    generating after the template's fixed part, and a model that never saw a filled slot copies the placeholder
-    or a number from the page (the shop's 288 searches and typings of one practice run before this: "<answer>",
-    "<query>", "4" and the like, not one product word). The goal is where a query's words come from; which run
-    of them works is for practice to find.
+    slot holds a run of one to `GOAL_FILL_WORDS` consecutive words of the goal, drawn from `seed` (the runs a
+    policy's default fill chooses among). A model that never saw a filled slot, writing it itself, copied the
+    placeholder or a number from the page (the shop's 288 searches and typings of one practice run before
+    this: "<answer>", "<query>", "4" and the like, not one product word). The goal is where a query's words come
+    from; which run of them works is for practice to find.
     """
     rng = random.Random(seed)
     rows: list[RFTExample] = []
@@ -136,11 +137,11 @@ def format_examples(
 
 
 def goal_words(goal: str, rng: random.Random) -> str:
-    """One to four consecutive words of `goal` (punctuation around them dropped), drawn from `rng`."""
+    """One to `GOAL_FILL_WORDS` consecutive words of `goal` (punctuation around them dropped), drawn from `rng`."""
     words = templates.words(goal)
     if not words:
         return ""
-    size = rng.randint(1, min(4, len(words)))
+    size = rng.randint(1, min(GOAL_FILL_WORDS, len(words)))
     start = rng.randrange(len(words) - size + 1)
     return " ".join(words[start : start + size])
 

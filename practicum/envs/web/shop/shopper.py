@@ -41,10 +41,12 @@ def shopper_action(goal: ShopGoal, elements: Sequence[Element], catalog: Catalog
                 return f"select[{box.id}][{match}]"
         return f"click[{add.id}]"
     titles = catalog.by_title
-    fitting = [(e, p) for e in elements if e.role == "link" and (p := titles.get(e.label)) and _fits(goal, p)]
+    fitting = [
+        (e, _matched(goal, p)) for e in elements if e.role == "link" and (p := titles.get(e.label)) and _fits(goal, p)
+    ]
     if fitting:
-        best = max(_matched(goal, p) for _, p in fitting)
-        return f"click[{rng.choice([e for e, p in fitting if _matched(goal, p) == best]).id}]"
+        best = max(matched for _, matched in fitting)
+        return f"click[{rng.choice([e for e, matched in fitting if matched == best]).id}]"
     if (following := _find(elements, "link", "Next >")) is not None and any(e.label in titles for e in elements):
         return f"click[{following.id}]"
     return f"search[{thing(goal, catalog)}]"
