@@ -25,6 +25,7 @@ recipe and seed, is trained once before the first run's clock starts and found t
     .venv/bin/python benchmarks/learning.py --suite tictactoe --recipe agentq --seeds 0 1 2 3 4
     .venv/bin/python benchmarks/learning.py --suite shop --recipe all
     .venv/bin/python benchmarks/learning.py --plot-only
+    .venv/bin/python benchmarks/learning.py --search-curve-only --suite frozenlake-4x4 --recipe rft  # after the fact
     .venv/bin/python benchmarks/learning.py --suite tictactoe --recipe rft --critic oracle   # the exact-value critic
     .venv/bin/python benchmarks/learning.py --recipe rft --set train.rft.learning_rate=1e-4  # a variant
     .venv/bin/python benchmarks/learning.py --smoke --recipe none --seeds 0 1 --out /tmp/learning.json  # wiring
@@ -39,7 +40,10 @@ longer beside other work; it is written only where `--out` points.
 
 The default run is also FrozenLake's agentq entry (`default_run_suite`: its config is that recipe's, search
 curve aside), so `--recipe rft --no-search-curve` and `--recipe none --no-search-curve` complete FrozenLake's
-recipe comparison with the same seeds and minutes.
+recipe comparison with the same seeds and minutes. `--search-curve-only` (with `--default-run`, or `--suite` and
+`--recipe`, and optionally `--seeds`) adds the search curve to such runs afterwards: it evaluates every policy in
+their histories with search on their test tasks, in each run's own store and config, and sums the entries up again
+(each run's `search_minutes` keeps the cost).
 
 Runs with the oracle critic or a `--set` go to learning.json's `variants`, keyed by what they changed, in the
 same per-suite, per-recipe layout. Measurements of earlier versions of this benchmark are in docs/learning.md.
@@ -75,6 +79,7 @@ OUT = RESULTS / "learning.json"
 RUNS = RESULTS / "learning-runs"
 CHECKPOINTS = RUNS / "checkpoints"  # every run's policies, and the format warm-up they share
 RECIPES = ("agentq", "rft", "none")
+DEFAULT_SEEDS = (0, 1, 2)
 LAYOUT = 2  # learning.json's layout; a file in another (the single-seed one before it) is started afresh
 SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations": 1}
 
@@ -135,7 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=list(SUITES), default=None, help="default: frozenlake-4x4")
     parser.add_argument("--recipe", choices=[*RECIPES, "all"], default=None, help="default: all")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run per seed (default: 0 1 2)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="one run per seed (default: 0 1 2); with --search-curve-only, the stored runs of these seeds (default: "
+        "all)",
+    )
     parser.add_argument(
         "--default-run",
         action="store_true",
@@ -151,6 +163,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also record test success with online search each iteration (the default)",
     )
     parser.add_argument("--no-search-curve", dest="search_curve", action="store_false", help="greedy test curve only")
+    parser.add_argument(
+        "--search-curve-only",
+        action="store_true",
+        help="no new runs: evaluate with search every policy on the curves of the stored runs of the chosen entries "
+        "(--default-run, or --suite and --recipe), each in its run's store with its run's config and test tasks, "
+        "and sum the entries up again",
+    )
     parser.add_argument("--out", type=Path, default=None, help=f"the results file (default: {OUT.relative_to(ROOT)})")
     parser.add_argument("--plot-only", action="store_true", help="redraw the plot from the results file")
     parser.add_argument(
@@ -181,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     suite = args.suite or "frozenlake-4x4"
-    if len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0:
+    if args.seeds is not None and (len(set(args.seeds)) != len(args.seeds) or min(args.seeds) < 0):
         parser.error(f"--seeds must be distinct integers >= 0; got {' '.join(map(str, args.seeds))}")
+    seeds = args.seeds or list(DEFAULT_SEEDS)
     if args.default_run:
         flags = {
             "--suite": args.suite is not None,
@@ -201,6 +221,22 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_sets(args.set)
     except ValueError as exc:
         parser.error(str(exc))
+    tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
+    if args.search_curve_only:
+        flags = {
+            "--plot-only": args.plot_only,
+            "--smoke": args.smoke,
+            "--add-seeds": args.add_seeds,
+            "--minutes": args.minutes is not None,
+            "--iterations": args.iterations is not None,
+            # the runs' critic was a server of their own, gone with them
+            "--critic oracle": args.critic == "oracle",
+        }
+        if any(flags.values()):
+            given = ", ".join(flag for flag, on in flags.items() if on)
+            parser.error(f"--search-curve-only evaluates stored runs; drop {given}")
+        chosen = [None] if args.default_run else list(RECIPES if args.recipe in (None, "all") else (args.recipe,))
+        return search_curve_only(args.out or OUT, suite, chosen, args.seeds, tag)
 
     if args.plot_only:
         path = args.out or OUT
@@ -208,21 +244,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plot: {drawn}" if drawn else f"no results in the per-seed layout in {path}; nothing to plot")
         return 0
     out = args.out or (None if args.smoke else OUT)  # a smoke run is not merged unless asked where
-    tag = "+".join((["oracle_critic"] if args.critic == "oracle" else []) + args.set)
     with _oracle() if args.critic == "oracle" else contextlib.nullcontext() as oracle:
         if args.default_run:
-            jobs: list[tuple[str | None, int, dict[str, Any] | None]] = [(None, seed, None) for seed in args.seeds]
+            jobs: list[tuple[str | None, int, dict[str, Any] | None]] = [(None, seed, None) for seed in seeds]
         else:
             recipes = RECIPES if args.recipe in (None, "all") else (args.recipe,)
             jobs = []
-            for seed in args.seeds:  # seed by seed: a stopped benchmark leaves every recipe with the same seeds
+            for seed in seeds:  # seed by seed: a stopped benchmark leaves every recipe with the same seeds
                 for recipe in recipes:
                     settings = suite_settings(suite, recipe, args.minutes, args.iterations, args.search_curve)
                     if oracle is not None:
                         settings = _overlay(settings, oracle.settings)
                     jobs.append((recipe, seed, _overlay(settings, overrides)))
         earlier = stored_runs(out, suite, jobs, tag) if args.add_seeds and out is not None else {}
-        if any(int(r["seed"]) in args.seeds for runs in earlier.values() for r in runs):
+        if any(int(r["seed"]) in seeds for runs in earlier.values() for r in runs):
             parser.error("--add-seeds adds new seeds; the results file already holds a run of one of these")
         entries = run_jobs(suite, jobs, out=out, tag=tag, smoke=args.smoke, oracle=oracle, earlier=earlier)
     if entries is None:
@@ -412,6 +447,125 @@ def trim_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# ------------------------------------------------------------------------------------------ the search curve, after
+def search_curve_only(out: Path, suite: str, recipes: list[str | None], seeds: list[int] | None, tag: str) -> int:
+    """`--search-curve-only`: give the stored runs (of `seeds`; None: all) of each recipe's entry (None: the default
+    run's) their search curve, then sum the entry up again and merge it as a new run would be, after each run (a
+    stopped evaluation keeps the runs done). An entry whose runs are the default run's (`runs_of`) is evaluated
+    and written as the default run. 0; 130 if stopped."""
+    console = _console()
+    data = load_results(out)
+    targets: list[str | None] = []
+    for asked in recipes:
+        linked = stored_entry(data, suite, asked, tag).get("runs_of") == "default_run"
+        recipe = None if linked else asked  # one measurement in two places: evaluated once, merge() writes both
+        if not stored_entry(data, suite, recipe, tag).get("runs"):
+            console.print(f"[yellow]no stored runs of {_entry_name(suite, recipe, tag)} in {out}: skipped")
+        elif recipe not in targets:
+            targets.append(recipe)
+    for recipe in targets:
+        entry = stored_entry(data, suite, recipe, tag)
+        runs = entry["runs"]
+        chosen = [r for r in runs if seeds is None or int(r["seed"]) in seeds]
+        missing = sorted(set(seeds or []) - {int(r["seed"]) for r in runs})
+        if missing:
+            console.print(f"[yellow]{_entry_name(suite, recipe, tag)} has no run of seed(s) {missing}")
+        for run in chosen:
+            console.print(f"{_entry_name(suite, recipe, tag)} · seed {run['seed']} · started at {datetime.now():%H:%M}")
+            try:
+                add_search_curve(run, console)
+            except KeyboardInterrupt:
+                console.print("[yellow]stopped: this run is not merged (the runs before it are)")
+                return 130
+            summed = aggregate(runs)
+            if "settings" in entry:  # what run_jobs() keeps beside the summary, and stored_runs() matches on
+                summed["settings"] = entry["settings"]
+            merge(out, "default_run" if recipe is None else suite, recipe, summed, variant=tag or None)
+            console.print(
+                f"search curve {held_curve(run['history'], key='test_search_success')[0]}, "
+                f"{run['search_minutes']:.1f} min; the entry's: {summed['search_curve']}"
+            )
+    return 0
+
+
+def _entry_name(suite: str, recipe: str | None, tag: str) -> str:
+    return "the default run" if recipe is None else f"{suite} {recipe}" + (f" ({tag})" if tag else "")
+
+
+def add_search_curve(run: dict[str, Any], console: Any = None) -> None:
+    """Evaluate with search, on the run's test tasks, every policy the run's history names (a rejected row names
+    its candidate; `held_curve` decides what counts), and write each row's `test_search_success` into `run`,
+    with the minutes it took as `search_minutes`."""
+    policies = sorted({int(row["policy_id"]) for row in run["history"]})
+    started = time.monotonic()
+    success = search_successes(_stored_path(run["store"]), int(run["run_id"]), policies, console)
+    run["history"] = [
+        _put_after(row, "test_success", "test_search_success", round(success[int(row["policy_id"])], 4))
+        for row in run["history"]
+    ]
+    run["search_minutes"] = round((time.monotonic() - started) / 60, 2)
+
+
+def search_successes(db: Path, run_id: int, policies: list[int], console: Any = None) -> dict[int, float]:
+    """Each policy's test success with search in run `run_id` of the store `db`, as the loop's curve point
+    (`_curve_point` with `eval_with_search`) would have measured it: the run's config (search settings, seed,
+    step limit, workers) and test tasks, its episode uids (an episode played already is found, not played again),
+    and an eval recorded under the run."""
+    from practicum.envs.registry import get_suite
+    from practicum.envs.task_files import load_task_files
+    from practicum.loop.config import config_from_dict
+    from practicum.loop.episodes import EpisodeRunner, RunnerSpec
+    from practicum.loop.graph import LoopContext, _evaluate
+    from practicum.store import open_store, queries
+
+    with open_store(f"sqlite:///{db}", create=False) as store:
+        with store.session() as s:
+            config = config_from_dict(dict(queries.get_run(s, run_id).config))
+        load_task_files(config.task_files)
+        spec = RunnerSpec(  # as practice() builds it for the run
+            store.engine.url.render_as_string(hide_password=False),
+            run_id,
+            config.suite,
+            config.policy,
+            config.critic,
+            config.search,
+            config.seed,
+            config.max_steps,
+            config.task_files,
+            sample_temperature=config.sample_temperature,
+        )
+        runner = EpisodeRunner(spec, store=store)
+        ctx = LoopContext(  # its node clock writes nothing: no node of the loop runs
+            config=config, store=store, suite=get_suite(config.suite), runner=runner, checkpoint_dir=str(db.parent)
+        )
+        try:
+            tasks = ctx.test_tasks()
+            out: dict[int, float] = {}
+            for policy in policies:
+                out[policy] = _evaluate(ctx, {"run_id": run_id}, policy, tasks, mode="search").success_rate
+                if console is not None:
+                    console.print(f"  policy {policy}: {out[policy]:.0%} of {len(tasks)} test tasks with search")
+            return out
+        finally:
+            runner.close()
+
+
+def _stored_path(shown: str) -> Path:
+    """A run's store as the results file names it (relative to the repository where it is inside it)."""
+    path = Path(shown)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _put_after(row: dict[str, Any], after: str, key: str, value: Any) -> dict[str, Any]:
+    """`row` with `key` set to `value`, just after `after`, where the loop's own rows have it."""
+    out = {k: v for k, v in row.items() if k != key}
+    if after not in out:
+        return {**out, key: value}
+    items = list(out.items())
+    at = [k for k, _ in items].index(after) + 1
+    return dict([*items[:at], (key, value), *items[at:]])
+
+
 # ------------------------------------------------------------------------------------------ over seeds
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One recipe's runs, one per seed, summed up: each seed's curve, their mean, and 95% intervals over seeds."""
@@ -549,6 +703,8 @@ def default_run_entry(entry: dict[str, Any]) -> dict[str, Any]:
         "ci95_low": None if gain_ci is None else gain_ci[0],
         "ci95": gain_ci,
         **{k: entry[k] for k in ("minutes", "test_tasks", "time_split")},
+        # left out where not measured: the default run itself is greedy only (`--search-curve-only` adds it)
+        **({"search_curve": entry["search_curve"]} if entry.get("search_curve") is not None else {}),
         **({"note": entry["note"]} if "note" in entry else {}),
         "runs": entry["runs"],
     }
@@ -578,15 +734,21 @@ def stored_runs(
     data = load_results(path)
     found: dict[str | None, list[dict[str, Any]]] = {}
     for recipe, _, settings in jobs:
-        if recipe is None:
-            entry = data.get("default_run", {})
-        elif tag:
-            entry = data.get("variants", {}).get(tag, {}).get(suite, {}).get(recipe, {})
-        else:
-            entry = data.get(suite, {}).get(recipe, {})
+        entry = stored_entry(data, suite, recipe, tag)
         if entry.get("runs") and entry.get("settings") == settings:
             found[recipe] = entry["runs"]
     return found
+
+
+def stored_entry(data: dict[str, Any], suite: str, recipe: str | None, tag: str) -> dict[str, Any]:
+    """The results' entry of a recipe of `suite` (None: the default run; `tag`: the variant's), {} if none."""
+    if recipe is None:
+        entry = data.get("default_run", {})
+    elif tag:
+        entry = data.get("variants", {}).get(tag, {}).get(suite, {}).get(recipe, {})
+    else:
+        entry = data.get(suite, {}).get(recipe, {})
+    return dict(entry)
 
 
 def load_results(path: Path) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -259,3 +261,88 @@ def test_a_new_run_replaces_the_last_one_of_its_name_store_and_policies(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints"]
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["format-tictactoe-abc", "run-20261206-2"]
     bench.forget(tmp_path / "never-ran.db")  # nothing to forget
+
+
+# ------------------------------------------------------------------------------------------ the search curve, after
+def _search_episodes(db: Path, run_id: int) -> list[tuple[str, int, bool]]:
+    """The run's test episodes with search: (uid, policy, success)."""
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        rows = con.execute(
+            "SELECT uid, policy_id, outcome = 'success' FROM episodes WHERE uid LIKE ?", (f"r{run_id}/eval/search/%",)
+        )
+        return sorted((uid, policy, bool(success)) for uid, policy, success in rows)
+
+
+@pytest.mark.slow
+def test_search_curve_only_adds_the_search_curve_to_stored_runs_and_their_entries(
+    bench: ModuleType, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One tiny run (the tiny model, 2 test tasks, 1 iteration), greedy-only as the stored runs were made.
+    monkeypatch.setattr(bench, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(bench, "CHECKPOINTS", tmp_path / "runs" / "checkpoints")
+    settings = {
+        "suite": "frozenlake-4x4",
+        "recipe": "agentq",
+        "policy": {"model": str(tiny_model_dir)},
+        "search": {"simulations": 2, "k": 2, "max_depth": 2, "rollout_depth": 2, "alpha": 0.5},
+        "iterations": 1,
+        "train_tasks": 2,
+        "validation_tasks": 2,
+        "test_tasks": 2,
+        "pass_k": 0,
+        "workers": 1,
+        # pairs of once-visited siblings ranked by Q^: the tiny model trains a candidate though search found no win
+        "train": {
+            "dpo": {"max_steps": 1, "batch_size": 2},
+            "rft": {"max_steps": 1, "batch_size": 2},
+            "data": {"min_visits": 1, "pair_value": "blended"},
+        },
+        "schedule": {"min_new_pairs": 0, "min_new_episodes": 1},
+        "warmup": {"states": 2, "steps": 1, "batch_size": 2},
+    }
+    out = tmp_path / "learning.json"
+    assert bench.run_jobs("frozenlake-4x4", [("agentq", 0, settings)], out=out, tag="", smoke=False) is not None
+    (run,) = json.loads(out.read_text())["frozenlake-4x4"]["agentq"]["runs"]
+    assert run["seed"] == 0 and all("test_search_success" not in row for row in run["history"])
+    db, run_id = Path(run["store"]), run["run_id"]
+    policies = {row["policy_id"] for row in run["history"]}
+    assert len(policies) == 2  # the start and the candidate trained from it (promoted or rejected: both count)
+
+    assert bench.main(["--search-curve-only", "--suite", "frozenlake-4x4", "--recipe", "all", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    entry = data["frozenlake-4x4"]["agentq"]
+    assert set(data["frozenlake-4x4"]) == {"agentq"}  # rft and none have no stored runs: skipped
+    assert entry["settings"] == settings and data["verdict"]["frozenlake-4x4"]
+    (searched,) = entry["runs"]
+    assert [row["iteration"] for row in searched["history"]] == [0, 1]
+    assert all(0.0 <= row["test_search_success"] <= 1.0 for row in searched["history"])
+    assert searched["search_minutes"] >= 0 and searched["minutes"] == run["minutes"]
+    held = bench.held_curve(searched["history"], key="test_search_success")[0]
+    assert entry["search_curves"] == [held] and entry["search_curve"] == bench.mean_curve([held])
+    assert len(entry["search_curve"]) == len(entry["mean_curve"]) == 2
+    # the loop's own search-curve episodes (their uids): one per policy and test task, under the run; the rows'
+    # numbers are their success rates, and each policy's are one search eval of the run
+    episodes = _search_episodes(db, run_id)
+    assert len(episodes) == 2 * len(policies)
+    assert all(uid.split("/")[3] == f"p{policy}" for uid, policy, _ in episodes)
+    for row in searched["history"]:
+        wins = [success for _, policy, success in episodes if policy == row["policy_id"]]
+        assert row["test_search_success"] == sum(wins) / 2
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        evals = con.execute(
+            "SELECT policy_id FROM evals WHERE mode = 'search' AND split = 'test' AND run_id = ?", (run_id,)
+        )
+        assert sorted(row[0] for row in evals) == sorted(policies)
+
+    # The same runs as the default run's: FrozenLake's agentq entry is then the default run's, done once as that.
+    greedy = bench.aggregate([run])
+    bench.merge(out, "default_run", None, greedy)
+    assert json.loads(out.read_text())["default_run"].get("search_curve") is None
+    argv = ["--search-curve-only", "--suite", "frozenlake-4x4", "--recipe", "agentq", "--seeds", "0", "--out", str(out)]
+    assert bench.main(argv) == 0
+    data = json.loads(out.read_text())
+    assert data["default_run"]["search_curve"] == entry["search_curve"]
+    assert data["frozenlake-4x4"]["agentq"]["runs_of"] == "default_run"
+    assert data["frozenlake-4x4"]["agentq"]["search_curves"] == entry["search_curves"]
+    assert data["default_run"]["runs"][0]["history"] == searched["history"]  # found, not played again
+    assert _search_episodes(db, run_id) == episodes
