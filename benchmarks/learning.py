@@ -86,7 +86,7 @@ SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations":
 # What each suite's runs lay over the practice defaults (besides the recipe, seed, store and checkpoints).
 # FrozenLake runs the defaults as they are: they are what `practicum practice` does, and what is being tuned.
 # Tic-tac-toe plays an opponent that is perfect half of the time: cheap episodes, so more tasks, with two
-# collection workers (one torch thread each) and pass@2 so that two iterations fit the budget. The shop's pages
+# collection workers (one torch thread each). The shop's pages
 # make every model call ~4x dearer (and a search box slot several), so it gets fewer tasks, steps and simulations
 # (one proposal per committed step: depth 1, each candidate tried once; no pass@k). Its rollouts follow the
 # shopper's rule of thumb (`envs/web/shop/shopper.py`), since random ones never finished a purchase (six steps),
@@ -94,15 +94,16 @@ SMOKE = {"train_tasks": 1, "validation_tasks": 2, "test_tasks": 2, "iterations":
 # proposals never held a search for the product (docs/learning.md), so nothing search found could teach it to.
 SUITES: dict[str, dict[str, Any]] = {
     "frozenlake-4x4": {},
+    # One round of 24 searched games: its DPO stage trains on all of the round's step pairs (the suite's default),
+    # about as many as two rounds of 12 gave, and a second round would train them all again from the start.
     "tictactoe": {
         "max_steps": None,
-        "train_tasks": 12,
+        "train_tasks": 24,
         "validation_tasks": 40,
         "test_tasks": 40,
-        "pass_k": 2,
+        "pass_k": 0,
         "workers": 2,
-        "iterations": 6,
-        "time_budget_minutes": 12.0,
+        "iterations": 1,
     },
     "shop": {
         "max_steps": 8,

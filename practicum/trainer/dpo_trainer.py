@@ -3,6 +3,7 @@
 TRL 1.16 reads `ref_chosen_logps` / `ref_rejected_logps` only with `precompute_ref_log_probs=True`, and then
 recomputes them anyway (and fails on the duplicate columns). This subclass keeps the given values, lets TRL
 compute only the missing ones, and checks a few against TRL's own before trusting any (see `practicum.trainer.dpo`).
+It also runs each pair's prompt once per step instead of once per side (`practicum.trainer.shared_prompt`).
 It overrides TRL's private `_precompute_ref_logps`, which is why pyproject admits only the TRL minor version the
 tests run on. Importing this module imports TRL (seconds): `train_dpo` imports it when it trains.
 """
@@ -14,6 +15,8 @@ from typing import Any
 
 import torch
 from trl import DPOTrainer
+
+from practicum.trainer.shared_prompt import shared_prompt
 
 REF_COLUMNS: tuple[str, str] = ("ref_chosen_logps", "ref_rejected_logps")
 CHECK_COLUMN = "reference_is_behaviour"  # True where the stored values must equal the model's own
@@ -31,6 +34,15 @@ class StoredReferenceDPOTrainer(DPOTrainer):
         self.verify_rows = verify_rows
         self.reference_report: dict[str, Any] = {"source": "model"}
         super().__init__(*args, **kwargs)
+
+    def compute_loss(
+        self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
+        # Each pair's prompt runs once, not once per side: the same loss for about half a step on long prompts.
+        with shared_prompt(_backbone(self.accelerator.unwrap_model(model))):
+            return super().compute_loss(
+                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+            )
 
     def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
         if not all(c in dataset.column_names for c in REF_COLUMNS):
@@ -80,6 +92,12 @@ class StoredReferenceDPOTrainer(DPOTrainer):
         with torch.no_grad():
             done = super()._precompute_ref_logps(subset, name, batch_size)
         return [float(v) for v in done[REF_COLUMNS[0]]], [float(v) for v in done[REF_COLUMNS[1]]]
+
+
+def _backbone(model: Any) -> torch.nn.Module:
+    """The decoder under a (peft-wrapped) causal LM: what TRL's fused LM head runs before its head."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inner.base_model
 
 
 def nan_if_none(value: Any) -> float:
