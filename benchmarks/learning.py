@@ -515,27 +515,16 @@ def search_successes(db: Path, run_id: int, policies: list[int], console: Any = 
     from practicum.envs.registry import get_suite
     from practicum.envs.task_files import load_task_files
     from practicum.loop.config import config_from_dict
-    from practicum.loop.episodes import EpisodeRunner, RunnerSpec
+    from practicum.loop.episodes import EpisodeRunner
     from practicum.loop.graph import LoopContext, _evaluate
+    from practicum.loop.practice import runner_spec
     from practicum.store import open_store, queries
 
     with open_store(f"sqlite:///{db}", create=False) as store:
         with store.session() as s:
             config = config_from_dict(dict(queries.get_run(s, run_id).config))
         load_task_files(config.task_files)
-        spec = RunnerSpec(  # as practice() builds it for the run
-            store.engine.url.render_as_string(hide_password=False),
-            run_id,
-            config.suite,
-            config.policy,
-            config.critic,
-            config.search,
-            config.seed,
-            config.max_steps,
-            config.task_files,
-            sample_temperature=config.sample_temperature,
-        )
-        runner = EpisodeRunner(spec, store=store)
+        runner = EpisodeRunner(runner_spec(config, store, run_id), store=store)
         ctx = LoopContext(  # its node clock writes nothing: no node of the loop runs
             config=config, store=store, suite=get_suite(config.suite), runner=runner, checkpoint_dir=str(db.parent)
         )

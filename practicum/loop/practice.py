@@ -146,20 +146,7 @@ def _run(
         run_name = s.get(Run, run_id).name  # type: ignore[union-attr]
     checkpoint_dir = checkpoint_root(config, store) / run_name
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    spec = RunnerSpec(
-        _full_url(store),
-        run_id,
-        config.suite,
-        config.policy,
-        config.critic,
-        config.search,
-        config.seed,
-        config.max_steps,
-        config.task_files,
-        sample_temperature=config.sample_temperature,
-    )
-
-    runner = EpisodeRunner(spec, store=store)
+    runner = EpisodeRunner(runner_spec(config, store, run_id), store=store)
     view = _ProgressView(console)
     ctx = LoopContext(
         config=config,
@@ -216,6 +203,22 @@ def _quiet_library_progress_bars() -> None:
     transformers.utils.logging.set_verbosity_error()
     # Raised inside TRL/PEFT's own calls on every training round; nothing a practicum user can change.
     warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+def runner_spec(config: PracticeConfig, store: Store, run_id: int) -> RunnerSpec:
+    """What every episode of run `run_id` is played with: its store, suite, models, search, seed and limits."""
+    return RunnerSpec(
+        _full_url(store),
+        run_id,
+        config.suite,
+        config.policy,
+        config.critic,
+        config.search,
+        config.seed,
+        config.max_steps,
+        config.task_files,
+        sample_temperature=config.sample_temperature,
+    )
 
 
 def _full_url(store: Store) -> str:
