@@ -213,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             "--iterations": args.iterations is not None,
             "--critic oracle": args.critic == "oracle",
         }
-        if any(flags.values()):
-            given = ", ".join(flag for flag, on in flags.items() if on)
-            parser.error(f"--default-run runs the defaults as they are; drop {given}")
+        refuse_flags(parser, flags, "--default-run runs the defaults as they are")
     if args.critic == "oracle" and suite != "tictactoe":
         parser.error("--critic oracle knows tic-tac-toe only; use it with --suite tictactoe")
     try:
@@ -233,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             # the runs' critic was a server of their own, gone with them
             "--critic oracle": args.critic == "oracle",
         }
-        if any(flags.values()):
-            given = ", ".join(flag for flag, on in flags.items() if on)
-            parser.error(f"--search-curve-only evaluates stored runs; drop {given}")
+        refuse_flags(parser, flags, "--search-curve-only evaluates stored runs")
         chosen = [None] if args.default_run else list(RECIPES if args.recipe in (None, "all") else (args.recipe,))
         return search_curve_only(args.out or OUT, suite, chosen, args.seeds, tag)
 
@@ -314,6 +310,13 @@ def run_jobs(
         if out is not None:  # after every run: a stopped benchmark keeps the runs that finished
             merge(out, "default_run" if recipe is None else suite, recipe, entry, variant=tag or None)
     return entries
+
+
+def refuse_flags(parser: argparse.ArgumentParser, flags: dict[str, bool], why: str) -> None:
+    """Exit with one line (`why`; drop ...) naming the flags given that the mode cannot take, if any."""
+    given = ", ".join(flag for flag, on in flags.items() if on)
+    if given:
+        parser.error(f"{why}; drop {given}")
 
 
 def suite_settings(
